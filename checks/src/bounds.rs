@@ -1,0 +1,134 @@
+//! The bounds of a model check: every one explicit, printed in every report.
+
+use raft_model::{Mutant, MutantSet, Term};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+/// How the model's network may deliver messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkKind {
+    /// Any order, each message delivered at most once.
+    Unordered,
+    /// Any order, any message may be delivered any number of times.
+    Duplicating,
+    /// First in, first out between each pair of actors.
+    Ordered,
+}
+
+impl NetworkKind {
+    pub const NAMES: [&'static str; 3] = ["unordered", "duplicating", "ordered"];
+}
+
+impl FromStr for NetworkKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "unordered" => Ok(NetworkKind::Unordered),
+            "duplicating" => Ok(NetworkKind::Duplicating),
+            "ordered" => Ok(NetworkKind::Ordered),
+            _ => Err(format!(
+                "unknown network '{s}': use one of {}",
+                NetworkKind::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+impl fmt::Display for NetworkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkKind::Unordered => "unordered",
+            NetworkKind::Duplicating => "duplicating",
+            NetworkKind::Ordered => "ordered",
+        })
+    }
+}
+
+/// What the checker explores. A check is exhaustive *within* these bounds only.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Bounds {
+    /// Raft servers in the cluster.
+    pub servers: usize,
+    /// Key/value clients.
+    pub clients: usize,
+    /// Operations each client performs, one after the other.
+    pub ops_per_client: usize,
+    /// No server goes beyond this term.
+    pub max_term: Term,
+    /// No server's log grows beyond this many entries.
+    pub max_log: usize,
+    /// Server crashes over the whole run (each crashed server may recover from its storage).
+    pub crashes: usize,
+    pub network: NetworkKind,
+    /// Messages may be lost.
+    pub lossy: bool,
+    /// At most this many messages in flight at once.
+    pub max_in_flight: usize,
+    /// Known Raft bugs switched on (none for a proof).
+    #[serde(serialize_with = "serialize_mutants")]
+    pub mutants: MutantSet,
+}
+
+fn serialize_mutants<S: serde::Serializer>(m: &MutantSet, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(m.iter().map(Mutant::name))
+}
+
+/// Servers a check may have: beyond this the state space is out of reach anyway.
+pub const MAX_SERVERS: usize = 9;
+
+impl Default for Bounds {
+    /// The default check: see README "What the default check proves".
+    fn default() -> Self {
+        Bounds {
+            servers: 3,
+            clients: 1,
+            ops_per_client: 1,
+            max_term: 3,
+            max_log: 3,
+            crashes: 1,
+            network: NetworkKind::Unordered,
+            lossy: false,
+            max_in_flight: 3,
+            mutants: MutantSet::NONE,
+        }
+    }
+}
+
+impl Bounds {
+    /// Rejects bounds that make no sense or would make the check vacuous.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.servers == 0 {
+            return Err("--servers must be at least 1: a cluster needs a server".into());
+        }
+        if self.servers > MAX_SERVERS {
+            return Err(format!(
+                "--servers {} is more than {MAX_SERVERS}: such a state space cannot be explored exhaustively",
+                self.servers
+            ));
+        }
+        if self.max_term == 0 {
+            return Err(
+                "--max-term 0 forbids every election, so nothing could happen and the check would be vacuous; use 1 or more".into(),
+            );
+        }
+        if self.clients == 0 || self.ops_per_client == 0 {
+            return Err("--clients and --ops must be at least 1: without client operations no entry is ever replicated and the check would be vacuous".into());
+        }
+        if self.max_log == 0 {
+            return Err("--max-log 0 forbids every log entry and the check would be vacuous; use 1 or more".into());
+        }
+        if self.max_in_flight < self.servers.saturating_sub(1).max(1) {
+            return Err(format!(
+                "--max-in-flight {} is below {}: a candidate could not even ask every peer for its vote",
+                self.max_in_flight,
+                self.servers.saturating_sub(1).max(1)
+            ));
+        }
+        if self.clients + self.servers > 64 {
+            return Err("too many actors: servers + clients must be at most 64".into());
+        }
+        Ok(())
+    }
+}

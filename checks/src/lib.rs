@@ -1,0 +1,8 @@
+//! raftlab's checks: model configurations, the properties, and the check runner
+//! behind the `raftlab` CLI.
+
+pub mod bounds;
+pub mod display;
+pub mod model;
+pub mod properties;
+pub mod run;

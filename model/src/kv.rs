@@ -1,0 +1,135 @@
+//! The replicated service: a key/value state machine (lab 3), applied in log order.
+
+use crate::msg::{Entry, Op, Text};
+use serde::{Deserialize, Serialize};
+use stateright::actor::Id;
+use stateright::semantics::SequentialSpec;
+use stateright::{Rewrite, RewritePlan};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What applying an operation returns to the client.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum OpResult {
+    /// A Put or Append was applied.
+    Done,
+    /// A Get saw this value (`None`: the key is absent).
+    Value(Option<Text>),
+}
+
+impl fmt::Debug for OpResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpResult::Done => f.write_str("ok"),
+            OpResult::Value(Some(v)) => write!(f, "{v:?}"),
+            OpResult::Value(None) => f.write_str("absent"),
+        }
+    }
+}
+
+/// The last request applied for one client, and what it returned, so that a retried
+/// request is answered from here instead of being applied twice.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Session {
+    pub seq: u64,
+    pub result: OpResult,
+}
+
+/// The state machine of one server: the data and the client sessions.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KvStore {
+    pub data: BTreeMap<Text, Text>,
+    pub sessions: BTreeMap<Id, Session>,
+}
+
+impl KvStore {
+    /// Applies a committed entry. A request whose sequence number the client's
+    /// session has already seen is not applied again (`apply_duplicates` is the
+    /// `no-dedup` mutant).
+    pub fn apply(&mut self, entry: &Entry, apply_duplicates: bool) {
+        if let Some(session) = self.sessions.get(&entry.client) {
+            if session.seq >= entry.seq && !apply_duplicates {
+                return;
+            }
+        }
+        let result = apply_op(&mut self.data, &entry.op);
+        self.sessions.insert(
+            entry.client,
+            Session {
+                seq: entry.seq,
+                result,
+            },
+        );
+    }
+
+    /// The cached answer for `client`'s request `seq`, if it was the last one applied.
+    pub fn answered(&self, client: Id, seq: u64) -> Option<&OpResult> {
+        self.sessions
+            .get(&client)
+            .filter(|s| s.seq == seq)
+            .map(|s| &s.result)
+    }
+
+    /// True if the client has already had request `seq` (or a later one) applied.
+    pub fn seen(&self, client: Id, seq: u64) -> bool {
+        self.sessions.get(&client).is_some_and(|s| s.seq >= seq)
+    }
+}
+
+fn apply_op(data: &mut BTreeMap<Text, Text>, op: &Op) -> OpResult {
+    match op {
+        Op::Put { key, value } => {
+            data.insert(key.clone(), value.clone());
+            OpResult::Done
+        }
+        Op::Append { key, value } => {
+            let joined: Text = match data.get(key) {
+                Some(old) => format!("{old}{value}").into(),
+                None => value.clone(),
+            };
+            data.insert(key.clone(), joined);
+            OpResult::Done
+        }
+        Op::Get { key } => OpResult::Value(data.get(key).cloned()),
+    }
+}
+
+impl fmt::Debug for KvStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (k, v)) in self.data.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{k}={v:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl Rewrite<Id> for KvStore {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        KvStore {
+            data: self.data.clone(),
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(c, s)| (c.rewrite(plan), s.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The sequential specification the linearizability tester compares client
+/// histories against: a plain map, the same operations, no replication.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KvSpec(pub BTreeMap<Text, Text>);
+
+impl SequentialSpec for KvSpec {
+    type Op = Op;
+    type Ret = OpResult;
+
+    fn invoke(&mut self, op: &Op) -> OpResult {
+        apply_op(&mut self.0, op)
+    }
+}

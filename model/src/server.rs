@@ -1,0 +1,734 @@
+//! A Raft server: Figure 2 of the paper, as pure handlers.
+//!
+//! Every handler reads the server's state and one input (a message, a timer, or the
+//! storage at start) and yields the next state plus commands: at most one `Save` of
+//! the persistent state, timer changes, and sends, in that order. The host executes
+//! the `Save` durably before any send of the same step.
+
+use crate::actor::RaftActor;
+use crate::kv::{KvStore, OpResult};
+use crate::msg::{Entry, LogIndex, Msg, Op, Term, Timer};
+use crate::mutant::{Mutant, MutantSet};
+use crate::server_set::ServerSet;
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Id, Out};
+use stateright::{Rewrite, RewritePlan};
+use std::borrow::Cow;
+use std::ops::Range;
+use std::time::Duration;
+
+/// What a server needs to know that is not state: the cluster and the timings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerConfig {
+    /// Cluster size. Servers are ids `0..servers`; any other sender is a client.
+    pub servers: usize,
+    /// A follower that hears nothing from a leader for this long starts an election.
+    pub election_timeout: Range<Duration>,
+    /// A leader sends AppendEntries to every follower this often.
+    pub heartbeat_interval: Range<Duration>,
+    /// After accepting a client command a leader replicates within this delay, so
+    /// that commands arriving together travel in one AppendEntries.
+    pub replicate_delay: Range<Duration>,
+    /// The most entries one AppendEntries carries.
+    pub max_entries_per_append: usize,
+    /// Known Raft bugs switched on (none by default).
+    pub mutants: MutantSet,
+}
+
+impl ServerConfig {
+    pub fn new(servers: usize) -> Self {
+        ServerConfig {
+            servers,
+            election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
+            heartbeat_interval: Duration::from_millis(50)..Duration::from_millis(50),
+            replicate_delay: Duration::from_micros(200)..Duration::from_micros(200),
+            max_entries_per_append: 64,
+            mutants: MutantSet::NONE,
+        }
+    }
+
+    pub fn with_mutants(mut self, mutants: MutantSet) -> Self {
+        self.mutants = mutants;
+        self
+    }
+
+    fn has(&self, m: Mutant) -> bool {
+        self.mutants.has(m)
+    }
+
+    /// How many servers, counting itself, a candidate or a leader needs.
+    pub fn quorum(&self) -> usize {
+        if self.has(Mutant::SmallQuorum) {
+            self.servers / 2
+        } else {
+            crate::majority(self.servers)
+        }
+    }
+}
+
+/// Figure 2's persistent state: saved before the server answers anyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PersistentState {
+    pub current_term: Term,
+    pub voted_for: Option<Id>,
+    pub log: Vec<Entry>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+/// One server's state. `commit_index` doubles as Figure 2's `lastApplied`: entries are
+/// applied to `kv` in the same step that commits them, so the two are always equal.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ServerState {
+    // Persistent (also in `PersistentState`).
+    pub current_term: Term,
+    pub voted_for: Option<Id>,
+    pub log: Vec<Entry>,
+    // Volatile.
+    pub role: Role,
+    pub commit_index: LogIndex,
+    /// The leader of `current_term`, if this server knows it (for client redirects).
+    pub leader_hint: Option<Id>,
+    /// Candidate: who granted a vote in `current_term`.
+    pub votes_granted: ServerSet,
+    /// Leader: for each server, the next log index to send (empty unless leader).
+    pub next_index: Vec<LogIndex>,
+    /// Leader: for each server, the highest index known replicated there (the
+    /// leader's own entry is unused: its own log counts as replicated).
+    pub match_index: Vec<LogIndex>,
+    /// The state machine: entries `1..=commit_index` applied.
+    pub kv: KvStore,
+}
+
+impl ServerState {
+    /// The state a server starts in: from its storage, or fresh if it has none.
+    pub fn from_storage(storage: Option<&PersistentState>) -> Self {
+        let p = storage.cloned().unwrap_or_default();
+        ServerState {
+            current_term: p.current_term,
+            voted_for: p.voted_for,
+            log: p.log,
+            role: Role::Follower,
+            commit_index: 0,
+            leader_hint: None,
+            votes_granted: ServerSet::EMPTY,
+            next_index: Vec::new(),
+            match_index: Vec::new(),
+            kv: KvStore::default(),
+        }
+    }
+
+    pub fn last_log_index(&self) -> LogIndex {
+        self.log.len() as LogIndex
+    }
+
+    pub fn last_log_term(&self) -> Term {
+        self.log.last().map_or(0, |e| e.term)
+    }
+
+    /// The term of the entry at `index` (0 for index 0, `None` past the end).
+    pub fn term_at(&self, index: LogIndex) -> Option<Term> {
+        if index == 0 {
+            Some(0)
+        } else {
+            self.log.get(index as usize - 1).map(|e| e.term)
+        }
+    }
+
+    pub fn persistent(&self) -> PersistentState {
+        PersistentState {
+            current_term: self.current_term,
+            voted_for: self.voted_for,
+            log: self.log.clone(),
+        }
+    }
+}
+
+/// The commands of one step, collected so that they are emitted in a safe order.
+struct Step {
+    save: bool,
+    timers: Vec<(Timer, Option<Range<Duration>>)>,
+    sends: Vec<(Id, Msg)>,
+}
+
+impl Step {
+    fn new() -> Self {
+        Step {
+            save: false,
+            timers: Vec::new(),
+            sends: Vec::new(),
+        }
+    }
+
+    fn set_timer(&mut self, timer: Timer, range: &Range<Duration>) {
+        self.timers.push((timer, Some(range.clone())));
+    }
+
+    fn cancel_timer(&mut self, timer: Timer) {
+        self.timers.push((timer, None));
+    }
+
+    fn send(&mut self, dst: Id, msg: Msg) {
+        self.sends.push((dst, msg));
+    }
+
+    /// Emits `Save` first, then timers, then sends.
+    fn emit(self, cfg: &ServerConfig, state: &ServerState, o: &mut Out<RaftActor>) {
+        if self.save {
+            let mut p = state.persistent();
+            // The two "forgetting" mutants leave a field out of what survives a crash.
+            if cfg.has(Mutant::ForgetVotedFor) {
+                p.voted_for = None;
+            }
+            if cfg.has(Mutant::ForgetCurrentTerm) {
+                p.current_term = 0;
+            }
+            o.save(p);
+        }
+        for (timer, range) in self.timers {
+            match range {
+                Some(range) => o.set_timer(timer, range),
+                None => o.cancel_timer(timer),
+            }
+        }
+        for (dst, msg) in self.sends {
+            o.send(dst, msg);
+        }
+    }
+}
+
+impl ServerConfig {
+    fn peers(&self, id: Id) -> impl Iterator<Item = Id> + '_ {
+        (0..self.servers).map(Id::from).filter(move |p| *p != id)
+    }
+
+    pub fn on_start(
+        &self,
+        _id: Id,
+        storage: &Option<PersistentState>,
+        o: &mut Out<RaftActor>,
+    ) -> ServerState {
+        let state = ServerState::from_storage(storage.as_ref());
+        o.set_timer(Timer::Election, self.election_timeout.clone());
+        state
+    }
+
+    pub fn on_timeout(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        timer: Timer,
+        o: &mut Out<RaftActor>,
+    ) {
+        let mut step = Step::new();
+        match timer {
+            Timer::Election if state.role != Role::Leader => {
+                self.start_election(id, state.to_mut(), &mut step)
+            }
+            Timer::Heartbeat if state.role == Role::Leader => {
+                for peer in self.peers(id) {
+                    self.send_append_entries(state, peer, &mut step);
+                }
+                step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
+            }
+            // A timer of a role this server no longer has: let it lapse.
+            _ => {}
+        }
+        step.emit(self, state, o);
+    }
+
+    pub fn on_msg(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        src: Id,
+        msg: Msg,
+        o: &mut Out<RaftActor>,
+    ) {
+        let mut step = Step::new();
+        let from_server = usize::from(src) < self.servers && src != id;
+        match msg {
+            Msg::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+            } if from_server => self.on_request_vote(
+                id,
+                state,
+                src,
+                term,
+                (last_log_term, last_log_index),
+                &mut step,
+            ),
+            Msg::RequestVoteReply { term, vote_granted } if from_server => {
+                self.on_request_vote_reply(id, state, src, term, vote_granted, &mut step)
+            }
+            Msg::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } if from_server => self.on_append_entries(
+                id,
+                state,
+                src,
+                term,
+                (prev_log_index, prev_log_term),
+                entries,
+                leader_commit,
+                &mut step,
+            ),
+            Msg::AppendEntriesReply {
+                term,
+                success,
+                match_index,
+                x_term,
+                x_index,
+                x_len,
+            } if from_server => self.on_append_entries_reply(
+                id,
+                state,
+                src,
+                term,
+                success,
+                match_index,
+                (x_term, x_index, x_len),
+                &mut step,
+            ),
+            Msg::ClientRequest { client, seq, op } => {
+                self.on_client_request(id, state, src, client, seq, op, &mut step)
+            }
+            // Server-to-server messages from a non-server, and client replies, are
+            // not for servers: ignored.
+            _ => {}
+        }
+        step.emit(self, state, o);
+    }
+
+    /// Figure 2, all servers: "If RPC request or response contains term T >
+    /// currentTerm: set currentTerm = T, convert to follower".
+    fn observe_term(&self, state: &mut Cow<ServerState>, term: Term, step: &mut Step) {
+        if term <= state.current_term {
+            return;
+        }
+        let s = state.to_mut();
+        s.current_term = term;
+        s.voted_for = None;
+        s.leader_hint = None;
+        step.save = true;
+        if !self.has(Mutant::NoStepDown) || s.role == Role::Follower {
+            self.become_follower(s, step);
+        }
+    }
+
+    fn become_follower(&self, s: &mut ServerState, step: &mut Step) {
+        if s.role == Role::Leader {
+            step.cancel_timer(Timer::Heartbeat);
+        }
+        s.role = Role::Follower;
+        s.votes_granted = ServerSet::EMPTY;
+        s.next_index.clear();
+        s.match_index.clear();
+        step.set_timer(Timer::Election, &self.election_timeout);
+    }
+
+    /// Figure 2, followers and candidates: on election timeout, start an election.
+    fn start_election(&self, id: Id, s: &mut ServerState, step: &mut Step) {
+        s.current_term += 1;
+        s.role = Role::Candidate;
+        s.voted_for = Some(id);
+        s.votes_granted = ServerSet::singleton(usize::from(id));
+        s.leader_hint = None;
+        step.save = true;
+        step.set_timer(Timer::Election, &self.election_timeout);
+        let request = Msg::RequestVote {
+            term: s.current_term,
+            last_log_index: s.last_log_index(),
+            last_log_term: s.last_log_term(),
+        };
+        for peer in self.peers(id) {
+            step.send(peer, request.clone());
+        }
+        if s.votes_granted.len() >= self.quorum() {
+            self.become_leader(id, s, step);
+        }
+    }
+
+    fn on_request_vote(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        candidate: Id,
+        term: Term,
+        candidate_last: (Term, LogIndex),
+        step: &mut Step,
+    ) {
+        let _ = id;
+        self.observe_term(state, term, step);
+        let s: &ServerState = state;
+        let free_to_vote = s.voted_for.is_none()
+            || s.voted_for == Some(candidate)
+            || self.has(Mutant::DoubleVote);
+        // §5.4.1 election restriction: the candidate's log is at least as up to date.
+        let up_to_date = candidate_last >= (s.last_log_term(), s.last_log_index())
+            || self.has(Mutant::NoElectionRestriction);
+        let vote_granted = term == s.current_term && free_to_vote && up_to_date;
+        if vote_granted && s.voted_for != Some(candidate) {
+            let s = state.to_mut();
+            s.voted_for = Some(candidate);
+            step.save = true;
+        }
+        if vote_granted {
+            step.set_timer(Timer::Election, &self.election_timeout);
+        }
+        step.send(
+            candidate,
+            Msg::RequestVoteReply {
+                term: state.current_term,
+                vote_granted,
+            },
+        );
+    }
+
+    fn on_request_vote_reply(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        voter: Id,
+        term: Term,
+        vote_granted: bool,
+        step: &mut Step,
+    ) {
+        self.observe_term(state, term, step);
+        let voter = usize::from(voter);
+        if state.role != Role::Candidate
+            || term != state.current_term
+            || !vote_granted
+            || state.votes_granted.contains(voter)
+        {
+            return;
+        }
+        let s = state.to_mut();
+        s.votes_granted.insert(voter);
+        if s.votes_granted.len() >= self.quorum() {
+            self.become_leader(id, s, step);
+        }
+    }
+
+    fn become_leader(&self, id: Id, s: &mut ServerState, step: &mut Step) {
+        s.role = Role::Leader;
+        s.leader_hint = Some(id);
+        s.votes_granted = ServerSet::EMPTY;
+        s.next_index = vec![s.last_log_index() + 1; self.servers];
+        s.match_index = vec![0; self.servers];
+        step.cancel_timer(Timer::Election);
+        step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
+        // Figure 2, leaders: "upon election: send initial empty AppendEntries".
+        for peer in self.peers(id) {
+            self.send_append_entries(s, peer, step);
+        }
+        // A cluster of one commits on its own.
+        self.advance_commit_index(id, s, step);
+    }
+
+    fn send_append_entries(&self, s: &ServerState, peer: Id, step: &mut Step) {
+        let next = s.next_index[usize::from(peer)];
+        let prev_log_index = next - 1;
+        let end = s.log.len().min(prev_log_index as usize + self.max_entries_per_append);
+        step.send(
+            peer,
+            Msg::AppendEntries {
+                term: s.current_term,
+                prev_log_index,
+                prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
+                entries: s.log[prev_log_index as usize..end].to_vec(),
+                leader_commit: s.commit_index,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_entries(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        leader: Id,
+        term: Term,
+        (prev_log_index, prev_log_term): (LogIndex, Term),
+        entries: Vec<Entry>,
+        leader_commit: LogIndex,
+        step: &mut Step,
+    ) {
+        if term < state.current_term {
+            // Figure 2, receiver 1: reply false; the stale leader learns the term.
+            step.send(leader, reject(state.current_term, 0, 0, state.last_log_index()));
+            return;
+        }
+        self.observe_term(state, term, step);
+        if state.role != Role::Follower || state.leader_hint != Some(leader) {
+            let s = state.to_mut();
+            if s.role != Role::Follower {
+                self.become_follower(s, step);
+            }
+            s.leader_hint = Some(leader);
+        }
+        // Heard from the current leader: no election for now.
+        step.set_timer(Timer::Election, &self.election_timeout);
+
+        // Figure 2, receiver 2: the consistency check, with 6.824's XTerm/XIndex/XLen.
+        match state.term_at(prev_log_index) {
+            None => {
+                let x_len = state.last_log_index();
+                step.send(leader, reject(state.current_term, 0, 0, x_len));
+                return;
+            }
+            Some(t) if t != prev_log_term => {
+                let x_index = (1..=prev_log_index)
+                    .rev()
+                    .take_while(|i| state.term_at(*i) == Some(t))
+                    .last()
+                    .unwrap_or(prev_log_index);
+                let x_len = state.last_log_index();
+                step.send(leader, reject(state.current_term, t, x_index, x_len));
+                return;
+            }
+            Some(_) => {}
+        }
+
+        // Receiver 3 and 4: cut the log only at a real conflict, then append what is new.
+        // A stale or duplicated AppendEntries whose entries all match changes nothing.
+        let last_new = prev_log_index + entries.len() as LogIndex;
+        let conflict = entries.iter().enumerate().find_map(|(k, e)| {
+            let index = prev_log_index + 1 + k as LogIndex;
+            match state.term_at(index) {
+                Some(t) if t == e.term => None,
+                _ => Some(k),
+            }
+        });
+        if let Some(k) = conflict {
+            let s = state.to_mut();
+            s.log.truncate((prev_log_index as usize) + k);
+            s.log.extend_from_slice(&entries[k..]);
+            step.save = true;
+        }
+        if self.has(Mutant::TruncateOnStaleAppend) && state.last_log_index() > last_new {
+            state.to_mut().log.truncate(last_new as usize);
+            step.save = true;
+        }
+
+        // Receiver 5: commitIndex = min(leaderCommit, index of last new entry).
+        let bound = if self.has(Mutant::CommitPastMatch) {
+            state.last_log_index()
+        } else {
+            last_new
+        };
+        let new_commit = leader_commit.min(bound);
+        if new_commit > state.commit_index {
+            self.apply_up_to(id, state.to_mut(), new_commit, step);
+        }
+        step.send(
+            leader,
+            Msg::AppendEntriesReply {
+                term: state.current_term,
+                success: true,
+                match_index: last_new,
+                x_term: 0,
+                x_index: 0,
+                x_len: 0,
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append_entries_reply(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        follower: Id,
+        term: Term,
+        success: bool,
+        match_index: LogIndex,
+        (x_term, x_index, x_len): (Term, LogIndex, LogIndex),
+        step: &mut Step,
+    ) {
+        self.observe_term(state, term, step);
+        if state.role != Role::Leader || term != state.current_term {
+            return; // stale
+        }
+        let f = usize::from(follower);
+        if success {
+            if match_index <= state.match_index[f] {
+                return; // a duplicate or reordered reply: nothing new
+            }
+            let s = state.to_mut();
+            s.match_index[f] = match_index;
+            s.next_index[f] = s.next_index[f].max(match_index + 1);
+            self.advance_commit_index(id, s, step);
+            if s.next_index[f] <= s.last_log_index() {
+                self.send_append_entries(s, follower, step);
+            }
+        } else {
+            // 6.824 accelerated backtracking: skip a whole conflicting term at once.
+            let next = if x_term == 0 {
+                x_len + 1
+            } else {
+                match state.log.iter().rposition(|e| e.term == x_term) {
+                    Some(pos) => pos as LogIndex + 2,
+                    None => x_index,
+                }
+            };
+            let next = next.clamp(state.match_index[f] + 1, state.last_log_index() + 1);
+            if next != state.next_index[f] {
+                state.to_mut().next_index[f] = next;
+            }
+            self.send_append_entries(state, follower, step);
+        }
+    }
+
+    /// Figure 2, leaders: commit the highest N on a majority with log[N].term ==
+    /// currentTerm (§5.4.2, Figure 8: never by counting replicas of older terms).
+    fn advance_commit_index(&self, id: Id, s: &mut ServerState, step: &mut Step) {
+        let me = usize::from(id);
+        let quorum = self.quorum();
+        let mut n = s.last_log_index();
+        while n > s.commit_index {
+            if s.term_at(n) != Some(s.current_term) && !self.has(Mutant::CommitOldTerm) {
+                break; // older entries commit only by way of a current-term entry
+            }
+            let replicas = (0..self.servers)
+                .filter(|&p| p == me || s.match_index[p] >= n)
+                .count();
+            if replicas >= quorum {
+                self.apply_up_to(id, s, n, step);
+                return;
+            }
+            n -= 1;
+        }
+    }
+
+    /// Commits and applies entries up to `index`. The leader answers the clients of
+    /// the entries it appended itself; older entries' clients retry and are answered
+    /// from their session.
+    fn apply_up_to(&self, id: Id, s: &mut ServerState, index: LogIndex, step: &mut Step) {
+        let _ = id;
+        let no_dedup = self.has(Mutant::NoDedup);
+        for i in s.commit_index..index {
+            let entry = &s.log[i as usize];
+            s.kv.apply(entry, no_dedup);
+            if s.role == Role::Leader && entry.term == s.current_term {
+                if let Some(result) = s.kv.answered(entry.client, entry.seq) {
+                    let reply = Msg::ClientReply {
+                        seq: entry.seq,
+                        result: result.clone(),
+                    };
+                    step.send(entry.client, reply);
+                }
+            }
+        }
+        s.commit_index = index;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_client_request(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        src: Id,
+        client: Id,
+        seq: u64,
+        op: Op,
+        step: &mut Step,
+    ) {
+        if state.role != Role::Leader {
+            let leader_hint = state.leader_hint;
+            step.send(src, Msg::NotLeader { seq, leader_hint });
+            return;
+        }
+        if state.kv.seen(client, seq) {
+            // Applied already: answer from the session (an older request: ignore).
+            if let Some(result) = state.kv.answered(client, seq) {
+                let result = result.clone();
+                step.send(src, Msg::ClientReply { seq, result });
+            }
+            return;
+        }
+        if self.has(Mutant::LocalRead) {
+            if let Op::Get { key } = &op {
+                let result = OpResult::Value(state.kv.data.get(key).cloned());
+                step.send(src, Msg::ClientReply { seq, result });
+                return;
+            }
+        }
+        let term = state.current_term;
+        let pending = state.log[state.commit_index as usize..]
+            .iter()
+            .any(|e| e.term == term && e.client == client && e.seq == seq);
+        if pending {
+            return; // already in this term's log: it commits or this leader is deposed
+        }
+        let s = state.to_mut();
+        s.log.push(Entry {
+            term,
+            client,
+            seq,
+            op,
+        });
+        step.save = true;
+        // Replicate soon, batching commands that arrive together.
+        step.set_timer(Timer::Heartbeat, &self.replicate_delay);
+        self.advance_commit_index(id, s, step);
+    }
+}
+
+fn reject(term: Term, x_term: Term, x_index: LogIndex, x_len: LogIndex) -> Msg {
+    Msg::AppendEntriesReply {
+        term,
+        success: false,
+        match_index: 0,
+        x_term,
+        x_index,
+        x_len,
+    }
+}
+
+/// Moves a per-server vector (indexed by server) along a permutation of servers.
+fn reindex<S>(v: &[LogIndex], plan: &RewritePlan<Id, S>) -> Vec<LogIndex> {
+    let mut out = vec![0; v.len()];
+    for (i, x) in v.iter().enumerate() {
+        out[usize::from(plan.rewrite(&Id::from(i)))] = *x;
+    }
+    out
+}
+
+impl Rewrite<Id> for ServerState {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        ServerState {
+            current_term: self.current_term,
+            voted_for: self.voted_for.rewrite(plan),
+            log: self.log.rewrite(plan),
+            role: self.role,
+            commit_index: self.commit_index,
+            leader_hint: self.leader_hint.rewrite(plan),
+            votes_granted: self.votes_granted.rewrite(plan),
+            next_index: reindex(&self.next_index, plan),
+            match_index: reindex(&self.match_index, plan),
+            kv: self.kv.rewrite(plan),
+        }
+    }
+}
+
+impl Rewrite<Id> for PersistentState {
+    fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
+        PersistentState {
+            current_term: self.current_term,
+            voted_for: self.voted_for.rewrite(plan),
+            log: self.log.rewrite(plan),
+        }
+    }
+}
