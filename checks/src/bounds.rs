@@ -97,6 +97,12 @@ impl Default for Bounds {
 }
 
 impl Bounds {
+    /// The fewest messages in flight with which an election can happen while every
+    /// client's first request is under way; also the default bound.
+    pub fn least_in_flight(servers: usize, clients: usize) -> usize {
+        (servers.saturating_sub(1) + clients).max(1)
+    }
+
     /// Rejects bounds that make no sense or would make the check vacuous.
     pub fn validate(&self) -> Result<(), String> {
         if self.servers == 0 {
@@ -117,13 +123,18 @@ impl Bounds {
             return Err("--clients and --ops must be at least 1: without client operations no entry is ever replicated and the check would be vacuous".into());
         }
         if self.max_log == 0 {
-            return Err("--max-log 0 forbids every log entry and the check would be vacuous; use 1 or more".into());
+            return Err(
+                "--max-log 0 forbids every log entry and the check would be vacuous; use 1 or more"
+                    .into(),
+            );
         }
-        if self.max_in_flight < self.servers.saturating_sub(1).max(1) {
+        let least = Bounds::least_in_flight(self.servers, self.clients);
+        if self.max_in_flight < least {
             return Err(format!(
-                "--max-in-flight {} is below {}: a candidate could not even ask every peer for its vote",
+                "--max-in-flight {} is below {least}: with every client's first request in flight, \
+                 a candidate could not ask all its {} peers for a vote",
                 self.max_in_flight,
-                self.servers.saturating_sub(1).max(1)
+                self.servers - 1
             ));
         }
         if self.clients + self.servers > 64 {

@@ -59,9 +59,17 @@ fn print_header(b: &Bounds, o: &RunOptions) {
         "  checker:  {} with {} thread(s), symmetry {}{}{}",
         o.strategy,
         o.threads,
-        if o.symmetry && o.strategy != run::Strategy::Bfs { "on" } else { "off" },
-        o.max_depth.map_or(String::new(), |d| format!(", max depth {d}")),
-        o.timeout.map_or(String::new(), |t| format!(", timeout {:.0} s", t.as_secs_f64())),
+        if o.symmetry && o.strategy != run::Strategy::Bfs {
+            "on"
+        } else {
+            "off"
+        },
+        o.max_depth
+            .map_or(String::new(), |d| format!(", max depth {d}")),
+        o.timeout.map_or(String::new(), |t| format!(
+            ", timeout {:.0} s",
+            t.as_secs_f64()
+        )),
     );
     println!();
 }
@@ -115,7 +123,11 @@ pub fn print_report(r: &Report) {
     }
     for p in r.violated() {
         println!();
-        let how = if p.shortest == Some(true) { "shortest counterexample" } else { "counterexample (not necessarily shortest)" };
+        let how = if p.shortest == Some(true) {
+            "shortest counterexample"
+        } else {
+            "counterexample (not necessarily shortest)"
+        };
         let steps = p.counterexample.as_deref().unwrap_or(&[]);
         println!("{} VIOLATED: {how}, {} steps", p.name, steps.len());
         print_steps(steps);

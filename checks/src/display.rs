@@ -48,7 +48,9 @@ pub fn action(n: usize, a: &ActorModelAction<Msg, Timer, ()>) -> String {
         ActorModelAction::Timeout(id, t) => format!("{} {}", name(n, *id), timer(t)),
         ActorModelAction::Crash(id) => format!("{} crashes", name(n, *id)),
         ActorModelAction::Recover(id) => format!("{} restarts from its storage", name(n, *id)),
-        ActorModelAction::SelectRandom { actor, .. } => format!("{} random choice", name(n, *actor)),
+        ActorModelAction::SelectRandom { actor, .. } => {
+            format!("{} random choice", name(n, *actor))
+        }
     }
 }
 
@@ -69,7 +71,11 @@ pub fn server_line(n: usize, s: &ServerState) -> String {
     let log = match (c, s.log.len() - c) {
         (0, _) => rest,
         (_, 0) => format!("{}|]", committed.trim_end_matches(']')),
-        _ => format!("{}|{}", committed.trim_end_matches(']'), rest.trim_start_matches('[')),
+        _ => format!(
+            "{}|{}",
+            committed.trim_end_matches(']'),
+            rest.trim_start_matches('[')
+        ),
     };
     let voted = s.voted_for.map_or("-".to_string(), |v| name(n, v));
     format!(
@@ -102,18 +108,31 @@ fn actor_after(model: &RaftModel, state: &State, id: Id) -> String {
     }
     match state.actor_states.get(i).map(|s| &**s) {
         Some(RaftState::Server(s)) => server_line(n, s),
-        Some(RaftState::Client(c)) => format!("{} ops answered, next target {}", c.done, name(n, c.target)),
+        Some(RaftState::Client(c)) => {
+            format!("{} ops answered, next target {}", c.done, name(n, c.target))
+        }
         None => String::new(),
     }
 }
 
-pub fn row(model: &RaftModel, step: usize, a: &ActorModelAction<Msg, Timer, ()>, next: &State) -> StepRow {
+pub fn row(
+    model: &RaftModel,
+    step: usize,
+    a: &ActorModelAction<Msg, Timer, ()>,
+    next: &State,
+) -> StepRow {
     let n = model.servers();
     let (kind, who, detail) = match a {
-        ActorModelAction::Deliver { src, dst, msg: m } => {
-            ("deliver", *dst, format!("from {}: {}", name(n, *src), msg(n, m)))
-        }
-        ActorModelAction::Drop(env) => ("lose", env.dst, format!("from {}: {}", name(n, env.src), msg(n, &env.msg))),
+        ActorModelAction::Deliver { src, dst, msg: m } => (
+            "deliver",
+            *dst,
+            format!("from {}: {}", name(n, *src), msg(n, m)),
+        ),
+        ActorModelAction::Drop(env) => (
+            "lose",
+            env.dst,
+            format!("from {}: {}", name(n, env.src), msg(n, &env.msg)),
+        ),
         ActorModelAction::Timeout(id, t) => ("timeout", *id, timer(t).to_string()),
         ActorModelAction::Crash(id) => ("crash", *id, String::new()),
         ActorModelAction::Recover(id) => ("restart", *id, "from storage".to_string()),
@@ -129,7 +148,15 @@ pub fn row(model: &RaftModel, step: usize, a: &ActorModelAction<Msg, Timer, ()>,
 }
 
 /// The text of a step for stateright's Explorer.
-pub fn step(model: &RaftModel, _last: &State, a: &ActorModelAction<Msg, Timer, ()>, next: &State) -> String {
+pub fn step(
+    model: &RaftModel,
+    _last: &State,
+    a: &ActorModelAction<Msg, Timer, ()>,
+    next: &State,
+) -> String {
     let r = row(model, 0, a, next);
-    format!("{} {} {}\n{}: {}", r.action, r.server, r.detail, r.server, r.after)
+    format!(
+        "{} {} {}\n{}: {}",
+        r.action, r.server, r.detail, r.server, r.after
+    )
 }

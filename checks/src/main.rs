@@ -67,9 +67,11 @@ pub struct BoundsArgs {
     /// Messages may also be lost.
     #[arg(long)]
     lossy: bool,
-    /// Most messages in flight at once.
-    #[arg(long, default_value_t = Bounds::default().max_in_flight)]
-    max_in_flight: usize,
+    /// Most messages in flight at once (on the duplicating network: most distinct
+    /// messages ever sent). Default: servers - 1 + clients, the fewest that lets a
+    /// candidate ask every peer while each client's request is under way.
+    #[arg(long)]
+    max_in_flight: Option<usize>,
     /// Switch on a known Raft bug (repeatable); see `raftlab mutants`.
     #[arg(long = "mutant", value_name = "NAME", value_parser = clap::value_parser!(Mutant))]
     mutants: Vec<Mutant>,
@@ -86,7 +88,9 @@ impl BoundsArgs {
             crashes: self.crashes,
             network: self.network,
             lossy: self.lossy,
-            max_in_flight: self.max_in_flight,
+            max_in_flight: self
+                .max_in_flight
+                .unwrap_or_else(|| Bounds::least_in_flight(self.servers, self.clients)),
             mutants: self.mutants.iter().fold(MutantSet::NONE, |s, m| s.with(*m)),
         }
     }
@@ -134,7 +138,11 @@ impl RunArgs {
         o.max_depth = self.max_depth;
         o.timeout = self.timeout;
         o.seed = self.seed;
-        o.progress = if self.quiet { None } else { Some(Duration::from_secs(5)) };
+        o.progress = if self.quiet {
+            None
+        } else {
+            Some(Duration::from_secs(5))
+        };
         o
     }
 }

@@ -17,7 +17,9 @@ use raft_model::{
     ClientConfig, Entry, Id, KvSpec, Msg, Op, OpResult, PersistentState, RaftActor, RaftState,
     Role, ServerConfig, ServerSet, ServerState, Text, Timer,
 };
-use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Envelope, LossyNetwork, Network};
+use stateright::actor::{
+    ActorModel, ActorModelAction, ActorModelState, Envelope, LossyNetwork, Network,
+};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Model, Property, Rewrite, RewritePlan};
 use std::sync::Arc;
@@ -126,7 +128,7 @@ impl RaftModel {
             NetworkKind::Ordered => Network::new_ordered([]),
         };
         let inner = ActorModel::new(bounds.clone(), History::new(&bounds))
-            .actors(std::iter::repeat(server).take(n))
+            .actors(std::iter::repeat_n(server, n))
             .actors((0..bounds.clients).map(|c| {
                 RaftActor::Client(ClientConfig::new(n, client_ops(c, bounds.ops_per_client)))
             }))

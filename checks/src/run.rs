@@ -25,7 +25,9 @@ impl std::str::FromStr for Strategy {
             "bfs" => Ok(Strategy::Bfs),
             "dfs" => Ok(Strategy::Dfs),
             "simulation" => Ok(Strategy::Simulation),
-            _ => Err(format!("unknown strategy '{s}': use bfs, dfs or simulation")),
+            _ => Err(format!(
+                "unknown strategy '{s}': use bfs, dfs or simulation"
+            )),
         }
     }
 }
@@ -114,7 +116,10 @@ pub struct Report {
 
 impl Report {
     pub fn violated(&self) -> Vec<&PropertyResult> {
-        self.properties.iter().filter(|p| p.status == Status::Violated).collect()
+        self.properties
+            .iter()
+            .filter(|p| p.status == Status::Violated)
+            .collect()
     }
 
     pub fn proved(&self) -> bool {
@@ -128,10 +133,9 @@ impl Report {
     /// 0: proved within the bounds; 1: a property violated or a Sometimes property
     /// not witnessed; 3: no violation, but the run was not exhaustive.
     pub fn exit_code(&self) -> i32 {
-        let failed = self
-            .properties
-            .iter()
-            .any(|p| p.status == Status::Violated || (self.exhaustive && p.status == Status::NotWitnessed));
+        let failed = self.properties.iter().any(|p| {
+            p.status == Status::Violated || (self.exhaustive && p.status == Status::NotWitnessed)
+        });
         if failed {
             1
         } else if self.proved() {
@@ -150,7 +154,11 @@ struct Outcome {
     discoveries: std::collections::HashMap<&'static str, Path<State, Action>>,
 }
 
-fn drive<C: Checker<RaftModel>>(mut checker: C, progress: Option<Duration>, started: Instant) -> Outcome {
+fn drive<C: Checker<RaftModel>>(
+    mut checker: C,
+    progress: Option<Duration>,
+    started: Instant,
+) -> Outcome {
     let handles = checker.handles();
     let mut last_print = Instant::now();
     while !handles.iter().all(|h| h.is_finished()) {
@@ -184,9 +192,18 @@ fn drive<C: Checker<RaftModel>>(mut checker: C, progress: Option<Duration>, star
     }
 }
 
-fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, finish: HasDiscoveries, symmetry: bool) -> Outcome {
+fn spawn(
+    model: RaftModel,
+    opts: &RunOptions,
+    strategy: Strategy,
+    finish: HasDiscoveries,
+    symmetry: bool,
+) -> Outcome {
     let started = Instant::now();
-    let mut b = model.checker().threads(opts.threads.max(1)).finish_when(finish);
+    let mut b = model
+        .checker()
+        .threads(opts.threads.max(1))
+        .finish_when(finish);
     if symmetry {
         b = b.symmetry_fn(representative);
     }
@@ -199,7 +216,11 @@ fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, finish: HasDis
     match strategy {
         Strategy::Bfs => drive(b.spawn_bfs(), opts.progress, started),
         Strategy::Dfs => drive(b.spawn_dfs(), opts.progress, started),
-        Strategy::Simulation => drive(b.spawn_simulation(opts.seed, UniformChooser), opts.progress, started),
+        Strategy::Simulation => drive(
+            b.spawn_simulation(opts.seed, UniformChooser),
+            opts.progress,
+            started,
+        ),
     }
 }
 
@@ -221,7 +242,13 @@ pub fn rows(model: &RaftModel, path: &Path<State, Action>) -> Vec<StepRow> {
 pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
     let model = RaftModel::new(bounds.clone());
     let symmetry = opts.symmetry && opts.strategy != Strategy::Bfs;
-    let out = spawn(model.clone(), opts, opts.strategy, HasDiscoveries::AnyFailures, symmetry);
+    let out = spawn(
+        model.clone(),
+        opts,
+        opts.strategy,
+        HasDiscoveries::AnyFailures,
+        symmetry,
+    );
     let named = properties::named(bounds);
 
     let mut violated_first: Option<&'static str> = None;
@@ -240,16 +267,31 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         let is_violation = status == Status::Violated;
         results.push(PropertyResult {
             name: p.name,
-            expectation: if p.expectation == Expectation::Always { "always" } else { "sometimes" },
+            expectation: if p.expectation == Expectation::Always {
+                "always"
+            } else {
+                "sometimes"
+            },
             status,
-            counterexample: if is_violation { path.as_ref().map(|pa| rows(&model, pa)) } else { None },
-            shortest: if is_violation { Some(opts.strategy == Strategy::Bfs) } else { None },
+            counterexample: if is_violation {
+                path.as_ref().map(|pa| rows(&model, pa))
+            } else {
+                None
+            },
+            shortest: if is_violation {
+                Some(opts.strategy == Strategy::Bfs)
+            } else {
+                None
+            },
             path: path.map(|pa| pa.into_actions()),
         });
     }
 
     // The shortest counterexample, for each violated property, breadth-first.
-    if let Some(within) = opts.shortest_within.filter(|_| opts.strategy != Strategy::Bfs) {
+    if let Some(within) = opts
+        .shortest_within
+        .filter(|_| opts.strategy != Strategy::Bfs)
+    {
         for r in results.iter_mut().filter(|r| r.status == Status::Violated) {
             let bfs_opts = RunOptions {
                 timeout: Some(within),
@@ -267,16 +309,27 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         }
     }
 
-    let timed_out = opts.timeout.is_some_and(|t| out.elapsed + Duration::from_millis(50) >= t);
+    let timed_out = opts
+        .timeout
+        .is_some_and(|t| out.elapsed + Duration::from_millis(50) >= t);
     let depth_cut = opts.max_depth.is_some_and(|d| out.max_depth >= d);
     let incomplete = if opts.strategy == Strategy::Simulation {
         Some("simulation samples random runs; it never covers the state space".to_string())
     } else if violated_first.is_some() {
-        Some(format!("stopped at the first violation ({})", violated_first.unwrap_or_default()))
+        Some(format!(
+            "stopped at the first violation ({})",
+            violated_first.unwrap_or_default()
+        ))
     } else if timed_out {
-        Some(format!("stopped by --timeout after {:.1} s", out.elapsed.as_secs_f64()))
+        Some(format!(
+            "stopped by --timeout after {:.1} s",
+            out.elapsed.as_secs_f64()
+        ))
     } else if depth_cut {
-        Some(format!("stopped at --max-depth {}", opts.max_depth.unwrap_or(0)))
+        Some(format!(
+            "stopped at --max-depth {}",
+            opts.max_depth.unwrap_or(0)
+        ))
     } else {
         None
     };

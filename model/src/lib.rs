@@ -14,6 +14,7 @@ pub mod msg;
 pub mod mutant;
 pub mod server;
 pub mod server_set;
+pub mod testkit;
 
 pub use actor::{RaftActor, RaftState};
 pub use client::{ClientConfig, ClientState};

@@ -42,7 +42,10 @@ pub enum Msg {
         last_log_index: LogIndex,
         last_log_term: Term,
     },
-    RequestVoteReply { term: Term, vote_granted: bool },
+    RequestVoteReply {
+        term: Term,
+        vote_granted: bool,
+    },
     /// Figure 2 AppendEntries RPC, sent by leaders (empty `entries` for heartbeat).
     AppendEntries {
         term: Term,
@@ -65,18 +68,26 @@ pub enum Msg {
         x_len: LogIndex,
     },
     /// A client command (lab 3: the k/v server's RPC that calls `Start()`).
-    ClientRequest { client: Id, seq: u64, op: Op },
+    ClientRequest {
+        client: Id,
+        seq: u64,
+        op: Op,
+    },
     /// The command was applied; `result` is what the state machine returned.
-    ClientReply { seq: u64, result: crate::kv::OpResult },
+    ClientReply {
+        seq: u64,
+        result: crate::kv::OpResult,
+    },
     /// This server is not the leader; try `leader_hint` if known.
-    NotLeader { seq: u64, leader_hint: Option<Id> },
+    NotLeader {
+        seq: u64,
+        leader_hint: Option<Id>,
+    },
 }
 
 /// Timers an actor may set. The model checker fires any set timer at any moment;
 /// the real host fires it after a random delay within the range the actor asked for.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Timer {
     /// Follower/candidate: no word from a leader for too long, start an election.
     Election,

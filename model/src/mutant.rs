@@ -114,6 +114,8 @@ impl MutantSet {
 
 impl fmt::Debug for MutantSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter().map(Mutant::name)).finish()
+        f.debug_list()
+            .entries(self.iter().map(Mutant::name))
+            .finish()
     }
 }

@@ -372,9 +372,8 @@ impl ServerConfig {
         let _ = id;
         self.observe_term(state, term, step);
         let s: &ServerState = state;
-        let free_to_vote = s.voted_for.is_none()
-            || s.voted_for == Some(candidate)
-            || self.has(Mutant::DoubleVote);
+        let free_to_vote =
+            s.voted_for.is_none() || s.voted_for == Some(candidate) || self.has(Mutant::DoubleVote);
         // §5.4.1 election restriction: the candidate's log is at least as up to date.
         let up_to_date = candidate_last >= (s.last_log_term(), s.last_log_index())
             || self.has(Mutant::NoElectionRestriction);
@@ -440,7 +439,10 @@ impl ServerConfig {
     fn send_append_entries(&self, s: &ServerState, peer: Id, step: &mut Step) {
         let next = s.next_index[usize::from(peer)];
         let prev_log_index = next - 1;
-        let end = s.log.len().min(prev_log_index as usize + self.max_entries_per_append);
+        let end = s
+            .log
+            .len()
+            .min(prev_log_index as usize + self.max_entries_per_append);
         step.send(
             peer,
             Msg::AppendEntries {
@@ -467,7 +469,10 @@ impl ServerConfig {
     ) {
         if term < state.current_term {
             // Figure 2, receiver 1: reply false; the stale leader learns the term.
-            step.send(leader, reject(state.current_term, 0, 0, state.last_log_index()));
+            step.send(
+                leader,
+                reject(state.current_term, 0, 0, state.last_log_index()),
+            );
             return;
         }
         self.observe_term(state, term, step);

@@ -6,9 +6,7 @@ use stateright::{Rewrite, RewritePlan};
 use std::fmt;
 
 /// Up to 64 servers, server `i` is bit `i`.
-#[derive(
-    Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ServerSet(u64);
 
 /// The largest cluster a [`ServerSet`] can describe.

@@ -1,0 +1,210 @@
+//! Model checks with small bounds and their exact outcome. Run in release mode
+//! (`cargo test --release`): debug builds are ~20x slower.
+
+use raft_checks::bounds::{Bounds, NetworkKind};
+use raft_checks::properties::{ELECTION_SAFETY, LINEARIZABILITY};
+use raft_checks::run::{check, Report, RunOptions, Status, Strategy};
+use raft_model::{Mutant, MutantSet};
+
+fn opts() -> RunOptions {
+    RunOptions {
+        threads: 2,
+        ..RunOptions::default()
+    }
+}
+
+fn small() -> Bounds {
+    Bounds {
+        max_term: 2,
+        max_log: 2,
+        crashes: 0,
+        ..Bounds::default()
+    }
+}
+
+fn assert_proved(r: &Report, floor: usize) {
+    for p in &r.properties {
+        assert!(
+            matches!(p.status, Status::Holds | Status::Witnessed),
+            "{}: {:?}",
+            p.name,
+            p.status
+        );
+    }
+    assert!(r.exhaustive, "not exhaustive: {:?}", r.incomplete);
+    assert!(
+        r.unique_states > floor,
+        "only {} states: the model is too small to mean much",
+        r.unique_states
+    );
+    assert_eq!(r.exit_code(), 0);
+}
+
+#[test]
+fn three_servers_small_bounds_are_proved() {
+    let r = check(&small(), &opts());
+    assert_proved(&r, 5_000);
+}
+
+#[test]
+fn crash_and_restart_from_storage_keeps_every_property() {
+    let b = Bounds {
+        crashes: 1,
+        ..small()
+    };
+    let r = check(&b, &opts());
+    assert_proved(&r, 20_000);
+    assert!(r
+        .properties
+        .iter()
+        .any(|p| p.name.contains("rejoins") && p.status == Status::Witnessed));
+}
+
+#[test]
+fn one_two_and_four_servers_are_allowed() {
+    for servers in [1, 2] {
+        let b = Bounds {
+            servers,
+            max_in_flight: 3,
+            ..small()
+        };
+        let r = check(&b, &opts());
+        assert_proved(&r, 30);
+        assert!(
+            r.properties.iter().all(|p| p.name != "Logs diverge"),
+            "never possible below 3 servers"
+        );
+    }
+    let b = Bounds {
+        servers: 4,
+        max_term: 2,
+        max_log: 1,
+        max_in_flight: 4,
+        ..small()
+    };
+    assert_proved(&check(&b, &opts()), 50_000);
+}
+
+#[test]
+fn the_other_networks_are_proved_too() {
+    let b = Bounds {
+        network: NetworkKind::Ordered,
+        ..small()
+    };
+    assert_proved(&check(&b, &opts()), 5_000);
+    // On the duplicating network every message ever sent stays deliverable.
+    let b = Bounds {
+        network: NetworkKind::Duplicating,
+        max_term: 2,
+        max_log: 1,
+        max_in_flight: 12,
+        ..small()
+    };
+    assert_proved(&check(&b, &opts()), 50_000);
+}
+
+/// stateright's own Raft example never saves its storage: after a crash a server
+/// votes a second time in the same term and two leaders are elected. Ours persists
+/// votedFor: the same bounds hold, and only the mutant that forgets fails.
+#[test]
+fn a_restarted_server_does_not_vote_twice_in_a_term() {
+    let b = Bounds {
+        max_term: 1,
+        max_log: 1,
+        crashes: 1,
+        max_in_flight: 4,
+        ..Bounds::default()
+    };
+    let r = check(&b, &opts());
+    assert!(
+        r.violated().is_empty(),
+        "{:?}",
+        r.violated().iter().map(|p| p.name).collect::<Vec<_>>()
+    );
+    assert!(r.exhaustive);
+
+    let mutant = Bounds {
+        mutants: MutantSet::NONE.with(Mutant::ForgetVotedFor),
+        ..b
+    };
+    let r = check(&mutant, &opts());
+    let v = r.violated();
+    let es = v
+        .iter()
+        .find(|p| p.name == ELECTION_SAFETY)
+        .expect("Election Safety must fail");
+    let steps = es.counterexample.as_ref().map_or(0, |c| c.len());
+    assert!(
+        steps > 0 && steps <= 14,
+        "shortest counterexample has {steps} steps"
+    );
+    assert_eq!(r.exit_code(), 1);
+}
+
+#[test]
+fn a_depth_limited_run_is_never_called_exhaustive() {
+    let r = check(
+        &small(),
+        &RunOptions {
+            max_depth: Some(5),
+            ..opts()
+        },
+    );
+    assert!(!r.exhaustive);
+    assert_eq!(r.exit_code(), 3);
+    let r = check(
+        &small(),
+        &RunOptions {
+            strategy: Strategy::Simulation,
+            timeout: Some(std::time::Duration::from_millis(300)),
+            ..opts()
+        },
+    );
+    assert!(!r.exhaustive);
+}
+
+#[test]
+fn breadth_first_and_without_symmetry_agree_with_the_default() {
+    let b = small();
+    let dfs = check(&b, &opts());
+    let bfs = check(
+        &b,
+        &RunOptions {
+            strategy: Strategy::Bfs,
+            ..opts()
+        },
+    );
+    let plain = check(
+        &b,
+        &RunOptions {
+            symmetry: false,
+            ..opts()
+        },
+    );
+    assert_proved(&dfs, 100);
+    assert_proved(&bfs, 100);
+    assert_eq!(
+        bfs.unique_states, plain.unique_states,
+        "bfs never uses symmetry"
+    );
+    assert!(
+        dfs.unique_states < plain.unique_states,
+        "symmetry reduces the state space"
+    );
+}
+
+#[test]
+fn linearizability_fails_when_retries_are_applied_twice() {
+    let b = Bounds {
+        max_term: 2,
+        max_log: 3,
+        ops_per_client: 2,
+        mutants: MutantSet::NONE.with(Mutant::NoDedup),
+        ..small()
+    };
+    let r = check(&b, &opts());
+    assert_eq!(
+        r.violated().iter().map(|p| p.name).collect::<Vec<_>>(),
+        [LINEARIZABILITY]
+    );
+}

@@ -1,0 +1,166 @@
+//! The property functions judged on hand-built states: each must accept a good state
+//! and reject a bad one.
+
+use raft_checks::bounds::Bounds;
+use raft_checks::model::{RaftModel, State, Violation};
+use raft_checks::properties::*;
+use raft_model::{Entry, Id, KvStore, Op, RaftState, Role, ServerSet, ServerState, Term};
+use stateright::Model;
+use std::sync::Arc;
+
+fn log(terms: &[Term]) -> Vec<Entry> {
+    terms
+        .iter()
+        .enumerate()
+        .map(|(k, &term)| Entry {
+            term,
+            client: Id::from(3),
+            seq: k as u64 + 1,
+            op: Op::Get { key: "x".into() },
+        })
+        .collect()
+}
+
+fn server(role: Role, term: Term, terms: &[Term], commit: u64) -> ServerState {
+    ServerState {
+        current_term: term,
+        voted_for: None,
+        log: log(terms),
+        role,
+        commit_index: commit,
+        leader_hint: None,
+        votes_granted: ServerSet::EMPTY,
+        next_index: vec![1; 3],
+        match_index: vec![0; 3],
+        kv: KvStore::default(),
+    }
+}
+
+/// The initial state of the default model with these three servers.
+fn state(servers: [ServerState; 3]) -> State {
+    let model = RaftModel::new(Bounds::default());
+    let mut s = model.init_states().remove(0);
+    for (i, srv) in servers.into_iter().enumerate() {
+        s.actor_states[i] = Arc::new(RaftState::Server(srv));
+    }
+    s
+}
+
+use Role::{Follower as F, Leader as L};
+
+#[test]
+fn log_matching_accepts_a_common_prefix_and_rejects_a_different_history() {
+    let good = state([
+        server(F, 2, &[1, 1, 2], 0),
+        server(F, 2, &[1, 1], 0),
+        server(F, 2, &[1, 1, 3], 0),
+    ]);
+    assert!(log_matching(3, &good));
+    // Same term at index 3, but index 2 differs.
+    let bad = state([
+        server(F, 3, &[1, 1, 3], 0),
+        server(F, 3, &[1, 2, 3], 0),
+        server(F, 3, &[], 0),
+    ]);
+    assert!(!log_matching(3, &bad));
+}
+
+#[test]
+fn leader_completeness_requires_committed_entries_in_the_leader() {
+    let good = state([
+        server(L, 3, &[1, 2], 0),
+        server(F, 3, &[1, 2], 2),
+        server(F, 1, &[1], 1),
+    ]);
+    assert!(leader_completeness(3, &good));
+    let bad = state([
+        server(L, 3, &[1], 0),
+        server(F, 2, &[1, 2], 2),
+        server(F, 1, &[1], 1),
+    ]);
+    assert!(!leader_completeness(3, &bad));
+    // A server that has seen a later term may know of commits the old leader lacks.
+    let stale_leader = state([
+        server(L, 2, &[1], 0),
+        server(F, 3, &[1, 3], 2),
+        server(F, 3, &[1, 3], 0),
+    ]);
+    assert!(leader_completeness(3, &stale_leader));
+}
+
+#[test]
+fn state_machine_safety_rejects_different_applied_entries() {
+    let good = state([
+        server(F, 2, &[1, 2], 2),
+        server(F, 2, &[1, 2, 2], 3),
+        server(F, 2, &[1, 3], 1),
+    ]);
+    assert!(state_machine_safety(3, &good));
+    let bad = state([
+        server(F, 2, &[1, 2], 2),
+        server(F, 3, &[1, 3], 2),
+        server(F, 2, &[], 0),
+    ]);
+    assert!(!state_machine_safety(3, &bad));
+    let mut flagged = good.clone();
+    flagged.history.violations |= Violation::AppliedDifferent as u8;
+    assert!(
+        !state_machine_safety(3, &flagged),
+        "the history remembers past applies"
+    );
+}
+
+#[test]
+fn committed_entries_must_be_on_a_majority() {
+    let good = state([
+        server(L, 2, &[1, 2], 2),
+        server(F, 2, &[1, 2], 0),
+        server(F, 2, &[1], 1),
+    ]);
+    assert!(committed_on_majority(3, &good));
+    let bad = state([
+        server(L, 2, &[1, 2], 2),
+        server(F, 2, &[1], 0),
+        server(F, 2, &[1], 1),
+    ]);
+    assert!(!committed_on_majority(3, &bad));
+}
+
+#[test]
+fn election_safety_counts_every_leader_a_term_ever_had() {
+    let mut s = state([
+        server(L, 2, &[], 0),
+        server(F, 2, &[], 0),
+        server(F, 2, &[], 0),
+    ]);
+    let mut leaders = vec![ServerSet::EMPTY; 3];
+    leaders[2].insert(0);
+    s.history.leaders = Arc::new(leaders.clone());
+    assert!(election_safety(&s));
+    leaders[2].insert(1); // S2 led term 2 too, even if it is no longer leader now
+    s.history.leaders = Arc::new(leaders);
+    assert!(!election_safety(&s));
+}
+
+#[test]
+fn sometimes_properties_see_what_they_name() {
+    let quiet = state([
+        server(F, 0, &[], 0),
+        server(F, 0, &[], 0),
+        server(F, 0, &[], 0),
+    ]);
+    assert!(!leader_elected(3, &quiet) && !entry_committed(3, &quiet) && !logs_diverge(3, &quiet));
+    assert!(!client_answered(&quiet.history) && !server_rejoins(3, &quiet));
+    let busy = state([
+        server(L, 2, &[1, 2], 1),
+        server(F, 2, &[1, 1], 1),
+        server(F, 2, &[], 0),
+    ]);
+    assert!(leader_elected(3, &busy) && entry_committed(3, &busy) && logs_diverge(3, &busy));
+    let mut crashed = busy.clone();
+    crashed.crashed[0] = true;
+    assert!(
+        !leader_elected(3, &crashed),
+        "a crashed leader does not count"
+    );
+}

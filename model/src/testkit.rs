@@ -1,0 +1,123 @@
+//! A hand-driven cluster for tests and worked examples: every step (a timer, a
+//! delivery, a crash) is chosen by the caller, and runs the real handlers.
+
+use crate::actor::{RaftActor, RaftState};
+use crate::msg::{Msg, Timer};
+use crate::server::{PersistentState, ServerConfig, ServerState};
+use stateright::actor::{Actor, Command, Id, Out};
+use std::borrow::Cow;
+
+/// A message sent and not yet delivered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sent {
+    pub src: Id,
+    pub dst: Id,
+    pub msg: Msg,
+}
+
+#[derive(Clone)]
+pub struct Cluster {
+    pub actor: RaftActor,
+    pub cfg: ServerConfig,
+    pub states: Vec<ServerState>,
+    pub storage: Vec<Option<PersistentState>>,
+    /// Messages in flight, in the order sent.
+    pub net: Vec<Sent>,
+}
+
+impl Cluster {
+    /// `n` fresh servers.
+    pub fn new(cfg: ServerConfig) -> Self {
+        let n = cfg.servers;
+        Cluster {
+            actor: RaftActor::Server(cfg.clone()),
+            cfg,
+            states: vec![ServerState::from_storage(None); n],
+            storage: vec![None; n],
+            net: Vec::new(),
+        }
+    }
+
+    fn run(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&RaftActor, &mut Cow<RaftState>, &mut Out<RaftActor>),
+    ) -> Vec<Sent> {
+        let before = RaftState::Server(self.states[i].clone());
+        let mut state = Cow::Borrowed(&before);
+        let mut out = Out::new();
+        f(&self.actor, &mut state, &mut out);
+        if let RaftState::Server(s) = state.into_owned() {
+            self.states[i] = s;
+        }
+        let mut sent = Vec::new();
+        for c in out {
+            match c {
+                Command::Send(dst, msg) => sent.push(Sent {
+                    src: Id::from(i),
+                    dst,
+                    msg,
+                }),
+                Command::Save(p) => self.storage[i] = Some(p),
+                _ => {}
+            }
+        }
+        self.net.extend(sent.iter().cloned());
+        sent
+    }
+
+    /// Fires timer `t` at server `i`; returns what it sent.
+    pub fn timeout(&mut self, i: usize, t: Timer) -> Vec<Sent> {
+        self.run(i, |a, s, o| a.on_timeout(Id::from(i), s, &t, o))
+    }
+
+    /// Delivers `msg` from `src` to server `dst` (whether or not it is in flight).
+    pub fn deliver(&mut self, src: usize, dst: usize, msg: Msg) -> Vec<Sent> {
+        self.run(dst, |a, s, o| {
+            a.on_msg(Id::from(dst), s, Id::from(src), msg, o)
+        })
+    }
+
+    /// Delivers the oldest message in flight from `src` to `dst`; panics if none.
+    pub fn deliver_next(&mut self, src: usize, dst: usize) -> Vec<Sent> {
+        let k = self
+            .net
+            .iter()
+            .position(|m| m.src == Id::from(src) && m.dst == Id::from(dst))
+            .unwrap_or_else(|| panic!("no message in flight from S{} to S{}", src + 1, dst + 1));
+        let m = self.net.remove(k);
+        self.deliver(src, dst, m.msg)
+    }
+
+    /// Drops every message in flight to or from server `i`.
+    pub fn isolate(&mut self, i: usize) {
+        let id = Id::from(i);
+        self.net.retain(|m| m.src != id && m.dst != id);
+    }
+
+    /// Crashes server `i` and restarts it from its storage.
+    pub fn restart(&mut self, i: usize) {
+        self.isolate(i);
+        let storage = self.storage[i].clone();
+        let mut out = Out::new();
+        if let RaftState::Server(s) = self.actor.on_start(Id::from(i), &storage, &mut out) {
+            self.states[i] = s;
+        }
+    }
+
+    /// Delivers every message in flight, oldest first, until none is left or `limit`
+    /// deliveries were made; messages to or from `down` servers are dropped.
+    pub fn settle(&mut self, down: &[usize], limit: usize) -> usize {
+        let mut delivered = 0;
+        while delivered < limit && !self.net.is_empty() {
+            let m = self.net.remove(0);
+            let (src, dst) = (usize::from(m.src), usize::from(m.dst));
+            if down.contains(&src) || down.contains(&dst) || dst >= self.states.len() {
+                continue;
+            }
+            self.deliver(src, dst, m.msg);
+            delivered += 1;
+        }
+        delivered
+    }
+}
