@@ -66,6 +66,8 @@ pub struct Bounds {
     pub lossy: bool,
     /// At most this many messages in flight at once.
     pub max_in_flight: usize,
+    /// At most this many entries in one AppendEntries (real leaders cap their batches).
+    pub max_batch: usize,
     /// Known Raft bugs switched on (none for a proof).
     #[serde(serialize_with = "serialize_mutants")]
     pub mutants: MutantSet,
@@ -91,16 +93,19 @@ impl Default for Bounds {
             network: NetworkKind::Unordered,
             lossy: false,
             max_in_flight: 3,
+            max_batch: 64,
             mutants: MutantSet::NONE,
         }
     }
 }
 
 impl Bounds {
-    /// The fewest messages in flight with which an election can happen while every
-    /// client's first request is under way; also the default bound.
-    pub fn least_in_flight(servers: usize, clients: usize) -> usize {
-        (servers.saturating_sub(1) + clients).max(1)
+    /// The fewest messages in flight with which a leader can be elected: the
+    /// candidate's RequestVotes (or their replies) to the peers it did not need, plus
+    /// the new leader's first AppendEntries to every peer. Also the default.
+    pub fn least_in_flight(servers: usize) -> usize {
+        let peers = servers.saturating_sub(1);
+        (2 * peers).saturating_sub(servers / 2).max(1)
     }
 
     /// Rejects bounds that make no sense or would make the check vacuous.
@@ -128,14 +133,17 @@ impl Bounds {
                     .into(),
             );
         }
-        let least = Bounds::least_in_flight(self.servers, self.clients);
+        let least = Bounds::least_in_flight(self.servers);
         if self.max_in_flight < least {
             return Err(format!(
-                "--max-in-flight {} is below {least}: with every client's first request in flight, \
-                 a candidate could not ask all its {} peers for a vote",
-                self.max_in_flight,
-                self.servers - 1
+                "--max-in-flight {} is below {least}: no leader could ever be elected among {} \
+                 servers (the votes it did not need and its first AppendEntries to every peer \
+                 are in flight together); use {least} or more",
+                self.max_in_flight, self.servers
             ));
+        }
+        if self.max_batch == 0 {
+            return Err("--max-batch 0 would forbid replicating any entry; use 1 or more".into());
         }
         if self.clients + self.servers > 64 {
             return Err("too many actors: servers + clients must be at most 64".into());

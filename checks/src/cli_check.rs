@@ -34,7 +34,7 @@ pub fn bounds_line(b: &Bounds) -> String {
     let mutants: Vec<_> = b.mutants.iter().map(|m| m.name()).collect();
     format!(
         "{} servers, {} client(s) x {} op(s), max term {}, max log {}, {} crash(es) in total, \
-         {} network{}, at most {} messages in flight{}",
+         {} network{}, at most {} messages in flight, {} entries per AppendEntries{}",
         b.servers,
         b.clients,
         b.ops_per_client,
@@ -44,6 +44,7 @@ pub fn bounds_line(b: &Bounds) -> String {
         b.network,
         if b.lossy { " (lossy)" } else { " (no loss)" },
         b.max_in_flight,
+        b.max_batch,
         if mutants.is_empty() {
             String::new()
         } else {

@@ -68,10 +68,13 @@ pub struct BoundsArgs {
     #[arg(long)]
     lossy: bool,
     /// Most messages in flight at once (on the duplicating network: most distinct
-    /// messages ever sent). Default: servers - 1 + clients, the fewest that lets a
-    /// candidate ask every peer while each client's request is under way.
+    /// messages ever sent). Default: the fewest with which a leader can be elected
+    /// (3 for 3 servers, 4 for 4, 6 for 5).
     #[arg(long)]
     max_in_flight: Option<usize>,
+    /// Most entries one AppendEntries carries.
+    #[arg(long, default_value_t = Bounds::default().max_batch)]
+    max_batch: usize,
     /// Switch on a known Raft bug (repeatable); see `raftlab mutants`.
     #[arg(long = "mutant", value_name = "NAME", value_parser = clap::value_parser!(Mutant))]
     mutants: Vec<Mutant>,
@@ -90,7 +93,8 @@ impl BoundsArgs {
             lossy: self.lossy,
             max_in_flight: self
                 .max_in_flight
-                .unwrap_or_else(|| Bounds::least_in_flight(self.servers, self.clients)),
+                .unwrap_or_else(|| Bounds::least_in_flight(self.servers)),
+            max_batch: self.max_batch,
             mutants: self.mutants.iter().fold(MutantSet::NONE, |s, m| s.with(*m)),
         }
     }

@@ -121,7 +121,9 @@ pub struct RaftModel {
 impl RaftModel {
     pub fn new(bounds: Bounds) -> Self {
         let n = bounds.servers;
-        let server = RaftActor::Server(ServerConfig::new(n).with_mutants(bounds.mutants));
+        let mut cfg = ServerConfig::new(n).with_mutants(bounds.mutants);
+        cfg.max_entries_per_append = bounds.max_batch;
+        let server = RaftActor::Server(cfg);
         let network = match bounds.network {
             NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
             NetworkKind::Duplicating => Network::new_unordered_duplicating([]),

@@ -26,9 +26,6 @@ pub struct ServerConfig {
     pub election_timeout: Range<Duration>,
     /// A leader sends AppendEntries to every follower this often.
     pub heartbeat_interval: Range<Duration>,
-    /// After accepting a client command a leader replicates within this delay, so
-    /// that commands arriving together travel in one AppendEntries.
-    pub replicate_delay: Range<Duration>,
     /// The most entries one AppendEntries carries.
     pub max_entries_per_append: usize,
     /// Known Raft bugs switched on (none by default).
@@ -41,7 +38,6 @@ impl ServerConfig {
             servers,
             election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
             heartbeat_interval: Duration::from_millis(50)..Duration::from_millis(50),
-            replicate_delay: Duration::from_micros(200)..Duration::from_micros(200),
             max_entries_per_append: 64,
             mutants: MutantSet::NONE,
         }
@@ -231,8 +227,9 @@ impl ServerConfig {
                 self.start_election(id, state.to_mut(), &mut step)
             }
             Timer::Heartbeat if state.role == Role::Leader => {
+                // Figure 2: "repeat during idle periods to prevent election timeouts".
                 for peer in self.peers(id) {
-                    self.send_append_entries(state, peer, &mut step);
+                    self.send_heartbeat(state, peer, &mut step);
                 }
                 step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
             }
@@ -430,19 +427,28 @@ impl ServerConfig {
         step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
         // Figure 2, leaders: "upon election: send initial empty AppendEntries".
         for peer in self.peers(id) {
-            self.send_append_entries(s, peer, step);
+            self.send_heartbeat(s, peer, step);
         }
         // A cluster of one commits on its own.
         self.advance_commit_index(id, s, step);
     }
 
+    /// An empty AppendEntries: it asserts leadership and carries the commit index;
+    /// the follower verifies its log only up to `prev_log_index`.
+    fn send_heartbeat(&self, s: &ServerState, peer: Id, step: &mut Step) {
+        self.send_entries_from_next(s, peer, 0, step);
+    }
+
+    /// Figure 2, leaders: "if last log index >= nextIndex for a follower: send
+    /// AppendEntries RPC with log entries starting at nextIndex".
     fn send_append_entries(&self, s: &ServerState, peer: Id, step: &mut Step) {
+        self.send_entries_from_next(s, peer, self.max_entries_per_append, step);
+    }
+
+    fn send_entries_from_next(&self, s: &ServerState, peer: Id, batch: usize, step: &mut Step) {
         let next = s.next_index[usize::from(peer)];
         let prev_log_index = next - 1;
-        let end = s
-            .log
-            .len()
-            .min(prev_log_index as usize + self.max_entries_per_append);
+        let end = s.log.len().min(prev_log_index as usize + batch);
         step.send(
             peer,
             Msg::AppendEntries {
@@ -685,8 +691,13 @@ impl ServerConfig {
             op,
         });
         step.save = true;
-        // Replicate soon, batching commands that arrive together.
-        step.set_timer(Timer::Heartbeat, &self.replicate_delay);
+        // Send the new entry to followers that are up to date; a lagging follower
+        // gets it with the entries it lacks once it answers.
+        for peer in self.peers(id) {
+            if s.next_index[usize::from(peer)] == s.last_log_index() {
+                self.send_append_entries(s, peer, step);
+            }
+        }
         self.advance_commit_index(id, s, step);
     }
 }
