@@ -73,6 +73,8 @@ pub struct Storage {
     servers: u64,
     /// The directory, kept open to fsync it after each rename.
     dir_handle: File,
+    /// Holds an exclusive lock on `DIR/lock` for as long as the node runs.
+    _lock: File,
 }
 
 impl Storage {
@@ -87,11 +89,13 @@ impl Storage {
             .map_err(|e| err(format!("cannot create the data directory: {e}")))?;
         let dir_handle =
             File::open(dir).map_err(|e| err(format!("cannot open the data directory: {e}")))?;
+        let lock = lock_dir(dir).map_err(err)?;
         Ok(Storage {
             dir: dir.to_path_buf(),
             index,
             servers,
             dir_handle,
+            _lock: lock,
         })
     }
 
@@ -149,6 +153,27 @@ impl Storage {
         fs::rename(&temp, self.path())?;
         self.dir_handle.sync_all()
     }
+}
+
+/// Two nodes sharing a data directory would overwrite each other's votes and logs:
+/// take an advisory lock that the OS releases when the process dies, even by SIGKILL.
+fn lock_dir(dir: &Path) -> Result<File, String> {
+    use std::os::fd::AsRawFd;
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("lock"))
+        .map_err(|e| format!("cannot create the lock file: {e}"))?;
+    // SAFETY: flock(2) on a file descriptor that `f` owns and keeps open.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        return Err(format!(
+            "is in use by another running node ({}); give each node its own --data",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(f)
 }
 
 fn encode(index: u64, servers: u64, state: &PersistentState) -> io::Result<Vec<u8>> {
@@ -272,6 +297,19 @@ mod tests {
                 "truncation to {cut} bytes must be detected"
             );
         }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_data_directory_serves_one_node_at_a_time() {
+        let dir = temp_dir("lock");
+        let first = Storage::open(&dir, 0, 3).unwrap();
+        let e = Storage::open(&dir, 1, 3)
+            .err()
+            .expect("second open must fail");
+        assert!(e.to_string().contains("in use"), "{e}");
+        drop(first);
+        assert!(Storage::open(&dir, 1, 3).is_ok());
         let _ = fs::remove_dir_all(&dir);
     }
 
