@@ -201,6 +201,9 @@ impl Node {
             }
         }
         let faults = cfg.faults.clone();
+        let last_seen = state
+            .server()
+            .map_or((Role::Follower, 0), |s| (s.role, s.current_term));
         let mut node = Node {
             cfg,
             actor,
@@ -217,7 +220,7 @@ impl Node {
             faults,
             pending_save: None,
             pending_sends: Vec::new(),
-            last_seen: (Role::Follower, 0),
+            last_seen,
         };
         node.absorb(out);
         node.flush()?;
