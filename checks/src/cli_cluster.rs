@@ -123,7 +123,11 @@ pub fn main(args: &ClusterArgs) -> i32 {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let running = procs.iter_mut().map(|p| p.is_running()).filter(|r| *r).count();
+    let running = procs
+        .iter_mut()
+        .map(|p| p.is_running())
+        .filter(|r| *r)
+        .count();
     println!("stopping {running} running node(s)...");
     stop_all(&mut procs);
     println!("all nodes stopped (nodes restarted by hand are not ours to stop)");
