@@ -601,6 +601,16 @@ fn cluster_command_reports_the_leader_and_stops_cleanly() {
         .spawn()
         .expect("spawn cluster");
     pids.lock().expect("pids").push(child.id());
+    // If an assertion fails below, still stop the cluster, which stops its nodes.
+    struct StopOnDrop(u32);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _stop = StopOnDrop(child.id());
     let deadline = Instant::now() + Duration::from_secs(15);
     while !std::fs::read_to_string(&out_path)
         .unwrap_or_default()
