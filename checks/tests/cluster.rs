@@ -585,7 +585,7 @@ fn cluster_command_reports_the_leader_and_stops_cleanly() {
     let out_path = dir.path().join("out");
     let pids = Arc::new(Mutex::new(Vec::new()));
     let _w = Watchdog::new("cluster-cmd", Duration::from_secs(30), pids.clone());
-    let mut child = Command::new(EXE)
+    let child = Command::new(EXE)
         .args([
             "cluster",
             "--nodes",
@@ -601,16 +601,25 @@ fn cluster_command_reports_the_leader_and_stops_cleanly() {
         .spawn()
         .expect("spawn cluster");
     pids.lock().expect("pids").push(child.id());
-    // If an assertion fails below, still stop the cluster, which stops its nodes.
-    struct StopOnDrop(u32);
+    // If an assertion fails below, still stop the cluster (which stops its nodes),
+    // and signal it only while it has not been reaped, so its pid is still its own.
+    struct StopOnDrop(std::process::Child);
     impl Drop for StopOnDrop {
         fn drop(&mut self) {
-            let _ = Command::new("kill")
-                .args(["-INT", &self.0.to_string()])
-                .status();
+            if let Ok(None) = self.0.try_wait() {
+                let _ = Command::new("kill")
+                    .args(["-INT", &self.0.id().to_string()])
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
         }
     }
-    let _stop = StopOnDrop(child.id());
+    let mut child = StopOnDrop(child);
     let deadline = Instant::now() + Duration::from_secs(15);
     while !std::fs::read_to_string(&out_path)
         .unwrap_or_default()
@@ -623,11 +632,11 @@ fn cluster_command_reports_the_leader_and_stops_cleanly() {
     let done = client::run_ops(&addrs, vec![put("x", "1")], Duration::from_secs(10));
     assert!(done.is_ok(), "{done:?}");
     let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.0.id().to_string()])
         .status();
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
+        if let Some(s) = child.0.try_wait().expect("wait") {
             break s;
         }
         assert!(Instant::now() < deadline, "cluster did not stop on SIGINT");
