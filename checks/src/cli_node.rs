@@ -127,6 +127,7 @@ pub fn main(args: &NodeArgs) -> i32 {
     };
     let mut node = match node::Node::start(cfg) {
         Ok(node) => node,
+        Err(node::NodeError::Config(m)) => return crate::usage_error(&m),
         Err(e) => {
             eprintln!("error: S{}: {e}", args.id);
             return 1;

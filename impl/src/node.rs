@@ -175,6 +175,16 @@ impl Node {
                 cfg.index + 1
             )));
         }
+        for (i, a) in cfg.peers.iter().enumerate() {
+            if let Some(j) = cfg.peers[..i].iter().position(|b| b == a) {
+                return Err(NodeError::Config(format!(
+                    "--peers lists {a} twice (for S{} and S{}): every server needs its own \
+                     address",
+                    j + 1,
+                    i + 1
+                )));
+            }
+        }
         let storage =
             Storage::open(&cfg.data_dir, cfg.index as u64, n as u64).map_err(NodeError::Storage)?;
         let saved = storage.load().map_err(NodeError::Storage)?;
@@ -578,4 +588,40 @@ pub fn run_node(cfg: NodeConfig, stop: Arc<AtomicBool>) -> Result<(), NodeError>
 /// For tests and tools: a status id that is unlikely to repeat.
 pub fn nonce() -> u64 {
     fastrand::u64(..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_in_stays_in_range_and_varies() {
+        let r = Duration::from_millis(300)..Duration::from_millis(600);
+        let draws: Vec<Duration> = (0..1000).map(|_| random_in(&r)).collect();
+        assert!(draws.iter().all(|d| r.contains(d)));
+        let (lo, hi) = (draws.iter().min().unwrap(), draws.iter().max().unwrap());
+        assert!(
+            *hi - *lo > Duration::from_millis(200),
+            "not spread: {lo:?}..{hi:?}"
+        );
+        let fixed = Duration::from_micros(200)..Duration::from_micros(200);
+        assert_eq!(random_in(&fixed), fixed.start);
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_before_touching_disk() {
+        let dir = std::env::temp_dir().join(format!("raftlab-node-cfg-{}", fastrand::u64(..)));
+        let a: SocketAddr = ([127, 0, 0, 1], 1).into();
+        let cfg = |index, peers: Vec<SocketAddr>| NodeConfig {
+            index,
+            peers,
+            data_dir: dir.clone(),
+            faults: Faults::none(),
+            verbose: false,
+        };
+        for c in [cfg(0, vec![a, a]), cfg(3, vec![a]), cfg(0, vec![])] {
+            assert!(matches!(Node::start(c), Err(NodeError::Config(_))));
+        }
+        assert!(!dir.exists());
+    }
 }
