@@ -7,7 +7,11 @@ use raft_model::{Mutant, MutantSet};
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod cli_bench;
 mod cli_check;
+mod cli_client;
+mod cli_cluster;
+mod cli_node;
 
 // The checker clones and drops millions of small states: mimalloc does that markedly
 // faster than the system allocator.
@@ -36,6 +40,11 @@ enum Command {
     /// Model-check Raft: prove the safety properties within the bounds, or print the
     /// shortest counterexample.
     Check(CheckArgs),
+    Node(cli_node::NodeArgs),
+    Cluster(cli_cluster::ClusterArgs),
+    Client(cli_client::ClientArgs),
+    #[command(subcommand)]
+    Bench(cli_bench::BenchCommand),
 }
 
 /// What to check: the model's bounds. Shared by every command that builds a model.
@@ -188,6 +197,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => cli_check::main(&args),
+        Command::Node(args) => cli_node::main(&args),
+        Command::Cluster(args) => cli_cluster::main(&args),
+        Command::Client(args) => cli_client::main(&args),
+        Command::Bench(cmd) => cli_bench::main(&cmd),
     };
     ExitCode::from(code as u8)
 }

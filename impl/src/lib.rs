@@ -1,1 +1,19 @@
-//! raft-impl: hosts the `raft-model` actor as real UDP nodes (in progress).
+//! raft-impl: hosts the `raft-model` actor as real UDP nodes.
+//!
+//! The host only does I/O: sockets, timers, durable storage, the client protocol and
+//! fault injection. Every Raft decision is the model's (`raft_model::RaftActor`); the
+//! host calls `on_start`/`on_msg`/`on_timeout` and executes the returned commands.
+//!
+//! - [`node`]: one server's event loop.
+//! - [`storage`]: durable, checksummed persistent state.
+//! - [`wire`]: the datagram format (postcard) and the status/counter types.
+//! - [`client`]: the model's client actor over UDP, status and control requests.
+//! - [`faults`]: drop, duplicate, delay and partition injection.
+//! - [`local`]: node processes on this machine (for `raftlab cluster`, tests, bench).
+
+pub mod client;
+pub mod faults;
+pub mod local;
+pub mod node;
+pub mod storage;
+pub mod wire;

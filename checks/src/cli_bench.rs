@@ -1,0 +1,295 @@
+//! `raftlab bench cluster`: throughput, latency and fail-over time of a real local
+//! cluster (separate node processes, loopback UDP, fsync on every save).
+
+use clap::{Args, Subcommand};
+use raft_impl::client::{self, Completed};
+use raft_impl::local::{free_base_port, NodeProc};
+use raft_impl::wire::NodeStatus;
+use raft_model::Op;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+/// Measure a real local cluster (see `raftlab bench cluster --help`).
+#[derive(Subcommand, Debug)]
+#[command(about = "Measure real local clusters: throughput, latency, fail-over time")]
+pub enum BenchCommand {
+    /// Benchmark a local cluster: committed writes per second and latency
+    /// percentiles, then leader fail-over time over repeated kill -9 of the leader.
+    ///
+    /// Starts its own nodes (separate processes on free loopback ports, data in a
+    /// temporary directory unless --data is given), with fsync on every save.
+    Cluster(BenchClusterArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchClusterArgs {
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Writes per throughput run.
+    #[arg(long, default_value_t = 2000)]
+    writes: usize,
+    /// Concurrent clients of each throughput run, comma-separated (one run each).
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    clients: Vec<usize>,
+    /// Leader kills (kill -9) for the fail-over measurement; 0 skips it.
+    #[arg(long, default_value_t = 20)]
+    kills: usize,
+    /// Keep the nodes' data here instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+pub fn main(cmd: &BenchCommand) -> i32 {
+    match cmd {
+        BenchCommand::Cluster(args) => match bench_cluster(args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        },
+    }
+}
+
+#[derive(Tabled)]
+struct ThroughputRow {
+    clients: usize,
+    writes: usize,
+    #[tabled(rename = "seconds")]
+    secs: String,
+    #[tabled(rename = "writes/s")]
+    rate: String,
+    #[tabled(rename = "p50 ms")]
+    p50: String,
+    #[tabled(rename = "p90 ms")]
+    p90: String,
+    #[tabled(rename = "p99 ms")]
+    p99: String,
+    #[tabled(rename = "max ms")]
+    max: String,
+}
+
+#[derive(Tabled)]
+struct FailoverRow {
+    measure: &'static str,
+    kills: usize,
+    #[tabled(rename = "median ms")]
+    median: String,
+    #[tabled(rename = "worst ms")]
+    worst: String,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+/// The `q` quantile of sorted `v` (nearest rank).
+fn quantile(v: &[Duration], q: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+struct Cluster {
+    procs: Vec<NodeProc>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Cluster {
+    fn statuses(&self, timeout: Duration) -> Vec<Option<NodeStatus>> {
+        client::status_all(&self.addrs, timeout).unwrap_or_default()
+    }
+
+    /// Waits until every node answers, one leads, and all have committed as far as
+    /// the leader: a settled cluster to measure from.
+    fn settle(&mut self, within: Duration) -> Result<(usize, u64), String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let st = self.statuses(Duration::from_millis(200));
+            if let Some((leader, term)) = client::leader_of(&st) {
+                let commit = st[leader].as_ref().map_or(0, |s| s.commit_index);
+                if st
+                    .iter()
+                    .all(|s| s.as_ref().is_some_and(|s| s.commit_index == commit))
+                {
+                    return Ok((leader, term));
+                }
+            }
+            if Instant::now() > deadline {
+                let down: Vec<String> = self
+                    .procs
+                    .iter_mut()
+                    .filter_map(|p| p.try_wait().map(|s| format!("S{} {s}", p.index + 1)))
+                    .collect();
+                return Err(format!(
+                    "the cluster did not settle within {:.0} s (exited: {})",
+                    within.as_secs_f64(),
+                    if down.is_empty() {
+                        "none".into()
+                    } else {
+                        down.join(", ")
+                    }
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn puts(prefix: &str, count: usize) -> Vec<Op> {
+    (0..count)
+        .map(|i| Op::Put {
+            key: format!("{prefix}-{i}").into(),
+            value: format!("value-{i:08}").into(),
+        })
+        .collect()
+}
+
+fn bench_cluster(args: &BenchClusterArgs) -> Result<(), String> {
+    let n = args.nodes;
+    if n == 0 || args.clients.contains(&0) {
+        return Err("--nodes and every --clients count must be at least 1".into());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find raftlab itself: {e}"))?;
+    let base = free_base_port(n).map_err(|e| e.to_string())?;
+    let (dir, temporary) = match &args.data {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("raftlab-bench-{}", std::process::id())),
+            true,
+        ),
+    };
+    let addrs = client::local_addrs(base, n);
+    let mut procs = Vec::new();
+    for i in 0..n {
+        let data = dir.join(format!("node-{}", i + 1));
+        let p = NodeProc::spawn(&exe, i, &addrs, &data, &["--quiet".to_string()])
+            .map_err(|e| format!("cannot start node {}: {e}", i + 1))?;
+        procs.push(p);
+    }
+    let mut cluster = Cluster { procs, addrs };
+    let result = run(&mut cluster, args);
+    drop(cluster);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
+    let n = args.nodes;
+    println!(
+        "raftlab bench cluster: {n} node processes on 127.0.0.1, UDP, fsync on every save \
+         (temp file + fsync + rename + directory fsync), election timeout 300-600 ms, \
+         heartbeat 50 ms"
+    );
+    cluster.settle(Duration::from_secs(15))?;
+    client::run_ops(&cluster.addrs, puts("warmup", 50), Duration::from_secs(30))
+        .map_err(|e| format!("warm-up failed: {e}"))?;
+
+    let mut rows = Vec::new();
+    for &c in &args.clients {
+        let per = (args.writes / c).max(1);
+        let start = Instant::now();
+        let handles: Vec<_> = (0..c)
+            .map(|k| {
+                let addrs = cluster.addrs.clone();
+                let ops = puts(&format!("bench-{c}-{k}"), per);
+                std::thread::spawn(move || client::run_ops(&addrs, ops, Duration::from_secs(120)))
+            })
+            .collect();
+        let mut lat: Vec<Duration> = Vec::new();
+        for h in handles {
+            let done: Vec<Completed> = h
+                .join()
+                .map_err(|_| "a client thread panicked".to_string())?
+                .map_err(|e| format!("throughput run with {c} client(s): {e}"))?;
+            lat.extend(done.iter().map(|d| d.latency));
+        }
+        let secs = start.elapsed().as_secs_f64();
+        lat.sort();
+        rows.push(ThroughputRow {
+            clients: c,
+            writes: lat.len(),
+            secs: format!("{secs:.2}"),
+            rate: format!("{:.0}", lat.len() as f64 / secs),
+            p50: ms(quantile(&lat, 0.50)),
+            p90: ms(quantile(&lat, 0.90)),
+            p99: ms(quantile(&lat, 0.99)),
+            max: ms(lat.last().copied().unwrap_or_default()),
+        });
+    }
+    println!("\nCommitted writes (each answered by the leader once committed and applied)");
+    println!("{}", Table::new(rows).with(Style::sharp()));
+
+    if args.kills == 0 {
+        return Ok(());
+    }
+    let mut elected = Vec::new();
+    let mut writable = Vec::new();
+    for k in 0..args.kills {
+        let (leader, term) = cluster.settle(Duration::from_secs(20))?;
+        let t0 = Instant::now();
+        cluster.procs[leader].kill9();
+        let addrs = cluster.addrs.clone();
+        let writer = std::thread::spawn(move || {
+            let r = client::run_ops(
+                &addrs,
+                puts(&format!("failover-{k}"), 1),
+                Duration::from_secs(20),
+            );
+            (r, t0.elapsed())
+        });
+        let live: Vec<SocketAddr> = (0..n)
+            .filter(|i| *i != leader)
+            .map(|i| cluster.addrs[i])
+            .collect();
+        let deadline = t0 + Duration::from_secs(20);
+        loop {
+            let st = client::status_all(&live, Duration::from_millis(100)).unwrap_or_default();
+            if client::leader_of(&st).is_some_and(|(_, t)| t > term) {
+                elected.push(t0.elapsed());
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("kill {}: no new leader within 20 s", k + 1));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let (r, took) = writer
+            .join()
+            .map_err(|_| "the writer thread panicked".to_string())?;
+        r.map_err(|e| format!("kill {}: write after fail-over: {e}", k + 1))?;
+        writable.push(took);
+        cluster.procs[leader]
+            .start()
+            .map_err(|e| format!("cannot restart S{}: {e}", leader + 1))?;
+        eprint!("\rkill {}/{}", k + 1, args.kills);
+    }
+    eprintln!();
+    elected.sort();
+    writable.sort();
+    let rows = vec![
+        FailoverRow {
+            measure: "kill -9 leader -> new leader elected",
+            kills: elected.len(),
+            median: ms(quantile(&elected, 0.5)),
+            worst: ms(elected.last().copied().unwrap_or_default()),
+        },
+        FailoverRow {
+            measure: "kill -9 leader -> a new write committed",
+            kills: writable.len(),
+            median: ms(quantile(&writable, 0.5)),
+            worst: ms(writable.last().copied().unwrap_or_default()),
+        },
+    ];
+    println!("\nLeader fail-over (the killed node is restarted and caught up between kills)");
+    println!("{}", Table::new(rows).with(Style::sharp()));
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! `raftlab cluster`: N local nodes as separate processes, with the leader shown as
+//! it changes.
+
+use clap::Args;
+use raft_impl::client::{self, DEFAULT_BASE_PORT, DEFAULT_NODES};
+use raft_impl::local::NodeProc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Start a local cluster: N `raftlab node` processes on 127.0.0.1.
+///
+/// Node i (1-based) listens on 127.0.0.1:BASE+i-1 and keeps its state in DIR/node-i,
+/// its log in DIR/node-i/node.log. The cluster prints who is leader as it changes.
+/// It restarts nothing by itself: a node you kill stays down (restart it with the
+/// `raftlab node` command line printed at start). Ctrl-C stops all nodes cleanly.
+/// Running it again on the same DIR restarts the nodes from their saved state.
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    /// Number of nodes.
+    #[arg(long, default_value_t = DEFAULT_NODES)]
+    nodes: usize,
+    /// Directory for the nodes' data (DIR/node-1, DIR/node-2, ...).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Port of node 1; node i uses BASE+i-1.
+    #[arg(long, default_value_t = DEFAULT_BASE_PORT, value_name = "BASE")]
+    base_port: u16,
+}
+
+pub fn main(args: &ClusterArgs) -> i32 {
+    let n = args.nodes;
+    if n == 0 || n > raft_model::server_set::MAX_SERVERS {
+        return crate::usage_error(&format!(
+            "--nodes {n}: give 1 to {}",
+            raft_model::server_set::MAX_SERVERS
+        ));
+    }
+    if args.base_port as usize + n > 65_536 {
+        return crate::usage_error("--base-port is too high for that many nodes");
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find the raftlab executable to start nodes with: {e}");
+            return 1;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
+        eprintln!("warning: cannot catch Ctrl-C ({e}); nodes may be left running");
+    }
+    let addrs = client::local_addrs(args.base_port, n);
+    let mut procs = Vec::new();
+    for i in 0..n {
+        let dir = args.data.join(format!("node-{}", i + 1));
+        match NodeProc::spawn(&exe, i, &addrs, &dir, &[]) {
+            Ok(p) => procs.push(p),
+            Err(e) => {
+                eprintln!("error: cannot start node {}: {e}", i + 1);
+                stop_all(&mut procs);
+                return 1;
+            }
+        }
+    }
+    let peers: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    println!(
+        "raftlab cluster: {n} nodes, data in {}",
+        args.data.display()
+    );
+    for p in &procs {
+        println!(
+            "  S{}  {}  pid {}  log {}",
+            p.index + 1,
+            p.addr,
+            p.pid().map_or("-".into(), |p| p.to_string()),
+            p.log_path().display()
+        );
+    }
+    println!(
+        "restart a node by hand with: {} node --id I --peers {} --data {}/node-I",
+        exe.display(),
+        peers.join(","),
+        args.data.display()
+    );
+    println!("try: raftlab client put x 1; raftlab client get x; raftlab client status");
+    println!("Ctrl-C stops all nodes.");
+
+    let start = Instant::now();
+    let mut shown: Option<Option<(usize, u64)>> = None;
+    let mut exited = vec![false; n];
+    while !stop.load(Ordering::Relaxed) {
+        for (i, p) in procs.iter_mut().enumerate() {
+            if exited[i] {
+                continue;
+            }
+            if let Some(status) = p.try_wait() {
+                exited[i] = true;
+                println!(
+                    "[{:7.2}s] S{} exited ({status}); last lines of {}:\n{}",
+                    start.elapsed().as_secs_f64(),
+                    i + 1,
+                    p.log_path().display(),
+                    indent(&p.log_tail(5))
+                );
+            }
+        }
+        if exited.iter().all(|e| *e) {
+            eprintln!("error: every node has exited; see their logs above");
+            return 1;
+        }
+        let statuses = client::status_all(&addrs, Duration::from_millis(150)).unwrap_or_default();
+        let leader = client::leader_of(&statuses);
+        if shown != Some(leader) {
+            let t = start.elapsed().as_secs_f64();
+            match leader {
+                Some((i, term)) => println!("[{t:7.2}s] leader: S{} (term {term})", i + 1),
+                None => println!("[{t:7.2}s] no leader"),
+            }
+            shown = Some(leader);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let running = procs
+        .iter_mut()
+        .map(|p| p.is_running())
+        .filter(|r| *r)
+        .count();
+    println!("stopping {running} running node(s)...");
+    stop_all(&mut procs);
+    println!("all nodes stopped (nodes restarted by hand are not ours to stop)");
+    0
+}
+
+fn stop_all(procs: &mut [NodeProc]) {
+    for p in procs.iter_mut() {
+        p.terminate(Duration::from_secs(3));
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("    {l}\n"))
+        .collect::<String>()
+        .trim_end()
+        .to_string()
+}

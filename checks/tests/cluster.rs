@@ -1,0 +1,687 @@
+//! Real clusters on loopback: separate `raftlab node` processes, killed on drop.
+//!
+//! Every test has a hard deadline (a watchdog kills its nodes and the test binary
+//! if it is exceeded), every wait is bounded, and ports are chosen at random among
+//! free ones so that tests can run in parallel.
+
+use raft_impl::client::{self, Completed};
+use raft_impl::local::{free_base_port, NodeProc};
+use raft_impl::wire::{self, NodeStatus, Wire};
+use raft_model::{Id, Msg, Op, OpResult, Role};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_raftlab");
+
+/// Kills the test's nodes and exits the test binary if the test runs past its
+/// deadline: a hung test must fail, not hang CI.
+struct Watchdog {
+    done: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    fn new(name: &'static str, limit: Duration, pids: Arc<Mutex<Vec<u32>>>) -> Self {
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + limit;
+            while Instant::now() < deadline {
+                if d.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            eprintln!("test {name} exceeded its {limit:?} deadline: killing its nodes");
+            for pid in pids.lock().map(|p| p.clone()).unwrap_or_default() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+            std::process::exit(101);
+        });
+        Watchdog { done }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
+struct TestCluster {
+    procs: Vec<NodeProc>,
+    addrs: Vec<SocketAddr>,
+    dir: tempfile::TempDir,
+    pids: Arc<Mutex<Vec<u32>>>,
+    _watchdog: Watchdog,
+}
+
+impl TestCluster {
+    fn start(name: &'static str, n: usize, limit: Duration) -> Self {
+        Self::start_with(name, n, limit, &[])
+    }
+
+    fn start_with(name: &'static str, n: usize, limit: Duration, extra: &[&str]) -> Self {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = free_base_port(n).expect("free ports");
+        let addrs = client::local_addrs(base, n);
+        let pids = Arc::new(Mutex::new(Vec::new()));
+        let watchdog = Watchdog::new(name, limit, pids.clone());
+        let mut c = TestCluster {
+            procs: Vec::new(),
+            addrs: addrs.clone(),
+            dir,
+            pids,
+            _watchdog: watchdog,
+        };
+        for i in 0..n {
+            let data = c.dir.path().join(format!("node-{}", i + 1));
+            let p = NodeProc::spawn(EXE.as_ref(), i, &addrs, &data, &extra).expect("spawn node");
+            c.procs.push(p);
+        }
+        c.note_pids();
+        c
+    }
+
+    fn note_pids(&self) {
+        let pids: Vec<u32> = self.procs.iter().filter_map(|p| p.pid()).collect();
+        *self.pids.lock().expect("pid list") = pids;
+    }
+
+    fn restart(&mut self, i: usize) {
+        self.procs[i].start().expect("restart node");
+        self.note_pids();
+    }
+
+    fn statuses(&self) -> Vec<Option<NodeStatus>> {
+        client::status_all(&self.addrs, Duration::from_millis(300)).expect("status socket")
+    }
+
+    /// Polls the nodes until `pred` holds, or panics (with every node's status and
+    /// log) after `within`.
+    fn wait_for(
+        &mut self,
+        what: &str,
+        within: Duration,
+        pred: impl Fn(&[Option<NodeStatus>]) -> bool,
+    ) -> Vec<Option<NodeStatus>> {
+        let deadline = Instant::now() + within;
+        loop {
+            let st = self.statuses();
+            if pred(&st) {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = self
+                    .procs
+                    .iter()
+                    .map(|p| format!("--- S{} log:\n{}", p.index + 1, p.log_tail(15)))
+                    .collect();
+                panic!(
+                    "timed out after {within:?} waiting for {what}\nstatuses: {st:#?}\n{}",
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits for a leader whose term is above `after`, that the live nodes agree on.
+    fn wait_leader(&mut self, after: u64) -> (usize, u64) {
+        let st =
+            self.wait_for(
+                "an agreed leader",
+                Duration::from_secs(15),
+                |st| match client::leader_of(st) {
+                    Some((l, term)) if term > after => st.iter().flatten().all(|s| {
+                        s.term == term && (s.index as usize == l || s.leader_hint == Some(l as u64))
+                    }),
+                    _ => false,
+                },
+            );
+        client::leader_of(&st).expect("leader")
+    }
+
+    fn run(&self, ops: Vec<Op>) -> Vec<Completed> {
+        client::run_ops(&self.addrs, ops, Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("client failed: {e}"))
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        match &self.run(vec![get(key)])[0].result {
+            OpResult::Value(v) => v.as_ref().map(|v| v.to_string()),
+            OpResult::Done => panic!("a get answered like a write"),
+        }
+    }
+}
+
+fn put(k: &str, v: &str) -> Op {
+    Op::Put {
+        key: k.into(),
+        value: v.into(),
+    }
+}
+
+fn append(k: &str, v: &str) -> Op {
+    Op::Append {
+        key: k.into(),
+        value: v.into(),
+    }
+}
+
+fn get(k: &str) -> Op {
+    Op::Get { key: k.into() }
+}
+
+fn role(st: &[Option<NodeStatus>], i: usize) -> Option<Role> {
+    st[i].as_ref().map(|s| s.role)
+}
+
+/// Runs the raftlab binary with `args` and a hard time limit; returns (exit code,
+/// stdout, stderr).
+fn raftlab(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("out");
+    let err_path = dir.path().join("err");
+    let mut child = Command::new(EXE)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("out file"))
+        .stderr(std::fs::File::create(&err_path).expect("err file"))
+        .spawn()
+        .expect("spawn raftlab");
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("raftlab {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p| std::fs::read_to_string(p).unwrap_or_default();
+    (status.code(), read(&out_path), read(&err_path))
+}
+
+fn cluster_arg(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn three_nodes_elect_one_leader() {
+    let mut c = TestCluster::start("elect", 3, Duration::from_secs(30));
+    let (leader, term) = c.wait_leader(0);
+    let st = c.statuses();
+    let leaders: Vec<usize> = (0..3)
+        .filter(|i| role(&st, *i) == Some(Role::Leader))
+        .collect();
+    assert_eq!(leaders, vec![leader], "exactly one leader: {st:#?}");
+    for s in st.iter().flatten() {
+        assert_eq!(s.term, term);
+        assert_eq!(
+            s.dropped.total(),
+            0,
+            "nothing dropped in a healthy cluster: {s:#?}"
+        );
+    }
+    // The CLI's JSON view agrees.
+    let (code, out, err) = raftlab(
+        &[
+            "client",
+            "--cluster",
+            &cluster_arg(&c.addrs),
+            "status",
+            "--json",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
+    let rows = rows.as_array().expect("a JSON array");
+    assert_eq!(rows.len(), 3);
+    let leader_rows: Vec<_> = rows.iter().filter(|r| r["role"] == "leader").collect();
+    assert_eq!(leader_rows.len(), 1, "{out}");
+    assert_eq!(leader_rows[0]["id"], leader + 1);
+    for key in [
+        "id",
+        "addr",
+        "role",
+        "term",
+        "log_len",
+        "commit_index",
+        "dropped",
+    ] {
+        assert!(
+            rows[0].get(key).is_some(),
+            "status --json lacks {key}: {out}"
+        );
+    }
+}
+
+#[test]
+fn writes_then_reads_return_the_right_values() {
+    let mut c = TestCluster::start("writes", 3, Duration::from_secs(60));
+    c.wait_leader(0);
+    let ops: Vec<Op> = (0..200)
+        .map(|i| put(&format!("k{i}"), &format!("v{i}")))
+        .collect();
+    let done = c.run(ops);
+    assert_eq!(done.len(), 200);
+    assert!(done.iter().all(|d| d.result == OpResult::Done));
+    c.run(vec![
+        append("k7", "+a"),
+        append("k7", "+b"),
+        append("fresh", "x"),
+    ]);
+    // Reads by another client, through the log.
+    let reads: Vec<Op> = (0..200).map(|i| get(&format!("k{i}"))).collect();
+    let got = c.run(reads);
+    for (i, d) in got.iter().enumerate() {
+        let want = if i == 7 {
+            "v7+a+b".to_string()
+        } else {
+            format!("v{i}")
+        };
+        assert_eq!(
+            d.result,
+            OpResult::Value(Some(want.as_str().into())),
+            "k{i}"
+        );
+    }
+    assert_eq!(c.get("fresh").as_deref(), Some("x"));
+    assert_eq!(c.get("never-written"), None);
+    // The CLI, with an explicit --cluster, reads the same.
+    let (code, out, err) = raftlab(
+        &["client", "--cluster", &cluster_arg(&c.addrs), "get", "k7"],
+        Duration::from_secs(15),
+    );
+    assert_eq!((code, out.trim()), (Some(0), "v7+a+b"), "{err}");
+    // Every node ends up with the whole log committed.
+    c.wait_for("all nodes committed", Duration::from_secs(10), |st| {
+        let commits: Vec<u64> = st.iter().flatten().map(|s| s.commit_index).collect();
+        commits.len() == 3 && commits.iter().all(|&x| x == commits[0] && x >= 405)
+    });
+}
+
+#[test]
+fn killed_leader_is_replaced_and_catches_up_after_restart() {
+    let mut c = TestCluster::start("failover", 3, Duration::from_secs(60));
+    let (old, term) = c.wait_leader(0);
+    c.run((0..50).map(|i| put(&format!("a{i}"), "1")).collect());
+    c.procs[old].kill9();
+    let (new, new_term) = c.wait_leader(term);
+    assert_ne!(new, old);
+    assert!(new_term > term);
+    // Writes continue with two of three nodes.
+    c.run((0..50).map(|i| put(&format!("b{i}"), "2")).collect());
+    c.restart(old);
+    let st = c.wait_for("the old leader caught up", Duration::from_secs(15), |st| {
+        let (Some(l), Some(o)) = (st[new].as_ref(), st[old].as_ref()) else {
+            return false;
+        };
+        o.role == Role::Follower && o.log_len == l.log_len && o.commit_index == l.commit_index
+    });
+    let restarted = st[old].as_ref().expect("status");
+    assert!(restarted.commit_index >= 100, "{restarted:#?}");
+    assert_eq!(c.get("a49").as_deref(), Some("1"));
+    assert_eq!(c.get("b49").as_deref(), Some("2"));
+}
+
+#[test]
+fn full_restart_loses_nothing_acknowledged() {
+    let mut c = TestCluster::start("restart", 3, Duration::from_secs(60));
+    c.wait_leader(0);
+    let acked = c.run(
+        (0..100)
+            .map(|i| put(&format!("k{i}"), &format!("v{i}")))
+            .collect(),
+    );
+    assert_eq!(acked.len(), 100);
+    // Crash every node at once: only what was fsynced survives.
+    for p in &mut c.procs {
+        p.kill9();
+    }
+    // With no node up, the client fails clearly and in time.
+    let (code, _, err) = raftlab(
+        &[
+            "client",
+            "--cluster",
+            &cluster_arg(&c.addrs),
+            "--timeout",
+            "1s",
+            "put",
+            "x",
+            "1",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("no leader with a majority"), "{err}");
+    let (code, out, _) = raftlab(
+        &[
+            "client",
+            "--cluster",
+            &cluster_arg(&c.addrs),
+            "status",
+            "--json",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(3));
+    assert_eq!(out.matches("\"unreachable\"").count(), 3, "{out}");
+
+    for i in 0..3 {
+        c.restart(i);
+    }
+    c.wait_leader(0);
+    let got = c.run((0..100).map(|i| get(&format!("k{i}"))).collect());
+    for (i, d) in got.iter().enumerate() {
+        let want = format!("v{i}");
+        assert_eq!(
+            d.result,
+            OpResult::Value(Some(want.as_str().into())),
+            "k{i}"
+        );
+    }
+}
+
+#[test]
+fn partitioned_minority_leader_cannot_commit() {
+    let mut c = TestCluster::start("partition", 3, Duration::from_secs(60));
+    let (old, term) = c.wait_leader(0);
+    c.run(vec![put("before", "1")]);
+    let others: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    let before = c.statuses()[old].as_ref().expect("status").clone();
+
+    // Cut the leader from both others (through the CLI, as a user would).
+    let cut = format!("{},{}", others[0] + 1, others[1] + 1);
+    let (code, out, err) = raftlab(
+        &[
+            "client",
+            "--cluster",
+            &cluster_arg(&c.addrs),
+            "fault",
+            "--node",
+            &(old + 1).to_string(),
+            "--partition",
+            &cut,
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("cut from"), "{out}");
+
+    // Hand the old leader a write directly: it appends it but cannot commit it.
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let me = wire::random_client_id();
+    let req = Wire::Raft {
+        src: me,
+        dst: Id::from(old),
+        msg: Msg::ClientRequest {
+            client: me,
+            seq: 1,
+            op: put("minority", "lost"),
+        },
+    };
+    sock.send_to(&wire::encode(&req).expect("encode"), c.addrs[old])
+        .expect("send");
+    // Meanwhile the majority elects a leader of its own.
+    let st = c.wait_for("a majority leader", Duration::from_secs(15), |st| {
+        others.iter().any(|&i| {
+            st[i]
+                .as_ref()
+                .is_some_and(|s| s.role == Role::Leader && s.term > term)
+        })
+    });
+    let o = st[old].as_ref().expect("old leader answers status");
+    assert_eq!(o.role, Role::Leader, "cut off, it still believes it leads");
+    assert_eq!(o.log_len, before.log_len + 1, "it appended the write");
+    assert_eq!(
+        o.commit_index, before.commit_index,
+        "but could not commit it"
+    );
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    let mut buf = [0u8; 2048];
+    if let Ok((len, _)) = sock.recv_from(&mut buf) {
+        let w = wire::decode(&buf[..len]);
+        assert!(
+            !matches!(
+                w,
+                Ok(Wire::Raft {
+                    msg: Msg::ClientReply { .. },
+                    ..
+                })
+            ),
+            "a minority leader answered a write: {w:?}"
+        );
+    }
+    c.run(vec![put("after", "2")]);
+
+    // Heal: the old leader steps down and its uncommitted entry is gone.
+    let (code, _, err) = raftlab(
+        &[
+            "client",
+            "--cluster",
+            &cluster_arg(&c.addrs),
+            "fault",
+            "--node",
+            &(old + 1).to_string(),
+            "--heal",
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (_, new_term) = c.wait_leader(term);
+    assert!(new_term > term);
+    assert_eq!(c.get("minority"), None, "an uncommitted write survived");
+    assert_eq!(c.get("before").as_deref(), Some("1"));
+    assert_eq!(c.get("after").as_deref(), Some("2"));
+    let st = c.statuses();
+    assert!(st[old].as_ref().is_some_and(|s| s.dropped.partitioned > 0));
+}
+
+#[test]
+fn malformed_and_foreign_datagrams_are_counted_and_ignored() {
+    let mut c = TestCluster::start("foreign", 3, Duration::from_secs(30));
+    let (leader, term) = c.wait_leader(0);
+    let target = (leader + 1) % 3;
+    let addr = c.addrs[target];
+    let before = c.statuses()[target].as_ref().expect("status").clone();
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let send = |bytes: &[u8]| {
+        sock.send_to(bytes, addr).expect("send");
+    };
+    // Malformed: garbage, the right magic with garbage, a truncated datagram.
+    send(b"hello");
+    send(b"RLB\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
+    let vote = |src: Id, dst: Id| Wire::Raft {
+        src,
+        dst,
+        msg: Msg::RequestVote {
+            term: term + 1000,
+            last_log_index: 1_000_000,
+            last_log_term: term + 1000,
+        },
+    };
+    let forged = wire::encode(&vote(Id::from(leader), Id::from(target))).expect("encode");
+    send(&forged[..forged.len() - 1]);
+    // Oversize.
+    send(&vec![0u8; wire::MAX_DATAGRAM + 1]);
+    // Foreign: a server's id from a non-member address; a client id sending a server
+    // message; an id in neither range; a datagram for another node.
+    send(&forged);
+    send(&wire::encode(&vote(wire::random_client_id(), Id::from(target))).expect("encode"));
+    send(&wire::encode(&vote(Id::from(1000usize), Id::from(target))).expect("encode"));
+    send(&wire::encode(&vote(Id::from(leader), Id::from(leader))).expect("encode"));
+
+    let st = c.wait_for("the counters", Duration::from_secs(5), |st| {
+        st[target]
+            .as_ref()
+            .is_some_and(|s| s.dropped.total() >= before.dropped.total() + 8)
+    });
+    let s = st[target].as_ref().expect("status");
+    assert_eq!(s.dropped.malformed - before.dropped.malformed, 3, "{s:#?}");
+    assert_eq!(s.dropped.oversize - before.dropped.oversize, 1, "{s:#?}");
+    assert_eq!(s.dropped.foreign - before.dropped.foreign, 4, "{s:#?}");
+    // None of it reached the actor: a forged vote request with a far higher term
+    // would have moved every node's term.
+    assert!(st.iter().flatten().all(|s| s.term < term + 1000), "{st:#?}");
+    assert_eq!(c.wait_leader(0).1, term, "the leader was not disturbed");
+    c.run(vec![put("still", "works")]);
+    assert_eq!(c.get("still").as_deref(), Some("works"));
+}
+
+#[test]
+fn corrupt_storage_makes_the_node_refuse_to_start() {
+    let mut c = TestCluster::start("corrupt", 3, Duration::from_secs(30));
+    c.wait_leader(0);
+    c.run(vec![put("k", "v")]);
+    c.procs[0].kill9();
+    let file = c.procs[0].data.join(raft_impl::storage::FILE_NAME);
+    let mut bytes = std::fs::read(&file).expect("storage file exists after a write");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&file, &bytes).expect("corrupt it");
+    let data = c.procs[0].data.display().to_string();
+    let (code, _, err) = raftlab(
+        &[
+            "node",
+            "--id",
+            "1",
+            "--peers",
+            &cluster_arg(&c.addrs),
+            "--data",
+            &data,
+        ],
+        Duration::from_secs(10),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&file.display().to_string()),
+        "names the file: {err}"
+    );
+    assert!(err.contains("checksum"), "says what is wrong: {err}");
+    assert!(err.contains("Refusing to start"), "{err}");
+    assert!(err.contains("restore"), "says what to do: {err}");
+    // The file was left as it was, for the operator to inspect.
+    assert_eq!(std::fs::read(&file).expect("still there"), bytes);
+}
+
+#[test]
+fn cluster_command_reports_the_leader_and_stops_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = free_base_port(3).expect("ports");
+    let out_path = dir.path().join("out");
+    let pids = Arc::new(Mutex::new(Vec::new()));
+    let _w = Watchdog::new("cluster-cmd", Duration::from_secs(30), pids.clone());
+    let child = Command::new(EXE)
+        .args([
+            "cluster",
+            "--nodes",
+            "3",
+            "--base-port",
+            &base.to_string(),
+            "--data",
+        ])
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("out"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn cluster");
+    pids.lock().expect("pids").push(child.id());
+    // If an assertion fails below, still stop the cluster (which stops its nodes),
+    // and signal it only while it has not been reaped, so its pid is still its own.
+    struct StopOnDrop(std::process::Child);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let _ = Command::new("kill")
+                    .args(["-INT", &self.0.id().to_string()])
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let mut child = StopOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !std::fs::read_to_string(&out_path)
+        .unwrap_or_default()
+        .contains("leader: S")
+    {
+        assert!(Instant::now() < deadline, "no leader reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let addrs = client::local_addrs(base, 3);
+    let done = client::run_ops(&addrs, vec![put("x", "1")], Duration::from_secs(10));
+    assert!(done.is_ok(), "{done:?}");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "cluster did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    assert!(status.success(), "{out}");
+    assert!(out.contains("all nodes stopped"), "{out}");
+    // Every node process is gone: its port can be bound again.
+    for a in addrs {
+        assert!(
+            UdpSocket::bind(a).is_ok(),
+            "{a} is still in use after the cluster stopped"
+        );
+    }
+}
+
+#[test]
+fn lossy_duplicating_reordering_network_still_serves_correctly() {
+    let mut c = TestCluster::start_with(
+        "faults",
+        3,
+        Duration::from_secs(60),
+        &[
+            "--drop",
+            "0.1",
+            "--duplicate",
+            "0.1",
+            "--delay",
+            "0.2",
+            "--delay-ms",
+            "30",
+        ],
+    );
+    c.wait_leader(0);
+    let n = 60;
+    c.run((0..n).map(|i| append("log", &format!("{i},"))).collect());
+    let want: String = (0..n).map(|i| format!("{i},")).collect();
+    // Each append applied exactly once, in order, despite duplicates and retries.
+    assert_eq!(c.get("log").as_deref(), Some(want.as_str()));
+    let st = c.statuses();
+    let unsent = |f: fn(&raft_impl::wire::Unsent) -> u64| -> u64 {
+        st.iter().flatten().map(|s| f(&s.unsent)).sum()
+    };
+    assert!(unsent(|u| u.injected_drops) > 0, "{st:#?}");
+    assert!(unsent(|u| u.injected_duplicates) > 0, "{st:#?}");
+    assert!(unsent(|u| u.injected_delays) > 0, "{st:#?}");
+}

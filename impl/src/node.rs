@@ -1,0 +1,627 @@
+//! One Raft server as a real process: the model's actor behind a UDP socket.
+//!
+//! The host decides nothing Raft decides. It turns datagrams into `on_msg`, timer
+//! expiries into `on_timeout`, start into `on_start(storage)`, and executes the
+//! commands the actor returns:
+//!
+//! - `Save`: durably (see [`crate::storage`]) **before** any `Send` of the same
+//!   step. Datagrams that arrive together are handled as a batch whose saves are
+//!   written once, before any of the batch's sends go out (group commit). This is
+//!   safe: the durable state is then at least as new as every step whose messages
+//!   leave, and a crash before the fsync loses only the batch's inputs, which is
+//!   message loss, a behaviour the model already allows.
+//! - `SetTimer(t, range)`: a fresh uniformly random deadline within `range`.
+//! - `CancelTimer`, `Send`: as named; sends pass through fault injection.
+
+use crate::faults::{FaultPatch, Faults};
+use crate::storage::{Storage, StorageError};
+use crate::wire::{
+    self, id_to_u64, is_client_id, DecodeError, Dropped, NodeStatus, Unsent, Wire, MAX_DATAGRAM,
+    MAX_ENTRIES_PER_APPEND, MAX_OP_BYTES,
+};
+use raft_model::{Id, Msg, PersistentState, RaftActor, RaftState, Role, ServerConfig, Timer};
+use stateright::actor::{Actor, Command, Out};
+use std::borrow::Cow;
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a node is set up.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// 0-based server index: this node is S{index+1} and listens on `peers[index]`.
+    pub index: usize,
+    pub peers: Vec<SocketAddr>,
+    pub data_dir: PathBuf,
+    pub faults: Faults,
+    /// Print role and term changes on stderr.
+    pub verbose: bool,
+}
+
+#[derive(Debug)]
+pub enum NodeError {
+    Config(String),
+    Storage(StorageError),
+    /// The socket could not be bound.
+    Bind(SocketAddr, io::Error),
+    /// A save failed: the node stops rather than send anything that depends on it.
+    Save(PathBuf, io::Error),
+    Io(io::Error),
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::Config(m) => f.write_str(m),
+            NodeError::Storage(e) => write!(f, "{e}"),
+            NodeError::Bind(a, e) => write!(
+                f,
+                "cannot listen on {a}: {e}. Is another node (or an earlier cluster) still \
+                 running there? Stop it, or choose other addresses."
+            ),
+            NodeError::Save(p, e) => write!(
+                f,
+                "saving the state to {} failed: {e}. The node stopped so that it never sends \
+                 a message its disk does not back; free disk space or fix the directory, then \
+                 restart it.",
+                p.display()
+            ),
+            NodeError::Io(e) => write!(f, "socket error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// The host's settings of the model's server configuration: the model's default
+/// timings, and AppendEntries small enough for one datagram.
+pub fn server_config(servers: usize) -> ServerConfig {
+    let mut cfg = ServerConfig::new(servers);
+    cfg.max_entries_per_append = MAX_ENTRIES_PER_APPEND;
+    cfg
+}
+
+/// A uniformly random duration in `range`, drawn afresh each time (the lecture's
+/// randomised timeouts; a constant range gives its one value).
+pub fn random_in(range: &Range<Duration>) -> Duration {
+    if range.end <= range.start {
+        return range.start;
+    }
+    let span = (range.end - range.start).as_nanos().min(u64::MAX as u128) as u64;
+    range.start + Duration::from_nanos(fastrand::u64(0..span))
+}
+
+const TIMERS: [Timer; 3] = [Timer::Election, Timer::Heartbeat, Timer::ClientRetry];
+
+fn timer_slot(t: Timer) -> usize {
+    match t {
+        Timer::Election => 0,
+        Timer::Heartbeat => 1,
+        Timer::ClientRetry => 2,
+    }
+}
+
+/// Clients whose address is remembered, at most; the least recently heard are forgotten.
+const MAX_CLIENTS: usize = 65_536;
+
+/// Datagrams handled per batch before the batch's saves and sends are flushed.
+const MAX_BATCH: usize = 64;
+
+/// A datagram held back by fault injection.
+struct Delayed {
+    due: Instant,
+    addr: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        self.due == other.due
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    // Reversed: `BinaryHeap` is a max-heap, the earliest due must come out first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.due.cmp(&self.due)
+    }
+}
+
+pub struct Node {
+    cfg: NodeConfig,
+    actor: RaftActor,
+    id: Id,
+    state: RaftState,
+    socket: UdpSocket,
+    storage: Storage,
+    timers: [Option<Instant>; 3],
+    delayed: BinaryHeap<Delayed>,
+    clients: HashMap<Id, (SocketAddr, Instant)>,
+    dropped: Dropped,
+    unsent: Unsent,
+    saves: u64,
+    faults: Faults,
+    // The current batch's commands, executed by `flush`.
+    pending_save: Option<PersistentState>,
+    pending_sends: Vec<(Id, Msg)>,
+    last_seen: (Role, u64),
+}
+
+impl Node {
+    /// Opens the storage (refusing a corrupt one), binds the socket and calls
+    /// `on_start` with what the storage held.
+    pub fn start(cfg: NodeConfig) -> Result<Node, NodeError> {
+        let n = cfg.peers.len();
+        if n == 0 || n > raft_model::server_set::MAX_SERVERS {
+            return Err(NodeError::Config(format!(
+                "a cluster needs 1 to {} servers, --peers lists {n}",
+                raft_model::server_set::MAX_SERVERS
+            )));
+        }
+        if cfg.index >= n {
+            return Err(NodeError::Config(format!(
+                "--id {} is not among the {n} --peers (ids run from 1 to {n})",
+                cfg.index + 1
+            )));
+        }
+        for (i, a) in cfg.peers.iter().enumerate() {
+            if let Some(j) = cfg.peers[..i].iter().position(|b| b == a) {
+                return Err(NodeError::Config(format!(
+                    "--peers lists {a} twice (for S{} and S{}): every server needs its own \
+                     address",
+                    j + 1,
+                    i + 1
+                )));
+            }
+        }
+        let storage =
+            Storage::open(&cfg.data_dir, cfg.index as u64, n as u64).map_err(NodeError::Storage)?;
+        let saved = storage.load().map_err(NodeError::Storage)?;
+        let addr = cfg.peers[cfg.index];
+        let socket = UdpSocket::bind(addr).map_err(|e| NodeError::Bind(addr, e))?;
+        let actor = RaftActor::Server(server_config(n));
+        let id = Id::from(cfg.index);
+        let mut out = Out::new();
+        let state = actor.on_start(id, &saved, &mut out);
+        if cfg.verbose {
+            match &saved {
+                Some(p) => eprintln!(
+                    "S{}: restarted from {} (term {}, {} log entries)",
+                    cfg.index + 1,
+                    storage.path().display(),
+                    p.current_term,
+                    p.log.len()
+                ),
+                None => eprintln!(
+                    "S{}: fresh node, storage {}",
+                    cfg.index + 1,
+                    storage.path().display()
+                ),
+            }
+        }
+        let faults = cfg.faults.clone();
+        let last_seen = state
+            .server()
+            .map_or((Role::Follower, 0), |s| (s.role, s.current_term));
+        let mut node = Node {
+            cfg,
+            actor,
+            id,
+            state,
+            socket,
+            storage,
+            timers: [None; 3],
+            delayed: BinaryHeap::new(),
+            clients: HashMap::new(),
+            dropped: Dropped::default(),
+            unsent: Unsent::default(),
+            saves: 0,
+            faults,
+            pending_save: None,
+            pending_sends: Vec::new(),
+            last_seen,
+        };
+        node.absorb(out);
+        node.flush()?;
+        Ok(node)
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Runs until `stop` is set (then flushes and returns), or a save fails.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<(), NodeError> {
+        let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return self.flush();
+            }
+            let now = Instant::now();
+            self.send_due_delayed(now);
+            self.fire_due_timers(now);
+            self.flush()?;
+
+            // Sleep until the next timer or held-back datagram, waking at least every
+            // 100 ms to notice `stop`.
+            let mut next = now + Duration::from_millis(100);
+            for t in self.timers.iter().flatten() {
+                next = next.min(*t);
+            }
+            if let Some(d) = self.delayed.peek() {
+                next = next.min(d.due);
+            }
+            let wait = next.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                continue;
+            }
+            // A zero read timeout means "block forever" to the OS: keep it positive.
+            self.socket
+                .set_read_timeout(Some(wait.max(Duration::from_micros(10))))
+                .map_err(NodeError::Io)?;
+            match self.socket.recv_from(&mut buf) {
+                Ok((len, from)) => self.on_datagram(&buf[..len], from),
+                Err(e) if is_timeout(&e) => continue,
+                // e.g. ECONNREFUSED from an ICMP error for an earlier send: not fatal.
+                Err(_) => continue,
+            }
+            // Drain what else has arrived, so one fsync covers the whole batch.
+            self.socket.set_nonblocking(true).map_err(NodeError::Io)?;
+            for _ in 1..MAX_BATCH {
+                match self.socket.recv_from(&mut buf) {
+                    Ok((len, from)) => self.on_datagram(&buf[..len], from),
+                    Err(e) if is_timeout(&e) => break,
+                    Err(_) => continue,
+                }
+            }
+            self.socket.set_nonblocking(false).map_err(NodeError::Io)?;
+        }
+    }
+
+    fn fire_due_timers(&mut self, now: Instant) {
+        for t in TIMERS {
+            let slot = timer_slot(t);
+            if self.timers[slot].is_some_and(|due| due <= now) {
+                self.timers[slot] = None;
+                let mut out = Out::new();
+                let Node {
+                    actor, id, state, ..
+                } = self;
+                let mut cow = Cow::Borrowed(&*state);
+                actor.on_timeout(*id, &mut cow, &t, &mut out);
+                if let Cow::Owned(s) = cow {
+                    *state = s;
+                }
+                self.absorb(out);
+            }
+        }
+    }
+
+    fn deliver(&mut self, src: Id, msg: Msg) {
+        let mut out = Out::new();
+        let Node {
+            actor, id, state, ..
+        } = self;
+        let mut cow = Cow::Borrowed(&*state);
+        actor.on_msg(*id, &mut cow, src, msg, &mut out);
+        if let Cow::Owned(s) = cow {
+            *state = s;
+        }
+        self.absorb(out);
+    }
+
+    /// Takes one step's commands: timers now, saves and sends at the next `flush`.
+    fn absorb(&mut self, out: Out<RaftActor>) {
+        for c in out {
+            match c {
+                // Each Save carries the whole persistent state: the last one wins.
+                Command::Save(p) => self.pending_save = Some(p),
+                Command::SetTimer(t, range) => {
+                    self.timers[timer_slot(t)] = Some(Instant::now() + random_in(&range))
+                }
+                Command::CancelTimer(t) => self.timers[timer_slot(t)] = None,
+                Command::Send(dst, msg) => self.pending_sends.push((dst, msg)),
+                // The model's actor makes no random choices (`Random = ()`).
+                Command::ChooseRandom(..) => {}
+            }
+        }
+        self.report_changes();
+    }
+
+    /// Saves durably, then sends: the one ordering that keeps Raft safe on a crash.
+    fn flush(&mut self) -> Result<(), NodeError> {
+        if let Some(p) = self.pending_save.take() {
+            self.storage
+                .save(&p)
+                .map_err(|e| NodeError::Save(self.storage.path(), e))?;
+            self.saves += 1;
+        }
+        for (dst, msg) in std::mem::take(&mut self.pending_sends) {
+            self.transmit(dst, msg);
+        }
+        Ok(())
+    }
+
+    fn transmit(&mut self, dst: Id, msg: Msg) {
+        let d = id_to_u64(dst);
+        let to_server = d < self.cfg.peers.len() as u64;
+        let addr = if to_server {
+            if self.faults.partition.contains(&d) {
+                self.unsent.injected_drops += 1;
+                return;
+            }
+            self.cfg.peers[d as usize]
+        } else {
+            match self.clients.get(&dst) {
+                Some((a, _)) => *a,
+                None => {
+                    self.unsent.no_route += 1;
+                    return;
+                }
+            }
+        };
+        let bytes = match wire::encode(&Wire::Raft {
+            src: self.id,
+            dst,
+            msg,
+        }) {
+            Ok(b) if b.len() <= MAX_DATAGRAM => b,
+            _ => {
+                self.unsent.too_large += 1;
+                return;
+            }
+        };
+        self.send_faulty(addr, bytes);
+    }
+
+    fn send_faulty(&mut self, addr: SocketAddr, bytes: Vec<u8>) {
+        let f = &self.faults;
+        if f.drop > 0.0 && fastrand::f64() < f.drop {
+            self.unsent.injected_drops += 1;
+            return;
+        }
+        let copies = if f.duplicate > 0.0 && fastrand::f64() < f.duplicate {
+            self.unsent.injected_duplicates += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            if self.faults.delay > 0.0 && fastrand::f64() < self.faults.delay {
+                self.unsent.injected_delays += 1;
+                let ms = fastrand::u64(0..=self.faults.delay_max_ms);
+                self.delayed.push(Delayed {
+                    due: Instant::now() + Duration::from_millis(ms),
+                    addr,
+                    bytes: bytes.clone(),
+                });
+            } else {
+                self.send_now(addr, &bytes);
+            }
+        }
+    }
+
+    fn send_now(&mut self, addr: SocketAddr, bytes: &[u8]) {
+        if self.socket.send_to(bytes, addr).is_err() {
+            self.unsent.errors += 1;
+        }
+    }
+
+    fn send_due_delayed(&mut self, now: Instant) {
+        while self.delayed.peek().is_some_and(|d| d.due <= now) {
+            if let Some(d) = self.delayed.pop() {
+                self.send_now(d.addr, &d.bytes);
+            }
+        }
+    }
+
+    /// The door: everything from the network passes here, and nothing here panics.
+    fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
+        let w = match wire::decode(bytes) {
+            Ok(w) => w,
+            Err(DecodeError::Oversize) => return self.dropped.oversize += 1,
+            Err(DecodeError::Malformed) => return self.dropped.malformed += 1,
+        };
+        match w {
+            Wire::Raft { src, dst, msg } => self.on_raft(src, dst, msg, from),
+            Wire::Status { nonce } => {
+                let reply = Wire::StatusReply(Box::new(self.status(nonce)));
+                self.reply(&reply, from);
+            }
+            Wire::Control { nonce, patch } => {
+                let result = self.control(&patch);
+                self.reply(&Wire::ControlReply { nonce, result }, from);
+            }
+            // Replies are for clients, not nodes.
+            Wire::StatusReply(_) | Wire::ControlReply { .. } => self.dropped.foreign += 1,
+        }
+    }
+
+    fn on_raft(&mut self, src: Id, dst: Id, msg: Msg, from: SocketAddr) {
+        if dst != self.id {
+            self.dropped.foreign += 1;
+            return;
+        }
+        let s = id_to_u64(src);
+        let n = self.cfg.peers.len() as u64;
+        if s < n {
+            // Server ids are authenticated by address: only peers[i] speaks as S{i+1}.
+            if self.cfg.peers[s as usize] != from || src == self.id {
+                self.dropped.foreign += 1;
+                return;
+            }
+            if self.faults.partition.contains(&s) {
+                self.dropped.partitioned += 1;
+                return;
+            }
+        } else if is_client_id(src) {
+            // A client speaks only for itself, and only in requests.
+            match &msg {
+                Msg::ClientRequest { client, op, .. } if *client == src => {
+                    if wire::op_bytes(op) > MAX_OP_BYTES {
+                        self.dropped.oversize += 1;
+                        return;
+                    }
+                }
+                _ => {
+                    self.dropped.foreign += 1;
+                    return;
+                }
+            }
+            self.remember_client(src, from);
+        } else {
+            self.dropped.foreign += 1;
+            return;
+        }
+        self.deliver(src, msg);
+    }
+
+    fn remember_client(&mut self, client: Id, addr: SocketAddr) {
+        let now = Instant::now();
+        if self.clients.len() >= MAX_CLIENTS && !self.clients.contains_key(&client) {
+            // Forget the older half; a forgotten client that retries is remembered again.
+            let mut seen: Vec<Instant> = self.clients.values().map(|(_, t)| *t).collect();
+            seen.sort();
+            let cut = seen[seen.len() / 2];
+            self.clients.retain(|_, (_, t)| *t > cut);
+        }
+        self.clients.insert(client, (addr, now));
+    }
+
+    fn reply(&mut self, w: &Wire, to: SocketAddr) {
+        match wire::encode(w) {
+            Ok(bytes) => self.send_now(to, &bytes),
+            Err(_) => self.unsent.too_large += 1,
+        }
+    }
+
+    fn control(&mut self, patch: &FaultPatch) -> Result<Faults, String> {
+        let n = self.cfg.peers.len() as u64;
+        if let Some(p) = &patch.partition {
+            if let Some(bad) = p.iter().find(|i| **i >= n) {
+                return Err(format!(
+                    "--partition names S{}, but the cluster has {n} servers",
+                    bad + 1
+                ));
+            }
+        }
+        let mut f = self.faults.clone();
+        f.apply(patch)?;
+        if self.cfg.verbose {
+            eprintln!("S{}: faults now: {f}", self.cfg.index + 1);
+        }
+        self.faults = f.clone();
+        Ok(f)
+    }
+
+    pub fn status(&self, nonce: u64) -> NodeStatus {
+        let (role, term, voted_for, leader_hint, log_len, commit_index) = match &self.state {
+            RaftState::Server(s) => (
+                s.role,
+                s.current_term,
+                s.voted_for.map(id_to_u64),
+                s.leader_hint.map(id_to_u64),
+                s.log.len() as u64,
+                s.commit_index,
+            ),
+            RaftState::Client(_) => (Role::Follower, 0, None, None, 0, 0),
+        };
+        NodeStatus {
+            nonce,
+            index: self.cfg.index as u64,
+            servers: self.cfg.peers.len() as u64,
+            role,
+            term,
+            voted_for,
+            leader_hint,
+            log_len,
+            commit_index,
+            dropped: self.dropped.clone(),
+            unsent: self.unsent.clone(),
+            faults: self.faults.clone(),
+            clients_known: self.clients.len() as u64,
+            saves: self.saves,
+        }
+    }
+
+    fn report_changes(&mut self) {
+        let Some(s) = self.state.server() else { return };
+        let now = (s.role, s.current_term);
+        if now != self.last_seen {
+            if self.cfg.verbose {
+                eprintln!(
+                    "S{}: {:?} in term {}",
+                    self.cfg.index + 1,
+                    s.role,
+                    s.current_term
+                );
+            }
+            self.last_seen = now;
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Starts a node and runs it until `stop` is set.
+pub fn run_node(cfg: NodeConfig, stop: Arc<AtomicBool>) -> Result<(), NodeError> {
+    let mut node = Node::start(cfg)?;
+    node.run(&stop)
+}
+
+/// For tests and tools: a status id that is unlikely to repeat.
+pub fn nonce() -> u64 {
+    fastrand::u64(..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_in_stays_in_range_and_varies() {
+        let r = Duration::from_millis(300)..Duration::from_millis(600);
+        let draws: Vec<Duration> = (0..1000).map(|_| random_in(&r)).collect();
+        assert!(draws.iter().all(|d| r.contains(d)));
+        let (lo, hi) = (draws.iter().min().unwrap(), draws.iter().max().unwrap());
+        assert!(
+            *hi - *lo > Duration::from_millis(200),
+            "not spread: {lo:?}..{hi:?}"
+        );
+        let fixed = Duration::from_micros(200)..Duration::from_micros(200);
+        assert_eq!(random_in(&fixed), fixed.start);
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_before_touching_disk() {
+        let dir = std::env::temp_dir().join(format!("raftlab-node-cfg-{}", fastrand::u64(..)));
+        let a: SocketAddr = ([127, 0, 0, 1], 1).into();
+        let cfg = |index, peers: Vec<SocketAddr>| NodeConfig {
+            index,
+            peers,
+            data_dir: dir.clone(),
+            faults: Faults::none(),
+            verbose: false,
+        };
+        for c in [cfg(0, vec![a, a]), cfg(3, vec![a]), cfg(0, vec![])] {
+            assert!(matches!(Node::start(c), Err(NodeError::Config(_))));
+        }
+        assert!(!dir.exists());
+    }
+}
