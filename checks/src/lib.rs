@@ -4,5 +4,6 @@
 pub mod bounds;
 pub mod display;
 pub mod model;
+pub mod mutants;
 pub mod properties;
 pub mod run;
