@@ -6,3 +6,5 @@ pub mod display;
 pub mod model;
 pub mod properties;
 pub mod run;
+pub mod trace_check;
+pub mod trace_load;
