@@ -575,7 +575,14 @@ impl ServerConfig {
         let f = usize::from(follower);
         if success {
             if match_index <= state.match_index[f] {
-                return; // a duplicate or reordered reply: nothing new
+                // Nothing new: a duplicate, a reordered reply, or the answer to a
+                // heartbeat. A follower that still lags gets what it lacks now (the
+                // AppendEntries that carried it may have been lost; heartbeats never
+                // carry entries).
+                if state.next_index[f] <= state.last_log_index() {
+                    self.send_append_entries(state, follower, step);
+                }
+                return;
             }
             let s = state.to_mut();
             s.match_index[f] = match_index;
