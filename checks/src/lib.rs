@@ -8,3 +8,4 @@ pub mod properties;
 pub mod run;
 pub mod trace_check;
 pub mod trace_load;
+pub mod trace_show;

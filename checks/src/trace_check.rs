@@ -766,11 +766,18 @@ impl<'r> Checker<'r> {
         let (crashes, restarts) = (self.crashes, self.restarts);
         self.rule(RESTART).note = format!("{restarts} restarts, {crashes} after a crash");
         self.linearizability();
+        // Several rules may break at one record: a wrong input (restart, timer,
+        // message) is the cause, and the replay that differs its consequence.
+        let cause_first = |rule: &str| match rule {
+            RESTART | TIMERS | MESSAGES | SAVE_BEFORE_SEND | GLOBAL_ORDER => 0,
+            REPLAY => 1,
+            _ => 2,
+        };
         let first_failure = self
             .rules
             .iter()
             .filter_map(|r| r.first.clone())
-            .min_by_key(|f| f.position);
+            .min_by_key(|f| (f.position, cause_first(f.rule)));
         let clients = self.actors.iter().filter(|a| !a.is_server).count();
         Report {
             dir: self.run.dir.display().to_string(),
