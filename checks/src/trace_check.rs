@@ -28,7 +28,7 @@ use crate::bounds::Bounds;
 use crate::model::{observe_server, History};
 use crate::properties::{server_invariants, ServerView, LINEARIZABILITY};
 use crate::trace_load::{merge, sends, EvKind, Merged, MsgKey, Run};
-use raft_model::trace::{Cmd, DeltaError, Event, Record};
+use raft_model::trace::{Cmd, DeltaError, Event, Record, TraceCommand};
 use raft_model::{Id, KvSpec, Msg, Op, PersistentState, RaftActor, RaftState, ServerState, Timer};
 use serde::Serialize;
 use stateright::actor::{Actor, Out};
@@ -36,6 +36,7 @@ use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub const REPLAY: &str = "Steps replay through the model";
@@ -132,9 +133,9 @@ struct Replay {
     /// The last save, the base of the next recorded save.
     save_base: PersistentState,
     /// The newest save of this incarnation (None: none yet).
-    last_saved: Option<PersistentState>,
+    last_saved: Option<Arc<PersistentState>>,
     /// The storage durable now: read at start, then the newest save at each flush.
-    durable: Option<PersistentState>,
+    durable: Option<Arc<PersistentState>>,
     /// A save not yet covered by a flush record.
     pending: bool,
     timers: BTreeSet<Timer>,
@@ -449,7 +450,7 @@ impl<'r> Checker<'r> {
 
     fn start(&mut self, f: usize, r: usize, storage: &'r Option<PersistentState>) {
         let a = &self.actors[f];
-        let allowed: Vec<Option<PersistentState>> = if !a.started {
+        let allowed: Vec<Option<Arc<PersistentState>>> = if !a.started {
             vec![None]
         } else if a.clean || !a.pending {
             vec![a.durable.clone()]
@@ -459,7 +460,8 @@ impl<'r> Checker<'r> {
             vec![a.durable.clone(), a.last_saved.clone()]
         };
         let restart = a.started;
-        if allowed.contains(storage) {
+        let read = storage.clone().map(Arc::new);
+        if allowed.contains(&read) {
             self.pass(RESTART);
         } else {
             let what = if !restart {
@@ -467,7 +469,10 @@ impl<'r> Checker<'r> {
                  data directory)"
                     .to_string()
             } else {
-                let mut v: Vec<String> = allowed.iter().map(storage_text).collect();
+                let mut v: Vec<String> = allowed
+                    .iter()
+                    .map(|p| storage_text(&p.as_deref().cloned()))
+                    .collect();
                 v.dedup();
                 format!(
                     "the storage last made durable: {}",
@@ -482,7 +487,7 @@ impl<'r> Checker<'r> {
         let a = &mut self.actors[f];
         a.save_base = storage.clone().unwrap_or_default();
         a.last_saved = None;
-        a.durable = storage.clone();
+        a.durable = read;
         a.pending = false;
         a.timers.clear();
         a.unreleased.clear();
@@ -551,7 +556,12 @@ impl<'r> Checker<'r> {
             None => Ok(None),
         };
         let a = &mut self.actors[f];
-        let save_base_before = a.save_base.clone();
+        // Decoding a save moves the base on; keep the old one only if it may be needed.
+        let saves = rec
+            .out
+            .iter()
+            .any(|c| matches!(c, TraceCommand::Save { .. }));
+        let save_base_before = saves.then(|| a.save_base.clone());
         let recorded_cmds: Result<Vec<Cmd>, DeltaError> =
             rec.out.iter().map(|c| c.decode(&mut a.save_base)).collect();
         let mut problem: Option<(String, String)> = None;
@@ -607,7 +617,9 @@ impl<'r> Checker<'r> {
         let cmds = match (recorded_cmds, replayed_cmds) {
             (Ok(c), _) => c,
             (Err(_), Some(c)) => {
-                a.save_base = save_base_before;
+                if let Some(b) = save_base_before {
+                    a.save_base = b;
+                }
                 for c in &c {
                     if let Cmd::Save(p) = c {
                         a.save_base = p.clone();
@@ -617,17 +629,17 @@ impl<'r> Checker<'r> {
             }
             (Err(_), None) => Vec::new(),
         };
-        for c in &cmds {
+        for c in cmds {
             match c {
                 Cmd::Save(p) => {
-                    a.last_saved = Some(p.clone());
+                    a.last_saved = Some(Arc::new(p));
                     a.pending = true;
                 }
                 Cmd::SetTimer(t, _) => {
-                    a.timers.insert(*t);
+                    a.timers.insert(t);
                 }
                 Cmd::CancelTimer(t) => {
-                    a.timers.remove(t);
+                    a.timers.remove(&t);
                 }
                 Cmd::Send(..) | Cmd::ChooseRandom(..) => {}
             }

@@ -130,10 +130,10 @@ impl Recorder {
         out: &Out<RaftActor>,
     ) {
         // A handler that changed nothing hands back the state it was given.
-        let state = if std::ptr::eq(before, after) || before == after {
+        let state = if std::ptr::eq(before, after) {
             None
         } else {
-            Some(TraceState::between(Some(before), after))
+            TraceState::change(before, after)
         };
         let out = self.encode_out(out);
         let step = self.next_step;

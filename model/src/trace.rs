@@ -259,26 +259,13 @@ impl KvDelta {
 
     pub fn between(prev: &KvStore, next: &KvStore) -> KvDelta {
         let mut d = KvDelta::default();
-        for (k, v) in &next.data {
-            if prev.data.get(k) != Some(v) {
-                d.set.push((k.clone(), v.clone()));
-            }
-        }
-        for k in prev.data.keys() {
-            if !next.data.contains_key(k) {
-                d.unset.push(k.clone());
-            }
-        }
-        for (c, s) in &next.sessions {
-            if prev.sessions.get(c) != Some(s) {
-                d.sessions.push((*c, s.clone()));
-            }
-        }
-        for c in prev.sessions.keys() {
-            if !next.sessions.contains_key(c) {
-                d.sessions_unset.push(*c);
-            }
-        }
+        diff_maps(&prev.data, &next.data, &mut d.set, &mut d.unset);
+        diff_maps(
+            &prev.sessions,
+            &next.sessions,
+            &mut d.sessions,
+            &mut d.sessions_unset,
+        );
         d
     }
 
@@ -300,7 +287,63 @@ impl KvDelta {
     }
 }
 
+/// The changes from `prev` to `next`, in one walk over both (sorted) maps.
+fn diff_maps<K: Ord + Clone, V: PartialEq + Clone>(
+    prev: &std::collections::BTreeMap<K, V>,
+    next: &std::collections::BTreeMap<K, V>,
+    set: &mut Vec<(K, V)>,
+    unset: &mut Vec<K>,
+) {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (prev.iter().peekable(), next.iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some((k, _)), None) => {
+                unset.push((*k).clone());
+                a.next();
+            }
+            (None, Some((k, v))) => {
+                set.push(((*k).clone(), (*v).clone()));
+                b.next();
+            }
+            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                Ordering::Less => {
+                    unset.push((*ka).clone());
+                    a.next();
+                }
+                Ordering::Greater => {
+                    set.push(((*kb).clone(), (*vb).clone()));
+                    b.next();
+                }
+                Ordering::Equal => {
+                    if va != vb {
+                        set.push(((*kb).clone(), (*vb).clone()));
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
+    }
+}
+
 impl ServerDelta {
+    /// True if this records no change from `prev`.
+    pub fn is_no_change_from(&self, prev: &ServerState) -> bool {
+        self.current_term == prev.current_term
+            && self.voted_for == prev.voted_for
+            && self.role == prev.role
+            && self.commit_index == prev.commit_index
+            && self.leader_hint == prev.leader_hint
+            && self.votes_granted == prev.votes_granted
+            && self.next_index == prev.next_index
+            && self.match_index == prev.match_index
+            && self.log.keep == prev.log.len() as u64
+            && self.log.append.is_empty()
+            && self.kv.is_empty()
+    }
+
     pub fn between(prev: Option<&ServerState>, next: &ServerState) -> ServerDelta {
         let (log, kv) = match prev {
             Some(p) => (
@@ -356,6 +399,18 @@ impl TraceState {
                 s,
             ))),
             RaftState::Client(c) => TraceState::Client(c.clone()),
+        }
+    }
+
+    /// `next` as a change from `prev`, or `None` if it is the same state: one pass
+    /// over the states, not a comparison and then a diff.
+    pub fn change(prev: &RaftState, next: &RaftState) -> Option<TraceState> {
+        match (prev, next) {
+            (RaftState::Server(p), RaftState::Server(n)) => {
+                let d = ServerDelta::between(Some(p), n);
+                (!d.is_no_change_from(p)).then(|| TraceState::Server(Box::new(d)))
+            }
+            _ => (prev != next).then(|| TraceState::between(Some(prev), next)),
         }
     }
 
@@ -592,6 +647,31 @@ mod tests {
             let back: TraceCommand = serde_json::from_str(&json).unwrap();
             assert_eq!(back.decode(&mut dec).unwrap(), Cmd::of(&cmd), "{json}");
         }
+    }
+
+    #[test]
+    fn kv_deltas_round_trip_and_no_change_is_none() {
+        let mut a = KvStore::default();
+        let mut b = KvStore::default();
+        for (k, v) in [("a", "1"), ("b", "2"), ("d", "4")] {
+            a.data.insert(k.into(), v.into());
+        }
+        for (k, v) in [("b", "2"), ("c", "3"), ("d", "5")] {
+            b.data.insert(k.into(), v.into());
+        }
+        let d = KvDelta::between(&a, &b);
+        assert_eq!(d.unset, vec![Text::from("a")]);
+        assert_eq!(d.set.len(), 2, "c added, d changed: {d:?}");
+        assert_eq!(d.apply(&a), b);
+        assert!(KvDelta::between(&b, &b).is_empty());
+        let s = RaftState::Server(ServerState::from_storage(None));
+        assert_eq!(TraceState::change(&s, &s), None);
+        let mut t = s.clone();
+        if let RaftState::Server(x) = &mut t {
+            x.kv = b;
+        }
+        let c = TraceState::change(&s, &t).expect("a change");
+        assert_eq!(c.apply(Some(&s)).unwrap(), t);
     }
 
     #[test]

@@ -79,9 +79,14 @@ pub fn main(args: &RecordArgs) -> i32 {
             return crate::usage_error(&e);
         }
     }
-    if trace_load::load(&args.dir).is_ok() {
+    let holds_trace = std::fs::read_dir(&args.dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+    });
+    if holds_trace {
         return crate::usage_error(&format!(
-            "{} already holds a trace: give an empty or new directory",
+            "{} already holds trace files: give an empty or new directory",
             args.dir.display()
         ));
     }
