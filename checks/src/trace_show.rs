@@ -180,24 +180,37 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
     // Columns: servers, then clients sharing columns over disjoint row ranges.
     let n = run.servers;
     let mut column = vec![0usize; run.files.len()];
-    let mut client_cols: Vec<usize> = Vec::new(); // last row used by each client column
+    // The last position (in the whole order) used by each client column.
+    let mut client_cols: Vec<usize> = Vec::new();
+    // A client's span over the whole run decides its column (a column is reused
+    // only by a client that starts after the previous one ended, even off view);
+    // its span over the rows shown decides where its lifeline is drawn.
+    let mut whole: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    for (pos, &(f, _)) in merged.order.iter().enumerate() {
+        let e = whole.entry(f).or_insert((pos, pos));
+        e.1 = pos;
+    }
     let mut span: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         let e = span.entry(r.file).or_insert((i, i));
         e.1 = i;
     }
-    let mut clients_by_start: Vec<(usize, usize, usize)> = span
-        .iter()
-        .filter(|(f, _)| !run.files[**f].is_server())
-        .map(|(f, (a, b))| (*a, *b, *f))
+    let mut by_whole_start: Vec<(usize, usize, usize)> = span
+        .keys()
+        .filter(|f| !run.files[**f].is_server())
+        .filter_map(|f| whole.get(f).map(|(a, b)| (*a, *b, *f)))
         .collect();
-    clients_by_start.sort();
+    by_whole_start.sort();
+    let clients_by_start: Vec<(usize, usize, usize)> = by_whole_start
+        .iter()
+        .filter_map(|(_, _, f)| span.get(f).map(|(a, b)| (*a, *b, *f)))
+        .collect();
     for (c, file) in column.iter_mut().zip(&run.files) {
         if file.is_server() {
             *c = usize::from(file.node);
         }
     }
-    for (a, b, f) in &clients_by_start {
+    for (a, b, f) in &by_whole_start {
         let k = match client_cols.iter().position(|last| *last < *a) {
             Some(k) => k,
             None => {
