@@ -433,16 +433,22 @@ impl Node {
         }
         self.write_trace()?;
         if let Some(p) = self.pending_save.take() {
-            if self.host_fault == Some(HostFault::RestartOlderSave) {
+            // The fault keeps the file as it was before this save, and makes it the
+            // one to restart from only once this save is durable: a crash between
+            // the two must not leave it equal to the durable state.
+            let older_fault = self.host_fault == Some(HostFault::RestartOlderSave);
+            let kept = self.cfg.data_dir.join(format!("{OLDER_SAVE}.next"));
+            if older_fault && self.storage.path().exists() {
                 let path = self.storage.path();
-                if path.exists() {
-                    let older = self.cfg.data_dir.join(OLDER_SAVE);
-                    std::fs::copy(&path, older).map_err(|e| NodeError::Save(path, e))?;
-                }
+                std::fs::copy(&path, &kept).map_err(|e| NodeError::Save(path, e))?;
             }
             self.storage
                 .save(&p)
                 .map_err(|e| NodeError::Save(self.storage.path(), e))?;
+            if older_fault && kept.exists() {
+                let older = self.cfg.data_dir.join(OLDER_SAVE);
+                std::fs::rename(&kept, older).map_err(|e| NodeError::Save(kept, e))?;
+            }
             self.saves += 1;
             if let Some(t) = &mut self.trace {
                 t.flushed();
