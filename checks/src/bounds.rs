@@ -66,6 +66,8 @@ pub struct Bounds {
     pub lossy: bool,
     /// At most this many messages in flight at once.
     pub max_in_flight: usize,
+    /// At most this many messages in flight from one actor to another.
+    pub max_per_channel: usize,
     /// At most this many entries in one AppendEntries (real leaders cap their batches).
     pub max_batch: usize,
     /// Known Raft bugs switched on (none for a proof).
@@ -94,6 +96,7 @@ impl Default for Bounds {
             lossy: false,
             max_in_flight: 3,
             max_batch: 64,
+            max_per_channel: usize::MAX,
             mutants: MutantSet::NONE,
         }
     }
@@ -133,7 +136,13 @@ impl Bounds {
                     .into(),
             );
         }
-        let least = Bounds::least_in_flight(self.servers);
+        // A lossy network can lose the votes a candidate does not need, so only one
+        // step's messages (a RequestVote or an AppendEntries to every peer) must fit.
+        let least = if self.lossy {
+            self.servers.saturating_sub(1).max(1)
+        } else {
+            Bounds::least_in_flight(self.servers)
+        };
         if self.max_in_flight < least {
             return Err(format!(
                 "--max-in-flight {} is below {least}: no leader could ever be elected among {} \

@@ -133,6 +133,10 @@ pub fn print_report(r: &Report) {
         println!("{} VIOLATED: {how}, {} steps", p.name, steps.len());
         print_steps(steps);
     }
+    if r.violated().is_empty() && r.bounds.mutants != raft_model::MutantSet::NONE {
+        println!();
+        println!("note: the mutant was not caught at these bounds; `raftlab mutants` lists the bounds that expose it, and `raftlab check --mutant NAME` with no bound flags uses them.");
+    }
     println!();
     match r.exit_code() {
         0 => println!("PROVED within the bounds above: every Always property holds in every reachable state, and every Sometimes property was witnessed."),

@@ -4,6 +4,7 @@
 pub mod bounds;
 pub mod display;
 pub mod model;
+pub mod mutants;
 pub mod properties;
 pub mod run;
 pub mod trace_check;

@@ -11,6 +11,7 @@ mod cli_bench;
 mod cli_check;
 mod cli_client;
 mod cli_cluster;
+mod cli_mutants;
 mod cli_node;
 mod cli_trace;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Model-check Raft: prove the safety properties within the bounds, or print the
     /// shortest counterexample.
     Check(CheckArgs),
+    /// Re-introduce known Raft bugs one at a time and show that the checker catches
+    /// every one with a shortest counterexample (exit 1 if any escapes).
+    Mutants(cli_mutants::MutantsArgs),
     Node(cli_node::NodeArgs),
     Cluster(cli_cluster::ClusterArgs),
     Client(cli_client::ClientArgs),
@@ -53,62 +57,79 @@ enum Command {
 }
 
 /// What to check: the model's bounds. Shared by every command that builds a model.
+/// A flag left out takes the default bound, or, with a single --mutant, the bound
+/// at which `raftlab mutants` exposes that mutant.
 #[derive(Args, Clone, Debug)]
 pub struct BoundsArgs {
-    /// Raft servers in the cluster (even sizes are allowed).
-    #[arg(long, default_value_t = Bounds::default().servers)]
-    servers: usize,
-    /// Key/value clients.
-    #[arg(long, default_value_t = Bounds::default().clients)]
-    clients: usize,
-    /// Operations per client (appends of distinct values to key x; with 2 or more, the
-    /// last one is a get of x).
-    #[arg(long, default_value_t = Bounds::default().ops_per_client)]
-    ops: usize,
-    /// Highest term any server may reach.
-    #[arg(long, default_value_t = Bounds::default().max_term)]
-    max_term: u64,
-    /// Longest log any server may hold.
-    #[arg(long, default_value_t = Bounds::default().max_log)]
-    max_log: usize,
-    /// Server crashes in a run, in total; a crashed server may restart from its storage.
-    #[arg(long, default_value_t = Bounds::default().crashes)]
-    crashes: usize,
+    /// Raft servers in the cluster (even sizes are allowed) [default: 3]
+    #[arg(long)]
+    servers: Option<usize>,
+    /// Key/value clients [default: 1]
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Operations per client: appends of distinct values to key x; with 2 or more,
+    /// the last one is a get of x [default: 1]
+    #[arg(long)]
+    ops: Option<usize>,
+    /// Highest term any server may reach [default: 3]
+    #[arg(long)]
+    max_term: Option<u64>,
+    /// Longest log any server may hold [default: 3]
+    #[arg(long)]
+    max_log: Option<usize>,
+    /// Server crashes in a run, in total; a crashed server may restart from its
+    /// storage [default: 1]
+    #[arg(long)]
+    crashes: Option<usize>,
     /// Network semantics: unordered (each message delivered at most once, any order),
-    /// duplicating (any message any number of times), ordered (FIFO per pair).
-    #[arg(long, default_value = "unordered", value_parser = clap::value_parser!(NetworkKind))]
-    network: NetworkKind,
+    /// duplicating (any message any number of times), ordered (FIFO per pair)
+    /// [default: unordered]
+    #[arg(long, value_parser = clap::value_parser!(NetworkKind))]
+    network: Option<NetworkKind>,
     /// Messages may also be lost.
     #[arg(long)]
     lossy: bool,
     /// Most messages in flight at once (on the duplicating network: most distinct
-    /// messages ever sent). Default: the fewest with which a leader can be elected
-    /// (3 for 3 servers, 4 for 4, 6 for 5).
+    /// messages ever sent) [default: the fewest with which a leader can be elected:
+    /// 3 for 3 servers, 4 for 4, 6 for 5]
     #[arg(long)]
     max_in_flight: Option<usize>,
-    /// Most entries one AppendEntries carries.
-    #[arg(long, default_value_t = Bounds::default().max_batch)]
-    max_batch: usize,
-    /// Switch on a known Raft bug (repeatable); see `raftlab mutants`.
+    /// Most messages in flight from one actor to another [default: no limit]
+    #[arg(long)]
+    max_per_channel: Option<usize>,
+    /// Most entries one AppendEntries carries [default: 64]
+    #[arg(long)]
+    max_batch: Option<usize>,
+    /// Switch on a known Raft bug (repeatable); `raftlab mutants` lists them.
     #[arg(long = "mutant", value_name = "NAME", value_parser = clap::value_parser!(Mutant))]
     mutants: Vec<Mutant>,
 }
 
 impl BoundsArgs {
     pub fn bounds(&self) -> Bounds {
+        let base = match self.mutants.as_slice() {
+            [one] => raft_checks::mutants::case(*one).map(|c| c.bounds),
+            _ => None,
+        }
+        .unwrap_or_default();
+        let servers = self.servers.unwrap_or(base.servers);
+        let in_flight_default = if self.servers.is_some() {
+            Bounds::least_in_flight(servers)
+        } else {
+            base.max_in_flight
+        };
         Bounds {
-            servers: self.servers,
-            clients: self.clients,
-            ops_per_client: self.ops,
-            max_term: self.max_term,
-            max_log: self.max_log,
-            crashes: self.crashes,
-            network: self.network,
-            lossy: self.lossy,
-            max_in_flight: self
-                .max_in_flight
-                .unwrap_or_else(|| Bounds::least_in_flight(self.servers)),
-            max_batch: self.max_batch,
+            servers,
+            clients: self.clients.unwrap_or(base.clients),
+            ops_per_client: self.ops.unwrap_or(base.ops_per_client),
+            max_term: self.max_term.unwrap_or(base.max_term),
+            max_log: self.max_log.unwrap_or(base.max_log),
+            crashes: self.crashes.unwrap_or(base.crashes),
+            network: self.network.unwrap_or(base.network),
+            lossy: self.lossy || base.lossy,
+            max_in_flight: self.max_in_flight.unwrap_or(in_flight_default),
+            max_batch: self.max_batch.unwrap_or(base.max_batch),
+            max_per_channel: self.max_per_channel.unwrap_or(base.max_per_channel),
             mutants: self.mutants.iter().fold(MutantSet::NONE, |s, m| s.with(*m)),
         }
     }
@@ -202,6 +223,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => cli_check::main(&args),
+        Command::Mutants(args) => cli_mutants::main(&args),
         Command::Node(args) => cli_node::main(&args),
         Command::Cluster(args) => cli_cluster::main(&args),
         Command::Client(args) => cli_client::main(&args),

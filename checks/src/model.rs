@@ -343,11 +343,28 @@ impl Model for RaftModel {
     fn within_boundary(&self, state: &State) -> bool {
         let b = &self.bounds;
         state.network.len() <= b.max_in_flight
+            && (b.max_per_channel == usize::MAX || per_channel_ok(state, b.max_per_channel))
             && state.actor_states.iter().all(|s| match s.server() {
                 Some(s) => s.current_term <= b.max_term && s.log.len() <= b.max_log,
                 None => true,
             })
     }
+}
+
+fn per_channel_ok(state: &State, limit: usize) -> bool {
+    let mut counts: Vec<((Id, Id), usize)> = Vec::new();
+    for env in state.network.iter_all() {
+        match counts.iter_mut().find(|(k, _)| *k == (env.src, env.dst)) {
+            Some((_, c)) => {
+                *c += 1;
+                if *c > limit {
+                    return false;
+                }
+            }
+            None => counts.push(((env.src, env.dst), 1)),
+        }
+    }
+    true
 }
 
 /// stateright treats a delivery that changes nothing as impossible and leaves the

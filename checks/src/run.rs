@@ -53,7 +53,7 @@ pub struct RunOptions {
     /// Print progress to stderr every this often (None: silent).
     pub progress: Option<Duration>,
     /// After a violation, search breadth-first for the shortest counterexample, for at
-    /// most this long.
+    /// most this long (then fall back to a minimised depth-first counterexample).
     pub shortest_within: Option<Duration>,
     /// Simulation: the random seed.
     pub seed: u64,
@@ -68,7 +68,7 @@ impl Default for RunOptions {
             max_depth: None,
             timeout: None,
             progress: None,
-            shortest_within: Some(Duration::from_secs(300)),
+            shortest_within: Some(Duration::from_secs(20)),
             seed: 0,
         }
     }
@@ -287,24 +287,37 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         });
     }
 
-    // The shortest counterexample, for each violated property, breadth-first.
-    if let Some(within) = opts
-        .shortest_within
-        .filter(|_| opts.strategy != Strategy::Bfs)
-    {
+    // The shortest counterexample, for each violated property, breadth-first; if
+    // that search runs out of time, the depth-first one cut down to a minimal story.
+    if opts.strategy != Strategy::Bfs {
         for r in results.iter_mut().filter(|r| r.status == Status::Violated) {
-            let bfs_opts = RunOptions {
-                timeout: Some(within),
-                max_depth: None,
-                progress: None,
-                ..opts.clone()
-            };
-            let only = HasDiscoveries::AnyOf(BTreeSet::from([r.name]));
-            let bfs = spawn(model.clone(), &bfs_opts, Strategy::Bfs, only, false);
-            if let Some(path) = bfs.discoveries.get(r.name) {
-                r.counterexample = Some(rows(&model, path));
-                r.shortest = Some(true);
-                r.path = Some(path.clone().into_actions());
+            let found = opts.shortest_within.and_then(|within| {
+                let bfs_opts = RunOptions {
+                    timeout: Some(within),
+                    max_depth: None,
+                    progress: None,
+                    ..opts.clone()
+                };
+                let only = HasDiscoveries::AnyOf(BTreeSet::from([r.name]));
+                let bfs = spawn(model.clone(), &bfs_opts, Strategy::Bfs, only, false);
+                bfs.discoveries.get(r.name).cloned()
+            });
+            let condition = named.iter().find(|p| p.name == r.name).map(|p| p.condition);
+            match (found, condition, r.path.as_ref()) {
+                (Some(path), _, _) => {
+                    r.counterexample = Some(rows(&model, &path));
+                    r.shortest = Some(true);
+                    r.path = Some(path.into_actions());
+                }
+                (None, Some(holds), Some(actions)) => {
+                    let actions = minimize(&model, actions, holds);
+                    if let Some(path) = replay(&model, &actions) {
+                        r.counterexample = Some(rows(&model, &path));
+                        r.shortest = Some(false);
+                        r.path = Some(actions);
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -347,5 +360,82 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         threads: opts.threads,
         incomplete,
         properties: results,
+    }
+}
+
+/// Replays `actions` from the initial state; `None` if one of them is not enabled.
+pub fn replay(model: &RaftModel, actions: &[Action]) -> Option<Path<State, Action>> {
+    let init = model.init_states().into_iter().next()?;
+    Path::from_actions(model, init, actions)
+}
+
+/// Replays `actions` leniently: an action that is not enabled (or would leave the
+/// bounds) is skipped. Returns the actions applied up to the first state where
+/// `holds` fails, if one does.
+fn violating_run(
+    model: &RaftModel,
+    actions: &[Action],
+    holds: fn(&RaftModel, &State) -> bool,
+) -> Option<Vec<Action>> {
+    let mut state = model.init_states().into_iter().next()?;
+    let mut applied = Vec::new();
+    if !holds(model, &state) {
+        return Some(applied);
+    }
+    let mut enabled = Vec::new();
+    for a in actions {
+        enabled.clear();
+        model.actions(&state, &mut enabled);
+        if !enabled.contains(a) {
+            continue;
+        }
+        let Some(next) = model.next_state(&state, a.clone()) else {
+            continue;
+        };
+        if !model.within_boundary(&next) {
+            continue;
+        }
+        state = next;
+        applied.push(a.clone());
+        if !holds(model, &state) {
+            return Some(applied);
+        }
+    }
+    None
+}
+
+/// Cuts a counterexample down: drops runs of steps, then single steps (with the
+/// steps that then become impossible), as long as what is left still violates the
+/// property. The result is minimal (no single step can go) though not necessarily
+/// shortest.
+pub fn minimize(
+    model: &RaftModel,
+    actions: &[Action],
+    holds: fn(&RaftModel, &State) -> bool,
+) -> Vec<Action> {
+    let Some(mut best) = violating_run(model, actions, holds) else {
+        return actions.to_vec();
+    };
+    let mut chunk = (best.len() / 2).max(1);
+    loop {
+        let mut improved = false;
+        let mut i = 0;
+        while i < best.len() {
+            let end = (i + chunk).min(best.len());
+            let candidate: Vec<Action> = best[..i].iter().chain(&best[end..]).cloned().collect();
+            match violating_run(model, &candidate, holds) {
+                Some(shorter) if shorter.len() < best.len() => {
+                    best = shorter;
+                    improved = true;
+                }
+                _ => i += chunk,
+            }
+        }
+        if chunk == 1 && !improved {
+            return best;
+        }
+        if !improved {
+            chunk = (chunk / 2).max(1);
+        }
     }
 }

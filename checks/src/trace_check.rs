@@ -1104,9 +1104,17 @@ fn servers_text(run: &Run, views: &[ServerView], h: &History) -> String {
 
 /// The first fields in which `expected` and `recorded` differ.
 fn diff_states(run: &Run, expected: &RaftState, recorded: &RaftState) -> (String, String) {
+    let text = |s: &RaftState| match s {
+        RaftState::Client(c) => format!(
+            "client state with {} answered, target {}",
+            c.done,
+            run.name_of(c.target)
+        ),
+        RaftState::Server(s) => format!("server state {}", server_text(s)),
+    };
     let (e, r) = match (expected, recorded) {
         (RaftState::Server(e), RaftState::Server(r)) => (e, r),
-        _ => return (format!("state {expected:?}"), format!("state {recorded:?}")),
+        _ => return (text(expected), text(recorded)),
     };
     let mut es = Vec::new();
     let mut rs = Vec::new();

@@ -18,6 +18,8 @@ pub struct ClientConfig {
     pub ops: Vec<Op>,
     /// With no answer for this long, try the next server.
     pub retry_timeout: Range<Duration>,
+    /// The first request goes out after this delay.
+    pub start_delay: Range<Duration>,
 }
 
 impl ClientConfig {
@@ -26,6 +28,7 @@ impl ClientConfig {
             servers,
             ops,
             retry_timeout: Duration::from_millis(400)..Duration::from_millis(400),
+            start_delay: Duration::ZERO..Duration::ZERO,
         }
     }
 }
@@ -67,13 +70,17 @@ impl ClientConfig {
         }
     }
 
-    pub fn on_start(&self, id: Id, o: &mut Out<RaftActor>) -> ClientState {
-        let state = ClientState {
+    /// The client starts at a moment of the checker's choosing: its first request
+    /// is sent when the retry timer first fires, to S1 (the timer moves the target
+    /// on by one), so no message is in flight before then.
+    pub fn on_start(&self, _id: Id, o: &mut Out<RaftActor>) -> ClientState {
+        if !self.ops.is_empty() {
+            o.set_timer(Timer::ClientRetry, self.start_delay.clone());
+        }
+        ClientState {
             done: 0,
-            target: Id::from(0),
-        };
-        self.send_current(id, &state, o);
-        state
+            target: Id::from(self.servers.saturating_sub(1)),
+        }
     }
 
     pub fn on_msg(

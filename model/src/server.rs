@@ -574,22 +574,16 @@ impl ServerConfig {
         }
         let f = usize::from(follower);
         if success {
-            if match_index <= state.match_index[f] {
-                // Nothing new: a duplicate, a reordered reply, or the answer to a
-                // heartbeat. A follower that still lags gets what it lacks now (the
-                // AppendEntries that carried it may have been lost; heartbeats never
-                // carry entries).
-                if state.next_index[f] <= state.last_log_index() {
-                    self.send_append_entries(state, follower, step);
-                }
-                return;
+            if match_index > state.match_index[f] {
+                let s = state.to_mut();
+                s.match_index[f] = match_index;
+                s.next_index[f] = s.next_index[f].max(match_index + 1);
+                self.advance_commit_index(id, s, step);
             }
-            let s = state.to_mut();
-            s.match_index[f] = match_index;
-            s.next_index[f] = s.next_index[f].max(match_index + 1);
-            self.advance_commit_index(id, s, step);
-            if s.next_index[f] <= s.last_log_index() {
-                self.send_append_entries(s, follower, step);
+            // The follower is alive and still lacks entries (the ones sent may have
+            // been lost): send them.
+            if state.next_index[f] <= state.last_log_index() {
+                self.send_append_entries(state, follower, step);
             }
         } else {
             // 6.824 accelerated backtracking: skip a whole conflicting term at once.

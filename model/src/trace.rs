@@ -98,7 +98,14 @@ pub enum ActorConfig {
         servers: usize,
         ops: Vec<Op>,
         retry_timeout_us: [u64; 2],
+        /// When the first request goes out (absent: at once).
+        #[serde(default, skip_serializing_if = "is_zero_range")]
+        start_delay_us: [u64; 2],
     },
+}
+
+fn is_zero_range(r: &[u64; 2]) -> bool {
+    *r == [0, 0]
 }
 
 fn is_no_mutant(m: &MutantSet) -> bool {
@@ -128,6 +135,7 @@ impl ActorConfig {
                 servers: c.servers,
                 ops: c.ops.clone(),
                 retry_timeout_us: range_us(&c.retry_timeout),
+                start_delay_us: range_us(&c.start_delay),
             },
         }
     }
@@ -151,9 +159,11 @@ impl ActorConfig {
                 servers,
                 ops,
                 retry_timeout_us,
+                start_delay_us,
             } => {
                 let mut c = ClientConfig::new(*servers, ops.clone());
                 c.retry_timeout = range_from_us(*retry_timeout_us);
+                c.start_delay = range_from_us(*start_delay_us);
                 RaftActor::Client(c)
             }
         }
