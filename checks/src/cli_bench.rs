@@ -2,7 +2,7 @@
 //! cluster (separate node processes, loopback UDP, fsync on every save).
 
 use clap::{Args, Subcommand};
-use raft_impl::client::{self, Completed};
+use raft_impl::client::{self, ClientError, Completed};
 use raft_impl::local::{free_base_port, NodeProc};
 use raft_impl::wire::NodeStatus;
 use raft_model::Op;
@@ -41,6 +41,10 @@ pub struct BenchClusterArgs {
     /// Keep the nodes' data here instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Record traces of the nodes and the clients in DIR (to measure what recording
+    /// costs: compare with a run without it; check with `raftlab trace check DIR`).
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
 }
 
 pub fn main(cmd: &BenchCommand) -> i32 {
@@ -99,6 +103,13 @@ fn quantile(v: &[Duration], q: f64) -> Duration {
 struct Cluster {
     procs: Vec<NodeProc>,
     addrs: Vec<SocketAddr>,
+    trace: Option<PathBuf>,
+}
+
+impl Cluster {
+    fn run_ops(&self, ops: Vec<Op>, timeout: Duration) -> Result<Vec<Completed>, ClientError> {
+        client::run_ops_traced(&self.addrs, ops, timeout, self.trace.as_deref())
+    }
 }
 
 impl Cluster {
@@ -166,14 +177,22 @@ fn bench_cluster(args: &BenchClusterArgs) -> Result<(), String> {
         ),
     };
     let addrs = client::local_addrs(base, n);
+    let mut extra = vec!["--quiet".to_string()];
+    if let Some(t) = &args.trace {
+        extra.extend(["--trace".to_string(), t.display().to_string()]);
+    }
     let mut procs = Vec::new();
     for i in 0..n {
         let data = dir.join(format!("node-{}", i + 1));
-        let p = NodeProc::spawn(&exe, i, &addrs, &data, &["--quiet".to_string()])
+        let p = NodeProc::spawn(&exe, i, &addrs, &data, &extra)
             .map_err(|e| format!("cannot start node {}: {e}", i + 1))?;
         procs.push(p);
     }
-    let mut cluster = Cluster { procs, addrs };
+    let mut cluster = Cluster {
+        procs,
+        addrs,
+        trace: args.trace.clone(),
+    };
     let result = run(&mut cluster, args);
     drop(cluster);
     if temporary {
@@ -187,10 +206,15 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
     println!(
         "raftlab bench cluster: {n} node processes on 127.0.0.1, UDP, fsync on every save \
          (temp file + fsync + rename + directory fsync), election timeout 300-600 ms, \
-         heartbeat 50 ms"
+         heartbeat 50 ms, {}",
+        match &cluster.trace {
+            Some(t) => format!("recording traces in {}", t.display()),
+            None => "no trace".to_string(),
+        }
     );
     cluster.settle(Duration::from_secs(15))?;
-    client::run_ops(&cluster.addrs, puts("warmup", 50), Duration::from_secs(30))
+    cluster
+        .run_ops(puts("warmup", 50), Duration::from_secs(30))
         .map_err(|e| format!("warm-up failed: {e}"))?;
 
     let mut rows = Vec::new();
@@ -200,8 +224,11 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
         let handles: Vec<_> = (0..c)
             .map(|k| {
                 let addrs = cluster.addrs.clone();
+                let trace = cluster.trace.clone();
                 let ops = puts(&format!("bench-{c}-{k}"), per);
-                std::thread::spawn(move || client::run_ops(&addrs, ops, Duration::from_secs(120)))
+                std::thread::spawn(move || {
+                    client::run_ops_traced(&addrs, ops, Duration::from_secs(120), trace.as_deref())
+                })
             })
             .collect();
         let mut lat: Vec<Duration> = Vec::new();
@@ -238,11 +265,13 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
         let t0 = Instant::now();
         cluster.procs[leader].kill9();
         let addrs = cluster.addrs.clone();
+        let trace = cluster.trace.clone();
         let writer = std::thread::spawn(move || {
-            let r = client::run_ops(
+            let r = client::run_ops_traced(
                 &addrs,
                 puts(&format!("failover-{k}"), 1),
                 Duration::from_secs(20),
+                trace.as_deref(),
             );
             (r, t0.elapsed())
         });

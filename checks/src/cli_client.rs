@@ -34,6 +34,10 @@ pub struct ClientArgs {
     /// Give up after this long, e.g. 500ms, 10s.
     #[arg(long, global = true, default_value = "10s", value_parser = crate::parse_duration)]
     timeout: Duration,
+    /// Record the client's steps in DIR/client-ID.jsonl (put, append, get), for
+    /// `raftlab trace check DIR`.
+    #[arg(long, global = true, value_name = "DIR")]
+    trace: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: ClientCommand,
 }
@@ -89,7 +93,7 @@ pub fn main(args: &ClientArgs) -> i32 {
         ClientCommand::Status { json } => return status(args, *json),
         ClientCommand::Fault(f) => return fault(args, f),
     };
-    match client::run_ops(&args.cluster, vec![op], args.timeout) {
+    match client::run_ops_traced(&args.cluster, vec![op], args.timeout, args.trace.as_deref()) {
         Ok(done) => {
             let Some(c) = done.first() else {
                 eprintln!("error: the operation completed without a result");

@@ -27,6 +27,10 @@ pub struct ClusterArgs {
     /// Port of node 1; node i uses BASE+i-1.
     #[arg(long, default_value_t = DEFAULT_BASE_PORT, value_name = "BASE")]
     base_port: u16,
+    /// Record every node's steps in DIR/node-I.jsonl (run clients with
+    /// `raftlab client --trace DIR` too); check with `raftlab trace check DIR`.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
 }
 
 pub fn main(args: &ClusterArgs) -> i32 {
@@ -53,10 +57,14 @@ pub fn main(args: &ClusterArgs) -> i32 {
         eprintln!("warning: cannot catch Ctrl-C ({e}); nodes may be left running");
     }
     let addrs = client::local_addrs(args.base_port, n);
+    let extra: Vec<String> = match &args.trace {
+        Some(t) => vec!["--trace".into(), t.display().to_string()],
+        None => Vec::new(),
+    };
     let mut procs = Vec::new();
     for i in 0..n {
         let dir = args.data.join(format!("node-{}", i + 1));
-        match NodeProc::spawn(&exe, i, &addrs, &dir, &[]) {
+        match NodeProc::spawn(&exe, i, &addrs, &dir, &extra) {
             Ok(p) => procs.push(p),
             Err(e) => {
                 eprintln!("error: cannot start node {}: {e}", i + 1);
@@ -79,12 +87,22 @@ pub fn main(args: &ClusterArgs) -> i32 {
             p.log_path().display()
         );
     }
+    let trace_arg = match &args.trace {
+        Some(t) => format!(" --trace {}", t.display()),
+        None => String::new(),
+    };
     println!(
-        "restart a node by hand with: {} node --id I --peers {} --data {}/node-I",
+        "restart a node by hand with: {} node --id I --peers {} --data {}/node-I{trace_arg}",
         exe.display(),
         peers.join(","),
         args.data.display()
     );
+    if let Some(t) = &args.trace {
+        println!(
+            "recording traces in {}: run clients with --trace {0}, then `raftlab trace check {0}`",
+            t.display()
+        );
+    }
     println!("try: raftlab client put x 1; raftlab client get x; raftlab client status");
     println!("Ctrl-C stops all nodes.");
 

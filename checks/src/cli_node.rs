@@ -1,7 +1,7 @@
 //! `raftlab node`: one Raft server as a real UDP process.
 
 use clap::Args;
-use raft_impl::faults::{check_probability, FaultPatch, Faults};
+use raft_impl::faults::{check_probability, FaultPatch, Faults, HostFault};
 use raft_impl::node::{self, NodeConfig};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -37,6 +37,15 @@ pub struct NodeArgs {
     /// Do not print role and term changes.
     #[arg(long, short)]
     quiet: bool,
+    /// Record every step in DIR/node-ID.jsonl (continued across restarts); check it
+    /// with `raftlab trace check DIR`.
+    #[arg(long, value_name = "DIR")]
+    trace: Option<PathBuf>,
+    /// Test only: break the host on purpose (send-before-save, restart-empty,
+    /// restart-older-save, flip-message, fire-cancelled-timer), to show that
+    /// `raftlab trace check` notices.
+    #[arg(long, hide = true, value_name = "NAME", value_parser = clap::value_parser!(HostFault))]
+    host_fault: Option<HostFault>,
 }
 
 /// Fault injection settings, for `node` at start and `client fault` while running.
@@ -124,6 +133,8 @@ pub fn main(args: &NodeArgs) -> i32 {
         data_dir: args.data.clone(),
         faults,
         verbose: !args.quiet,
+        trace: args.trace.clone(),
+        host_fault: args.host_fault,
     };
     let mut node = match node::Node::start(cfg) {
         Ok(node) => node,
@@ -133,6 +144,9 @@ pub fn main(args: &NodeArgs) -> i32 {
             return 1;
         }
     };
+    if let Some(f) = args.host_fault {
+        eprintln!("S{}: test-only host fault on: {f}", args.id);
+    }
     if !args.quiet {
         eprintln!(
             "S{}: listening on {} with {} peers; faults: {}",

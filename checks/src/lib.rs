@@ -7,3 +7,6 @@ pub mod model;
 pub mod mutants;
 pub mod properties;
 pub mod run;
+pub mod trace_check;
+pub mod trace_load;
+pub mod trace_show;

@@ -13,6 +13,7 @@ mod cli_client;
 mod cli_cluster;
 mod cli_mutants;
 mod cli_node;
+mod cli_trace;
 
 // The checker clones and drops millions of small states: mimalloc does that markedly
 // faster than the system allocator.
@@ -49,6 +50,10 @@ enum Command {
     Client(cli_client::ClientArgs),
     #[command(subcommand)]
     Bench(cli_bench::BenchCommand),
+    /// Recorded runs of real nodes: check them against the model (`trace check`),
+    /// draw them (`trace show`), record one with faults (`trace record`).
+    #[command(subcommand)]
+    Trace(cli_trace::TraceCommand),
 }
 
 /// What to check: the model's bounds. Shared by every command that builds a model.
@@ -223,6 +228,7 @@ fn main() -> ExitCode {
         Command::Cluster(args) => cli_cluster::main(&args),
         Command::Client(args) => cli_client::main(&args),
         Command::Bench(cmd) => cli_bench::main(&cmd),
+        Command::Trace(cmd) => cli_trace::main(&cmd),
     };
     ExitCode::from(code as u8)
 }

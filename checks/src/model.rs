@@ -57,7 +57,7 @@ pub struct History {
 }
 
 impl History {
-    fn new(bounds: &Bounds) -> Self {
+    pub fn new(bounds: &Bounds) -> Self {
         History {
             leaders: Arc::default(),
             applied: Arc::default(),
@@ -230,39 +230,51 @@ impl RaftModel {
         let (Some(before), Some(after)) = (server(last, i), after_arc.server()) else {
             return;
         };
-        let h = &mut next.history;
-        if after.current_term < before.current_term {
-            h.flag(Violation::TermDecreased);
+        observe_server(&mut next.history, i, before, after, recovered);
+    }
+}
+
+/// Updates history `h` with a step of server `i` from `before` to `after`
+/// (`recovered`: a restart, which may lose volatile state). The trace validator
+/// keeps its history of a recorded run with this same function.
+pub fn observe_server(
+    h: &mut History,
+    i: usize,
+    before: &ServerState,
+    after: &ServerState,
+    recovered: bool,
+) {
+    if after.current_term < before.current_term {
+        h.flag(Violation::TermDecreased);
+    }
+    if !recovered {
+        if after.commit_index < before.commit_index {
+            h.flag(Violation::CommitDecreased);
         }
-        if !recovered {
-            if after.commit_index < before.commit_index {
-                h.flag(Violation::CommitDecreased);
-            }
-            if before.role == Role::Leader
-                && after.role == Role::Leader
-                && after.current_term == before.current_term
-                && !after.log.starts_with(&before.log)
-            {
-                h.flag(Violation::LeaderOverwrote);
-            }
+        if before.role == Role::Leader
+            && after.role == Role::Leader
+            && after.current_term == before.current_term
+            && !after.log.starts_with(&before.log)
+        {
+            h.flag(Violation::LeaderOverwrote);
         }
-        if after.role == Role::Leader {
-            let term = after.current_term as usize;
-            if !h.leaders.get(term).is_some_and(|l| l.contains(i)) {
-                let leaders = Arc::make_mut(&mut h.leaders);
-                if leaders.len() <= term {
-                    leaders.resize(term + 1, ServerSet::EMPTY);
-                }
-                leaders[term].insert(i);
+    }
+    if after.role == Role::Leader {
+        let term = after.current_term as usize;
+        if !h.leaders.get(term).is_some_and(|l| l.contains(i)) {
+            let leaders = Arc::make_mut(&mut h.leaders);
+            if leaders.len() <= term {
+                leaders.resize(term + 1, ServerSet::EMPTY);
             }
+            leaders[term].insert(i);
         }
-        let applied_before = if recovered { 0 } else { before.commit_index };
-        for k in applied_before as usize..after.commit_index as usize {
-            match h.applied.get(k) {
-                Some(e) if *e != after.log[k] => h.flag(Violation::AppliedDifferent),
-                Some(_) => {}
-                None => Arc::make_mut(&mut h.applied).push(after.log[k].clone()),
-            }
+    }
+    let applied_before = if recovered { 0 } else { before.commit_index };
+    for k in applied_before as usize..after.commit_index as usize {
+        match h.applied.get(k) {
+            Some(e) if *e != after.log[k] => h.flag(Violation::AppliedDifferent),
+            Some(_) => {}
+            None => Arc::make_mut(&mut h.applied).push(after.log[k].clone()),
         }
     }
 }

@@ -6,8 +6,74 @@
 
 use crate::bounds::Bounds;
 use crate::model::{linearizable, live_server, log_of, History, RaftModel, State, Violation};
-use raft_model::{majority, Entry, Role};
+use raft_model::{majority, Entry, Role, ServerState};
 use stateright::{Expectation, Property};
+
+/// The servers as the safety properties see them, so that the same functions judge
+/// a model state and a recorded run (`raftlab trace check`).
+pub trait ServerViews {
+    fn count(&self) -> usize;
+    /// Server `i`'s state if it is up.
+    fn live(&self, i: usize) -> Option<&ServerState>;
+    /// Server `i`'s log as it stands: its state's if up, its storage's if down.
+    fn log(&self, i: usize) -> &[Entry];
+}
+
+/// The first `n` actors of a model state.
+pub struct InModel<'a>(pub usize, pub &'a State);
+
+impl ServerViews for InModel<'_> {
+    fn count(&self) -> usize {
+        self.0
+    }
+    fn live(&self, i: usize) -> Option<&ServerState> {
+        live_server(self.1, i)
+    }
+    fn log(&self, i: usize) -> &[Entry] {
+        log_of(self.1, i)
+    }
+}
+
+/// One server of a recorded run.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerView<'a> {
+    pub live: Option<&'a ServerState>,
+    pub log: &'a [Entry],
+}
+
+impl ServerViews for [ServerView<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn live(&self, i: usize) -> Option<&ServerState> {
+        self[i].live
+    }
+    fn log(&self, i: usize) -> &[Entry] {
+        self[i].log
+    }
+}
+
+/// An invariant of servers and history alone (no network, no clients).
+pub type ServerInvariant = fn(&History, &[ServerView]) -> bool;
+
+/// The Always properties that need only the servers and the history: what every
+/// global state of a recorded run is checked against.
+pub fn server_invariants() -> Vec<(&'static str, ServerInvariant)> {
+    vec![
+        (ELECTION_SAFETY, |h, _| election_safety_in(h)),
+        (LOG_MATCHING, |_, v| log_matching_in(v)),
+        (LEADER_COMPLETENESS, |_, v| leader_completeness_in(v)),
+        (STATE_MACHINE_SAFETY, |h, v| state_machine_safety_in(h, v)),
+        (LEADER_APPEND_ONLY, |h, _| leader_append_only(h)),
+        (TERMS_MONOTONIC, |h, _| {
+            !h.violated(Violation::TermDecreased)
+        }),
+        (COMMIT_MONOTONIC, |h, _| {
+            !h.violated(Violation::CommitDecreased)
+        }),
+        (COMMITTED_ON_MAJORITY, |_, v| committed_on_majority_in(v)),
+    ]
+}
 
 /// A property's name, kind and condition, as the reports list them.
 pub struct Named {
@@ -58,7 +124,7 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
         Named {
             name: LEADER_APPEND_ONLY,
             expectation: Always,
-            condition: |_, s| !s.history.violated(Violation::LeaderOverwrote),
+            condition: |_, s| leader_append_only(&s.history),
         },
         Named {
             name: LINEARIZABILITY,
@@ -129,13 +195,27 @@ pub fn all(bounds: &Bounds) -> Vec<Property<RaftModel>> {
 /// At most one leader per term, over the whole run (the history records every
 /// server that was ever leader of a term).
 pub fn election_safety(state: &State) -> bool {
-    state.history.leaders.iter().all(|l| l.len() <= 1)
+    election_safety_in(&state.history)
+}
+
+pub fn election_safety_in(h: &History) -> bool {
+    h.leaders.iter().all(|l| l.len() <= 1)
+}
+
+/// A leader never overwrites or deletes entries of its own log in its term.
+pub fn leader_append_only(h: &History) -> bool {
+    !h.violated(Violation::LeaderOverwrote)
 }
 
 /// If two logs have an entry with the same index and term, the logs are identical
 /// up to that index.
 pub fn log_matching(n: usize, state: &State) -> bool {
-    (0..n).all(|a| (a + 1..n).all(|b| logs_match(log_of(state, a), log_of(state, b))))
+    log_matching_in(&InModel(n, state))
+}
+
+pub fn log_matching_in<V: ServerViews + ?Sized>(v: &V) -> bool {
+    let n = v.count();
+    (0..n).all(|a| (a + 1..n).all(|b| logs_match(v.log(a), v.log(b))))
 }
 
 pub fn logs_match(a: &[Entry], b: &[Entry]) -> bool {
@@ -152,11 +232,16 @@ pub fn logs_match(a: &[Entry], b: &[Entry]) -> bool {
 /// knows to be committed. (That server learned the commit in a term <= T, so the
 /// entry was committed in a term <= T: Leader Completeness says the leader has it.)
 pub fn leader_completeness(n: usize, state: &State) -> bool {
+    leader_completeness_in(&InModel(n, state))
+}
+
+pub fn leader_completeness_in<V: ServerViews + ?Sized>(v: &V) -> bool {
+    let n = v.count();
     (0..n).all(|l| {
-        let Some(leader) = live_server(state, l).filter(|s| s.role == Role::Leader) else {
+        let Some(leader) = v.live(l).filter(|s| s.role == Role::Leader) else {
             return true;
         };
-        (0..n).all(|i| match live_server(state, i) {
+        (0..n).all(|i| match v.live(i) {
             Some(s) if s.current_term <= leader.current_term => {
                 let c = s.commit_index as usize;
                 leader.log.len() >= c && leader.log[..c] == s.log[..c]
@@ -170,11 +255,16 @@ pub fn leader_completeness(n: usize, state: &State) -> bool {
 /// entry is compared with what any server applied there before (history), and the
 /// live servers' applied prefixes agree.
 pub fn state_machine_safety(n: usize, state: &State) -> bool {
-    if state.history.violated(Violation::AppliedDifferent) {
+    state_machine_safety_in(&state.history, &InModel(n, state))
+}
+
+pub fn state_machine_safety_in<V: ServerViews + ?Sized>(h: &History, v: &V) -> bool {
+    if h.violated(Violation::AppliedDifferent) {
         return false;
     }
+    let n = v.count();
     (0..n).all(|a| {
-        (a + 1..n).all(|b| match (live_server(state, a), live_server(state, b)) {
+        (a + 1..n).all(|b| match (v.live(a), v.live(b)) {
             (Some(x), Some(y)) => {
                 let c = x.commit_index.min(y.commit_index) as usize;
                 x.log[..c] == y.log[..c]
@@ -186,13 +276,18 @@ pub fn state_machine_safety(n: usize, state: &State) -> bool {
 
 /// Every entry a server has committed is stored on a majority of all servers.
 pub fn committed_on_majority(n: usize, state: &State) -> bool {
+    committed_on_majority_in(&InModel(n, state))
+}
+
+pub fn committed_on_majority_in<V: ServerViews + ?Sized>(v: &V) -> bool {
+    let n = v.count();
     (0..n).all(|i| {
-        let Some(s) = live_server(state, i) else {
+        let Some(s) = v.live(i) else {
             return true;
         };
         (0..s.commit_index as usize).all(|k| {
             let holders = (0..n)
-                .filter(|&j| log_of(state, j).get(k).map(|e| e.term) == Some(s.log[k].term))
+                .filter(|&j| v.log(j).get(k).map(|e| e.term) == Some(s.log[k].term))
                 .count();
             holders >= majority(n)
         })

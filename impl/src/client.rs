@@ -8,15 +8,18 @@
 
 use crate::faults::{FaultPatch, Faults};
 use crate::node::random_in;
+use crate::trace::{client_file as trace_file, Recorder};
 use crate::wire::{
     self, id_to_u64, op_bytes, random_client_id, NodeStatus, Wire, MAX_DATAGRAM, MAX_OP_BYTES,
 };
+use raft_model::trace::Event;
 use raft_model::{ClientConfig, Id, Msg, Op, OpResult, RaftActor, RaftState, Timer};
 use stateright::actor::{Actor, Command, Out};
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The addresses `raftlab cluster` uses by default: node i on 127.0.0.1:7000+i-1.
@@ -84,6 +87,17 @@ pub fn run_ops(
     ops: Vec<Op>,
     timeout: Duration,
 ) -> Result<Vec<Completed>, ClientError> {
+    run_ops_traced(cluster, ops, timeout, None)
+}
+
+/// [`run_ops`], recording every handler call of the client actor in
+/// `trace/client-ID.jsonl` if `trace` is given.
+pub fn run_ops_traced(
+    cluster: &[SocketAddr],
+    ops: Vec<Op>,
+    timeout: Duration,
+    trace: Option<&Path>,
+) -> Result<Vec<Completed>, ClientError> {
     if cluster.is_empty() {
         return Err(ClientError::Usage(
             "--cluster lists no address: give the nodes' addresses, e.g. 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002".into(),
@@ -104,13 +118,22 @@ pub fn run_ops(
     cfg.retry_timeout = Duration::from_millis(250)..Duration::from_millis(400);
     let actor = RaftActor::Client(cfg);
     let id = random_client_id();
+    let mut recorder = match trace {
+        Some(dir) => Some(Recorder::open(&trace_file(dir, id), id).map_err(ClientError::Io)?),
+        None => None,
+    };
     let started = Instant::now();
     let deadline = started + timeout;
     let mut retry: Option<Instant> = None;
     let mut out = Out::new();
     let mut state = actor.on_start(id, &None, &mut out);
+    if let Some(r) = &mut recorder {
+        r.start(&actor, &None, &state, &out);
+    }
     let mut op_started = Instant::now();
     let mut results = Vec::with_capacity(total);
+    // Records reach the file before the sends they describe leave.
+    write_trace(&mut recorder)?;
     execute(&socket, cluster, id, out, &mut retry);
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
     loop {
@@ -119,10 +142,12 @@ pub fn run_ops(
             RaftState::Server(_) => 0,
         };
         if done >= total {
+            stop_trace(&mut recorder)?;
             return Ok(results);
         }
         let now = Instant::now();
         if now >= deadline {
+            stop_trace(&mut recorder)?;
             return Err(ClientError::Timeout {
                 done,
                 total,
@@ -134,9 +159,16 @@ pub fn run_ops(
             let mut out = Out::new();
             let mut cow = Cow::Borrowed(&state);
             actor.on_timeout(id, &mut cow, &Timer::ClientRetry, &mut out);
+            if let Some(r) = &mut recorder {
+                let event = Event::Timeout {
+                    timer: Timer::ClientRetry,
+                };
+                r.step(event, &state, &cow, &out);
+            }
             if let Cow::Owned(s) = cow {
                 state = s;
             }
+            write_trace(&mut recorder)?;
             execute(&socket, cluster, id, out, &mut retry);
             continue;
         }
@@ -165,7 +197,11 @@ pub fn run_ops(
         };
         let mut out = Out::new();
         let mut cow = Cow::Borrowed(&state);
+        let recorded = recorder.as_ref().map(|_| msg.clone());
         actor.on_msg(id, &mut cow, src, msg, &mut out);
+        if let (Some(r), Some(msg)) = (&mut recorder, recorded) {
+            r.step(Event::Deliver { src, msg }, &state, &cow, &out);
+        }
         if let Cow::Owned(s) = cow {
             state = s;
         }
@@ -181,8 +217,23 @@ pub fn run_ops(
             }
             op_started = Instant::now();
         }
+        write_trace(&mut recorder)?;
         execute(&socket, cluster, id, out, &mut retry);
     }
+}
+
+fn write_trace(recorder: &mut Option<Recorder>) -> Result<(), ClientError> {
+    match recorder {
+        Some(r) => r.write_out().map_err(ClientError::Io),
+        None => Ok(()),
+    }
+}
+
+fn stop_trace(recorder: &mut Option<Recorder>) -> Result<(), ClientError> {
+    if let Some(r) = recorder {
+        r.stopped();
+    }
+    write_trace(recorder)
 }
 
 fn execute(

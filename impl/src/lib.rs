@@ -16,4 +16,5 @@ pub mod faults;
 pub mod local;
 pub mod node;
 pub mod storage;
+pub mod trace;
 pub mod wire;

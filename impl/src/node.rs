@@ -12,13 +12,19 @@
 //!   message loss, a behaviour the model already allows.
 //! - `SetTimer(t, range)`: a fresh uniformly random deadline within `range`.
 //! - `CancelTimer`, `Send`: as named; sends pass through fault injection.
+//!
+//! With a trace directory, every handler call is recorded (see [`crate::trace`]):
+//! records reach the file before the save they lead to, and a `flush` record after
+//! the save and before the sends, so the trace shows what was durable when.
 
-use crate::faults::{FaultPatch, Faults};
+use crate::faults::{flip_field, FaultPatch, Faults, HostFault};
 use crate::storage::{Storage, StorageError};
+use crate::trace::{self, Recorder};
 use crate::wire::{
     self, id_to_u64, is_client_id, DecodeError, Dropped, NodeStatus, Unsent, Wire, MAX_DATAGRAM,
     MAX_ENTRIES_PER_APPEND, MAX_OP_BYTES,
 };
+use raft_model::trace::Event;
 use raft_model::{Id, Msg, PersistentState, RaftActor, RaftState, Role, ServerConfig, Timer};
 use stateright::actor::{Actor, Command, Out};
 use std::borrow::Cow;
@@ -42,6 +48,10 @@ pub struct NodeConfig {
     pub faults: Faults,
     /// Print role and term changes on stderr.
     pub verbose: bool,
+    /// Record every handler call in `DIR/node-{index+1}.jsonl`.
+    pub trace: Option<PathBuf>,
+    /// A test-only fault of the host itself (see [`HostFault`]).
+    pub host_fault: Option<HostFault>,
 }
 
 #[derive(Debug)]
@@ -53,6 +63,8 @@ pub enum NodeError {
     /// A save failed: the node stops rather than send anything that depends on it.
     Save(PathBuf, io::Error),
     Io(io::Error),
+    /// The trace could not be written: the node stops rather than run unrecorded.
+    Trace(PathBuf, io::Error),
 }
 
 impl fmt::Display for NodeError {
@@ -73,6 +85,12 @@ impl fmt::Display for NodeError {
                 p.display()
             ),
             NodeError::Io(e) => write!(f, "socket error: {e}"),
+            NodeError::Trace(p, e) => write!(
+                f,
+                "writing the trace {} failed: {e}. The node stopped so that the trace has no \
+                 gap; free disk space or choose another --trace directory.",
+                p.display()
+            ),
         }
     }
 }
@@ -156,7 +174,15 @@ pub struct Node {
     pending_save: Option<PersistentState>,
     pending_sends: Vec<(Id, Msg)>,
     last_seen: (Role, u64),
+    trace: Option<Recorder>,
+    host_fault: Option<HostFault>,
+    /// Messages delivered from servers so far (for the `flip-message` fault).
+    server_deliveries: u64,
 }
+
+/// Where the `restart-older-save` host fault keeps the storage file as it was
+/// before the last save.
+const OLDER_SAVE: &str = "raft-state.bin.older";
 
 impl Node {
     /// Opens the storage (refusing a corrupt one), binds the socket and calls
@@ -187,13 +213,33 @@ impl Node {
         }
         let storage =
             Storage::open(&cfg.data_dir, cfg.index as u64, n as u64).map_err(NodeError::Storage)?;
-        let saved = storage.load().map_err(NodeError::Storage)?;
+        let mut saved = storage.load().map_err(NodeError::Storage)?;
+        match cfg.host_fault {
+            Some(HostFault::RestartEmpty) => saved = None,
+            Some(HostFault::RestartOlderSave) => {
+                let older = cfg.data_dir.join(OLDER_SAVE);
+                if older.exists() {
+                    saved = storage.load_file(older).map_err(NodeError::Storage)?;
+                }
+            }
+            _ => {}
+        }
         let addr = cfg.peers[cfg.index];
         let socket = UdpSocket::bind(addr).map_err(|e| NodeError::Bind(addr, e))?;
         let actor = RaftActor::Server(server_config(n));
         let id = Id::from(cfg.index);
+        let mut recorder = match &cfg.trace {
+            Some(dir) => {
+                let path = trace::node_file(dir, cfg.index);
+                Some(Recorder::open(&path, id).map_err(|e| NodeError::Trace(path, e))?)
+            }
+            None => None,
+        };
         let mut out = Out::new();
         let state = actor.on_start(id, &saved, &mut out);
+        if let Some(r) = &mut recorder {
+            r.start(&actor, &saved, &state, &out);
+        }
         if cfg.verbose {
             match &saved {
                 Some(p) => eprintln!(
@@ -211,6 +257,7 @@ impl Node {
             }
         }
         let faults = cfg.faults.clone();
+        let host_fault = cfg.host_fault;
         let last_seen = state
             .server()
             .map_or((Role::Follower, 0), |s| (s.role, s.current_term));
@@ -231,6 +278,9 @@ impl Node {
             pending_save: None,
             pending_sends: Vec::new(),
             last_seen,
+            trace: recorder,
+            host_fault,
+            server_deliveries: 0,
         };
         node.absorb(out);
         node.flush()?;
@@ -246,7 +296,13 @@ impl Node {
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         loop {
             if stop.load(Ordering::Relaxed) {
-                return self.flush();
+                self.flush()?;
+                if let Some(t) = &mut self.trace {
+                    t.stopped();
+                    t.write_out()
+                        .map_err(|e| NodeError::Trace(t.path().to_path_buf(), e))?;
+                }
+                return Ok(());
             }
             let now = Instant::now();
             self.send_due_delayed(now);
@@ -296,10 +352,17 @@ impl Node {
                 self.timers[slot] = None;
                 let mut out = Out::new();
                 let Node {
-                    actor, id, state, ..
+                    actor,
+                    id,
+                    state,
+                    trace,
+                    ..
                 } = self;
                 let mut cow = Cow::Borrowed(&*state);
                 actor.on_timeout(*id, &mut cow, &t, &mut out);
+                if let Some(r) = trace {
+                    r.step(Event::Timeout { timer: t }, state, &cow, &out);
+                }
                 if let Cow::Owned(s) = cow {
                     *state = s;
                 }
@@ -308,13 +371,30 @@ impl Node {
         }
     }
 
-    fn deliver(&mut self, src: Id, msg: Msg) {
+    fn deliver(&mut self, src: Id, mut msg: Msg) {
+        if usize::from(src) < self.cfg.peers.len() {
+            self.server_deliveries += 1;
+            if self.host_fault == Some(HostFault::FlipMessage)
+                && self.server_deliveries.is_multiple_of(10)
+            {
+                msg = flip_field(msg);
+            }
+        }
         let mut out = Out::new();
         let Node {
-            actor, id, state, ..
+            actor,
+            id,
+            state,
+            trace,
+            ..
         } = self;
         let mut cow = Cow::Borrowed(&*state);
+        // The recorder needs the message after the handler has consumed it.
+        let recorded = trace.as_ref().map(|_| msg.clone());
         actor.on_msg(*id, &mut cow, src, msg, &mut out);
+        if let (Some(r), Some(msg)) = (trace, recorded) {
+            r.step(Event::Deliver { src, msg }, state, &cow, &out);
+        }
         if let Cow::Owned(s) = cow {
             *state = s;
         }
@@ -330,6 +410,8 @@ impl Node {
                 Command::SetTimer(t, range) => {
                     self.timers[timer_slot(t)] = Some(Instant::now() + random_in(&range))
                 }
+                Command::CancelTimer(_)
+                    if self.host_fault == Some(HostFault::FireCancelledTimer) => {}
                 Command::CancelTimer(t) => self.timers[timer_slot(t)] = None,
                 Command::Send(dst, msg) => self.pending_sends.push((dst, msg)),
                 // The model's actor makes no random choices (`Random = ()`).
@@ -340,17 +422,52 @@ impl Node {
     }
 
     /// Saves durably, then sends: the one ordering that keeps Raft safe on a crash.
+    /// With a trace: the batch's records reach the file first, then the save, then
+    /// a flush record, then the sends.
     fn flush(&mut self) -> Result<(), NodeError> {
+        if self.host_fault == Some(HostFault::SendBeforeSave) && self.pending_save.is_some() {
+            for (dst, msg) in std::mem::take(&mut self.pending_sends) {
+                self.transmit(dst, msg);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.write_trace()?;
         if let Some(p) = self.pending_save.take() {
+            // The fault keeps the file as it was before this save, and makes it the
+            // one to restart from only once this save is durable: a crash between
+            // the two must not leave it equal to the durable state.
+            let older_fault = self.host_fault == Some(HostFault::RestartOlderSave);
+            let kept = self.cfg.data_dir.join(format!("{OLDER_SAVE}.next"));
+            if older_fault && self.storage.path().exists() {
+                let path = self.storage.path();
+                std::fs::copy(&path, &kept).map_err(|e| NodeError::Save(path, e))?;
+            }
             self.storage
                 .save(&p)
                 .map_err(|e| NodeError::Save(self.storage.path(), e))?;
+            if older_fault && kept.exists() {
+                let older = self.cfg.data_dir.join(OLDER_SAVE);
+                std::fs::rename(&kept, older).map_err(|e| NodeError::Save(kept, e))?;
+            }
             self.saves += 1;
+            if let Some(t) = &mut self.trace {
+                t.flushed();
+            }
+            self.write_trace()?;
         }
         for (dst, msg) in std::mem::take(&mut self.pending_sends) {
             self.transmit(dst, msg);
         }
         Ok(())
+    }
+
+    fn write_trace(&mut self) -> Result<(), NodeError> {
+        match &mut self.trace {
+            Some(t) => t
+                .write_out()
+                .map_err(|e| NodeError::Trace(t.path().to_path_buf(), e)),
+            None => Ok(()),
+        }
     }
 
     fn transmit(&mut self, dst: Id, msg: Msg) {
@@ -618,6 +735,8 @@ mod tests {
             data_dir: dir.clone(),
             faults: Faults::none(),
             verbose: false,
+            trace: None,
+            host_fault: None,
         };
         for c in [cfg(0, vec![a, a]), cfg(3, vec![a]), cfg(0, vec![])] {
             assert!(matches!(Node::start(c), Err(NodeError::Config(_))));

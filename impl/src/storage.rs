@@ -105,10 +105,15 @@ impl Storage {
 
     /// The saved state, or `None` if this node has never saved (a fresh node).
     pub fn load(&self) -> Result<Option<PersistentState>, StorageError> {
-        let path = self.path();
         // A temp file is a save that crashed before its rename: never durable, so no
         // message depended on it. Removing it is safe.
         let _ = fs::remove_file(self.dir.join(TEMP_NAME));
+        self.load_file(self.path())
+    }
+
+    /// The state in `path`, a file in this storage's format (`load` reads the
+    /// current one; a test-only host fault reads a kept older copy).
+    pub fn load_file(&self, path: PathBuf) -> Result<Option<PersistentState>, StorageError> {
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

@@ -15,6 +15,7 @@ pub mod mutant;
 pub mod server;
 pub mod server_set;
 pub mod testkit;
+pub mod trace;
 
 pub use actor::{RaftActor, RaftState};
 pub use client::{ClientConfig, ClientState};

@@ -1,0 +1,559 @@
+//! Traces: recorded runs of real clusters are behaviours of the model, and the
+//! validator is not vacuous (each way of breaking the host, the trace files or Raft
+//! itself makes it fail with the rule that was broken).
+//!
+//! Real clusters run as `raftlab trace record` processes (nodes are separate
+//! processes, each with a hard time limit); the rest works on files in process.
+
+use raft_checks::trace_check::{
+    check, Report, MESSAGES, REPLAY, RESTART, SAVE_BEFORE_SEND, TIMERS,
+};
+use raft_checks::trace_load::{load, merge};
+use raft_checks::trace_show::{svg, ShowOptions};
+use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, TraceState, FORMAT};
+use raft_model::{Id, Msg, PersistentState, RaftActor, RaftState, ServerConfig, Timer};
+use stateright::actor::{Actor, Out};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_raftlab");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces")
+}
+
+/// Runs raftlab with a hard time limit; returns (exit code, stdout, stderr).
+fn raftlab(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new(EXE)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("out file"))
+        .stderr(std::fs::File::create(&err_path).expect("err file"))
+        .spawn()
+        .expect("spawn raftlab");
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            // The record command stops its nodes when it ends; killing it leaves
+            // them to their own SIGKILL-on-drop guards, which cannot run: say so.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("raftlab {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p| std::fs::read_to_string(p).unwrap_or_default();
+    (status.code(), read(&out_path), read(&err_path))
+}
+
+/// `raftlab trace record` into a fresh directory; returns (exit code, report, dir).
+fn record(args: &[&str]) -> (Option<i32>, serde_json::Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = dir.path().join("trace");
+    let trace_s = trace.display().to_string();
+    let mut all = vec!["trace", "record", trace_s.as_str(), "--json", "--ops", "2"];
+    all.extend_from_slice(args);
+    let (code, out, err) = raftlab(&all, Duration::from_secs(60));
+    let report: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("no JSON report ({e}): {out}\n{err}"));
+    (code, report, dir)
+}
+
+fn rule<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["rules"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["rule"] == name))
+        .unwrap_or_else(|| panic!("no rule {name} in {report:#}"))
+}
+
+fn assert_holds(report: &Report) {
+    let broken: Vec<String> = report
+        .rules
+        .iter()
+        .filter(|r| !r.ok() || r.undecided)
+        .map(|r| format!("{}: {:?}", r.rule, r.first))
+        .collect();
+    assert!(broken.is_empty(), "{}: {broken:#?}", report.dir);
+    assert!(report.ok && report.decided);
+}
+
+fn checked(report: &Report, name: &str) -> u64 {
+    report
+        .rules
+        .iter()
+        .find(|r| r.rule == name)
+        .map_or(0, |r| r.checked)
+}
+
+#[test]
+fn the_recorded_fixtures_are_behaviours_of_the_model() {
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(fixtures()).expect("traces/ exists") {
+        let dir = entry.expect("entry").path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let run = load(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let report = check(&run);
+        assert_holds(&report);
+        // Each fixture shows what its name says, so it keeps testing that.
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string());
+        let name = name.unwrap_or_default();
+        assert!(report.steps >= 100, "{name}: {} steps", report.steps);
+        assert!(checked(&report, raft_checks::properties::LINEARIZABILITY) >= 4);
+        let note = |rule: &str| {
+            report
+                .rules
+                .iter()
+                .find(|r| r.rule == rule)
+                .map(|r| r.note.clone())
+                .unwrap_or_default()
+        };
+        if name.contains("kill") {
+            assert!(report.crashes >= 1 && report.restarts >= 1, "{name}");
+        }
+        if name.contains("loss") {
+            assert!(!note(MESSAGES).ends_with(" 0 lost"), "{name}");
+        }
+        if name.contains("dup") {
+            assert!(!note(MESSAGES).starts_with("0 duplicated"), "{name}");
+        }
+        if name.contains("partition") {
+            // The cut-off leader's messages are dropped by the others.
+            assert!(!note(MESSAGES).ends_with(" 0 lost"), "{name}");
+        }
+        seen.push(name);
+    }
+    seen.sort();
+    assert!(seen.len() >= 3, "fixtures: {seen:?}");
+}
+
+#[test]
+fn a_real_run_with_a_leader_kill_and_message_loss_checks_out() {
+    let (code, report, _dir) = record(&["--kill-leader", "--drop", "0.05"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["ok"], true);
+    assert!(report["crashes"].as_u64() >= Some(1));
+    assert!(rule(&report, REPLAY)["checked"].as_u64() >= Some(100));
+    assert!(rule(&report, MESSAGES)["note"]
+        .as_str()
+        .is_some_and(|n| !n.ends_with(" 0 lost")));
+}
+
+/// Each test-only host fault is caught, first, by the rule it breaks.
+fn host_fault_is_caught(fault: &str, scenario: &[&str], expected_rule: &str) {
+    let mut args = vec!["--host-fault", fault];
+    args.extend_from_slice(scenario);
+    let (code, report, _dir) = record(&args);
+    assert_eq!(code, Some(1), "{fault}: {report:#}");
+    assert_eq!(report["ok"], false);
+    let first = &report["first_failure"];
+    assert_eq!(first["rule"], expected_rule, "{fault}: {first:#}");
+    assert!(rule(&report, expected_rule)["failures"].as_u64() >= Some(1));
+    for key in ["node", "step", "file", "line", "expected", "recorded"] {
+        assert!(!first[key].is_null(), "{fault}: the failure lacks {key}");
+    }
+}
+
+#[test]
+fn sending_before_the_save_is_durable_is_caught() {
+    host_fault_is_caught("send-before-save", &[], SAVE_BEFORE_SEND);
+}
+
+#[test]
+fn restarting_from_empty_storage_is_caught() {
+    host_fault_is_caught("restart-empty", &["--kill-follower"], RESTART);
+}
+
+#[test]
+fn restarting_from_a_storage_one_save_older_is_caught() {
+    host_fault_is_caught("restart-older-save", &["--kill-follower"], RESTART);
+}
+
+#[test]
+fn a_delivered_message_with_a_flipped_field_is_caught() {
+    host_fault_is_caught("flip-message", &[], MESSAGES);
+}
+
+#[test]
+fn firing_a_cancelled_timer_is_caught() {
+    host_fault_is_caught("fire-cancelled-timer", &["--linger", "700ms"], TIMERS);
+}
+
+/// A copy of the first fixture, to spoil.
+fn copy_fixture() -> (tempfile::TempDir, PathBuf) {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .expect("traces/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let src = dirs.first().expect("a fixture").clone();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dst = tmp.path().join("run");
+    std::fs::create_dir(&dst).expect("mkdir");
+    for e in std::fs::read_dir(&src).expect("fixture") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "jsonl") {
+            let to = dst.join(p.file_name().expect("name"));
+            std::fs::copy(&p, to).expect("copy");
+        }
+    }
+    (tmp, dst)
+}
+
+/// Rewrites the first record of `file` for which `edit` returns true; returns its
+/// (1-based) line.
+fn spoil(file: &Path, mut edit: impl FnMut(&mut Record) -> bool) -> usize {
+    let text = std::fs::read_to_string(file).expect("read");
+    let mut out = String::new();
+    let mut at = 0;
+    for (i, line) in text.lines().enumerate() {
+        let mut r: Record = serde_json::from_str(line).expect("record");
+        if at == 0 && edit(&mut r) {
+            at = i + 1;
+            out.push_str(&serde_json::to_string(&r).expect("json"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    std::fs::write(file, out).expect("write");
+    assert!(at > 0, "nothing to spoil in {}", file.display());
+    at
+}
+
+#[test]
+fn a_recorded_state_the_model_does_not_reach_is_named_with_its_step() {
+    let (_tmp, dir) = copy_fixture();
+    let file = dir.join("node-2.jsonl");
+    let line = spoil(&file, |r| match &mut r.state {
+        Some(TraceState::Server(s)) if matches!(r.event, Event::Deliver { .. }) => {
+            s.commit_index += 1;
+            s.log.append.push(raft_model::Entry {
+                term: s.current_term,
+                client: Id::from(1usize << 63),
+                seq: 1,
+                op: raft_model::Op::Get { key: "x".into() },
+            });
+            true
+        }
+        _ => false,
+    });
+    let report = check(&load(&dir).expect("load"));
+    let f = report.first_failure.clone().expect("a failure");
+    assert_eq!((f.rule, f.node.as_str(), f.line), (REPLAY, "S2", line));
+    assert!(f.expected.contains("commit_index"), "{f:#?}");
+    assert!(f.recorded.contains("commit_index"), "{f:#?}");
+    // The CLI says the same, and exits 1.
+    let (code, out, _) = raftlab(
+        &["trace", "check", &dir.display().to_string()],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("first bad record: S2"), "{out}");
+    assert!(out.contains(&format!("node-2.jsonl:{line}")), "{out}");
+}
+
+#[test]
+fn a_delivered_message_nobody_sent_is_named() {
+    let (_tmp, dir) = copy_fixture();
+    let file = dir.join("node-1.jsonl");
+    let line = spoil(&file, |r| match &mut r.event {
+        Event::Deliver {
+            msg: Msg::RequestVote { term, .. },
+            ..
+        } => {
+            *term += 100;
+            true
+        }
+        _ => false,
+    });
+    let report = check(&load(&dir).expect("load"));
+    let f = report.first_failure.clone().expect("a failure");
+    assert_eq!((f.rule, f.line), (MESSAGES, line), "{f:#?}");
+}
+
+#[test]
+fn unreadable_traces_name_the_file_and_line_and_exit_2() {
+    let (_tmp, dir) = copy_fixture();
+    let file = dir.join("node-3.jsonl");
+    let text = std::fs::read_to_string(&file).expect("read");
+    // Cut the file in the middle of its fifth line.
+    let cut: usize = text.lines().take(4).map(|l| l.len() + 1).sum::<usize>() + 10;
+    std::fs::write(&file, &text[..cut]).expect("write");
+    let e = load(&dir).expect_err("a truncated file");
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(e.to_string().contains("node-3.jsonl:5"), "{e}");
+    assert!(e.problem.contains("incomplete"), "{e}");
+    // Not JSON at all, in the middle of a file.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = "this is not a record";
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let (code, _, err) = raftlab(
+        &["trace", "check", &dir.display().to_string()],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("node-3.jsonl:3"), "{err}");
+    assert!(err.contains("not a trace record"), "{err}");
+    // A record left out: the numbering shows it.
+    lines.remove(2);
+    lines.remove(2);
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let e = load(&dir).expect_err("a gap");
+    assert!(e.problem.contains("missing or out of order"), "{e}");
+}
+
+/// A synthetic host: drives the model's handlers by hand and records them in the
+/// trace format, as the real host would; `restart` chooses what storage to read.
+struct Host {
+    dir: PathBuf,
+    actor: RaftActor,
+    states: Vec<Option<RaftState>>,
+    storage: Vec<Option<PersistentState>>,
+    save_base: Vec<PersistentState>,
+    steps: Vec<u64>,
+    time: u64,
+    lines: Vec<Vec<String>>,
+}
+
+impl Host {
+    fn new(dir: &Path, n: usize) -> Host {
+        Host {
+            dir: dir.to_path_buf(),
+            actor: RaftActor::Server(ServerConfig::new(n)),
+            states: vec![None; n],
+            storage: vec![None; n],
+            save_base: vec![PersistentState::default(); n],
+            steps: vec![0; n],
+            time: 1_000_000_000,
+            lines: vec![Vec::new(); n],
+        }
+    }
+
+    fn push(&mut self, i: usize, event: Event, state: Option<TraceState>, out: &Out<RaftActor>) {
+        self.time += 1_000_000;
+        let out: Vec<TraceCommand> = out
+            .iter()
+            .map(|c| TraceCommand::encode(c, &mut self.save_base[i]))
+            .collect();
+        let is_step = !matches!(event, Event::Flush | Event::Stop);
+        let step = if is_step {
+            self.steps[i]
+        } else {
+            self.steps[i] - 1
+        };
+        let r = Record {
+            node: Id::from(i),
+            step,
+            time_ns: self.time,
+            event,
+            state,
+            out,
+        };
+        if is_step {
+            self.steps[i] += 1;
+        }
+        self.lines[i].push(serde_json::to_string(&r).expect("json"));
+    }
+
+    /// Runs the step's commands: saves durable at once (with a flush record), then
+    /// the sends, which the caller delivers as it likes.
+    fn finish(&mut self, i: usize, out: Out<RaftActor>) -> Vec<(usize, Msg)> {
+        let mut sends = Vec::new();
+        let mut saved = false;
+        for c in out {
+            match c {
+                stateright::actor::Command::Save(p) => {
+                    self.storage[i] = Some(p);
+                    saved = true;
+                }
+                stateright::actor::Command::Send(dst, m) => sends.push((usize::from(dst), m)),
+                _ => {}
+            }
+        }
+        if saved {
+            self.push(i, Event::Flush, None, &Out::new());
+        }
+        sends
+    }
+
+    fn start(&mut self, i: usize, storage: Option<PersistentState>) {
+        let mut out = Out::new();
+        let s = self.actor.on_start(Id::from(i), &storage, &mut out);
+        self.save_base[i] = storage.clone().unwrap_or_default();
+        let event = Event::Start {
+            format: FORMAT,
+            actor: ActorConfig::of(&self.actor),
+            storage,
+            repaired_bytes: 0,
+        };
+        self.push(i, event, Some(TraceState::between(None, &s)), &out);
+        self.states[i] = Some(s);
+        self.finish(i, out);
+    }
+
+    fn handle(
+        &mut self,
+        i: usize,
+        event: Event,
+        f: impl FnOnce(&RaftActor, &mut Cow<RaftState>, &mut Out<RaftActor>),
+    ) -> Vec<(usize, Msg)> {
+        let before = self.states[i].take().expect("started");
+        let mut out = Out::new();
+        let mut cow = Cow::Borrowed(&before);
+        f(&self.actor, &mut cow, &mut out);
+        let after = cow.into_owned();
+        let state = (after != before).then(|| TraceState::between(Some(&before), &after));
+        self.push(i, event, state, &out);
+        self.states[i] = Some(after);
+        self.finish(i, out)
+    }
+
+    fn timeout(&mut self, i: usize, t: Timer) -> Vec<(usize, Msg)> {
+        let id = Id::from(i);
+        self.handle(i, Event::Timeout { timer: t }, |a, s, o| {
+            a.on_timeout(id, s, &t, o)
+        })
+    }
+
+    fn deliver(&mut self, src: usize, dst: usize, msg: Msg) -> Vec<(usize, Msg)> {
+        let id = Id::from(dst);
+        let event = Event::Deliver {
+            src: Id::from(src),
+            msg: msg.clone(),
+        };
+        self.handle(dst, event, |a, s, o| a.on_msg(id, s, Id::from(src), msg, o))
+    }
+
+    fn write(&self) {
+        for (i, l) in self.lines.iter().enumerate() {
+            let path = self.dir.join(format!("node-{}.jsonl", i + 1));
+            std::fs::write(path, l.join("\n") + "\n").expect("write");
+        }
+    }
+}
+
+fn to(sends: &[(usize, Msg)], dst: usize) -> Msg {
+    sends
+        .iter()
+        .find(|(d, _)| *d == dst)
+        .map(|(_, m)| m.clone())
+        .expect("a message to that server")
+}
+
+#[test]
+fn a_server_that_forgets_its_vote_lets_two_leaders_win_one_term_and_the_invariants_say_so() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut h = Host::new(tmp.path(), 3);
+    for i in 0..3 {
+        h.start(i, None);
+    }
+    // S1 wins term 1 with S2's vote.
+    let rv = h.timeout(0, Timer::Election);
+    let vote = h.deliver(0, 1, to(&rv, 1));
+    h.deliver(1, 0, to(&vote, 0));
+    assert_eq!(
+        h.states[0]
+            .as_ref()
+            .and_then(|s| s.server())
+            .map(|s| s.role),
+        Some(raft_model::Role::Leader)
+    );
+    // S2 crashes and comes back with nothing (a host that lost its storage), so it
+    // votes again in term 1, for S3.
+    h.start(1, None);
+    let rv3 = h.timeout(2, Timer::Election);
+    let vote3 = h.deliver(2, 1, to(&rv3, 1));
+    h.deliver(1, 2, to(&vote3, 2));
+    h.write();
+    let report = check(&load(tmp.path()).expect("load"));
+    let first = report.first_failure.clone().expect("a failure");
+    assert_eq!((first.rule, first.node.as_str()), (RESTART, "S2"));
+    let failed: Vec<&str> = report
+        .rules
+        .iter()
+        .filter(|r| !r.ok())
+        .map(|r| r.rule)
+        .collect();
+    assert_eq!(
+        failed,
+        vec![RESTART, raft_checks::properties::ELECTION_SAFETY],
+        "{report:#?}"
+    );
+    let es = report
+        .rules
+        .iter()
+        .find(|r| r.rule == raft_checks::properties::ELECTION_SAFETY)
+        .and_then(|r| r.first.clone())
+        .expect("election safety failure");
+    assert_eq!(es.node, "S3");
+    assert!(
+        es.recorded.contains("term 1 had leaders {S1,S3}"),
+        "{es:#?}"
+    );
+    // Every step still replays: the model does what it is told; the host lied.
+    assert_eq!(
+        report
+            .rules
+            .iter()
+            .find(|r| r.rule == REPLAY)
+            .map(|r| r.failures),
+        Some(0)
+    );
+}
+
+#[test]
+fn the_sequence_diagram_shows_servers_messages_crashes_and_leaders() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .expect("traces/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && p.to_string_lossy().contains("kill"))
+        .collect();
+    dirs.sort();
+    let dir = dirs.first().expect("a fixture with a kill");
+    let run = load(dir).expect("load");
+    let text = svg(&run, &merge(&run), &ShowOptions::default());
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    for s in [
+        "S1",
+        "S2",
+        "S3",
+        "leader, term",
+        "crash",
+        "restart:",
+        "marker-end",
+    ] {
+        assert!(text.contains(s), "the diagram lacks {s}");
+    }
+    assert!(text.matches("<line").count() > 50);
+    // The CLI writes it where asked.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("run.svg");
+    let (code, _, err) = raftlab(
+        &[
+            "trace",
+            "show",
+            &dir.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+            "--limit",
+            "50",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let written = std::fs::read_to_string(&out).expect("written");
+    assert!(
+        written.contains("<svg") && written.contains("50 of"),
+        "{written:.300}"
+    );
+}

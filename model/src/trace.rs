@@ -1,0 +1,714 @@
+//! The trace vocabulary: what a host records about every handler call of this
+//! crate's actor, so that a recorded run can be replayed through the same handlers.
+//!
+//! A trace is one JSON-lines file per actor (node or client); each line is a
+//! [`Record`]: a handler call (start, deliver, timeout) with the state after it and
+//! the commands it emitted, or a host event (a group commit became durable, a clean
+//! stop). The format is documented in `traces/README.md`.
+//!
+//! To keep lines small, states and saves are recorded as changes: a server state
+//! lists its small fields in full and its log and key/value store as the change from
+//! the previous record of the same actor (the start record changes from nothing),
+//! and a `Save` lists the change from the previous save (or from the storage read at
+//! start). [`TraceState::apply`] and [`TraceCommand::decode`] undo the encoding
+//! exactly; [`TraceState::between`] and [`TraceCommand::encode`] make it.
+
+use crate::actor::{RaftActor, RaftState};
+use crate::client::{ClientConfig, ClientState};
+use crate::kv::{KvStore, Session};
+use crate::msg::{Entry, LogIndex, Msg, Op, Term, Text, Timer};
+use crate::mutant::MutantSet;
+use crate::server::{PersistentState, Role, ServerConfig, ServerState};
+use crate::server_set::ServerSet;
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Command, Id};
+use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
+
+/// The format version, in every start record; a reader refuses other versions.
+pub const FORMAT: u32 = 1;
+
+/// One line of a trace file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The actor: a server's index (S1 is 0) or a client's id.
+    pub node: Id,
+    /// This actor's handler calls are numbered from 0, across restarts. A flush or
+    /// stop record carries the number of the last handler call it covers.
+    pub step: u64,
+    /// Wall-clock time when the record was made, in nanoseconds since the Unix epoch.
+    pub time_ns: u64,
+    pub event: Event,
+    /// The actor's state after the handler call, as a change from the previous
+    /// record's state; absent when the handler left the state as it was (and on
+    /// flush and stop records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TraceState>,
+    /// The commands the handler emitted, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out: Vec<TraceCommand>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// `on_start`, with the storage it read (`None`: a fresh actor).
+    Start {
+        format: u32,
+        actor: ActorConfig,
+        storage: Option<PersistentState>,
+        /// Bytes of an incomplete last line that the host cut from the file before
+        /// this start (a crash while writing a record; nothing that record described
+        /// had left the node).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        repaired_bytes: u64,
+    },
+    /// `on_msg`: a message from `src`.
+    Deliver { src: Id, msg: Msg },
+    /// `on_timeout`.
+    Timeout { timer: Timer },
+    /// The host's group commit: every `Save` of steps up to `step` is durable now,
+    /// and the sends of those steps may leave. Recorded only for batches that saved.
+    Flush,
+    /// A clean stop: everything was flushed. A start that follows a start without a
+    /// stop in between is a restart after a crash.
+    Stop,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// What the actor is, so that a reader can rebuild it: the model's configuration
+/// minus what a host never changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorConfig {
+    Server {
+        servers: usize,
+        election_timeout_us: [u64; 2],
+        heartbeat_interval_us: [u64; 2],
+        max_entries_per_append: usize,
+        /// Known Raft bugs switched on; a trace of a correct host has none.
+        #[serde(default, skip_serializing_if = "is_no_mutant")]
+        mutants: MutantSet,
+    },
+    Client {
+        servers: usize,
+        ops: Vec<Op>,
+        retry_timeout_us: [u64; 2],
+        /// When the first request goes out (absent: at once).
+        #[serde(default, skip_serializing_if = "is_zero_range")]
+        start_delay_us: [u64; 2],
+    },
+}
+
+fn is_zero_range(r: &[u64; 2]) -> bool {
+    *r == [0, 0]
+}
+
+fn is_no_mutant(m: &MutantSet) -> bool {
+    *m == MutantSet::NONE
+}
+
+/// A duration range in whole microseconds, as traces record them.
+pub fn range_us(r: &Range<Duration>) -> [u64; 2] {
+    [r.start.as_micros() as u64, r.end.as_micros() as u64]
+}
+
+fn range_from_us(r: [u64; 2]) -> Range<Duration> {
+    Duration::from_micros(r[0])..Duration::from_micros(r[1])
+}
+
+impl ActorConfig {
+    pub fn of(actor: &RaftActor) -> ActorConfig {
+        match actor {
+            RaftActor::Server(c) => ActorConfig::Server {
+                servers: c.servers,
+                election_timeout_us: range_us(&c.election_timeout),
+                heartbeat_interval_us: range_us(&c.heartbeat_interval),
+                max_entries_per_append: c.max_entries_per_append,
+                mutants: c.mutants,
+            },
+            RaftActor::Client(c) => ActorConfig::Client {
+                servers: c.servers,
+                ops: c.ops.clone(),
+                retry_timeout_us: range_us(&c.retry_timeout),
+                start_delay_us: range_us(&c.start_delay),
+            },
+        }
+    }
+
+    pub fn actor(&self) -> RaftActor {
+        match self {
+            ActorConfig::Server {
+                servers,
+                election_timeout_us,
+                heartbeat_interval_us,
+                max_entries_per_append,
+                mutants,
+            } => {
+                let mut c = ServerConfig::new(*servers).with_mutants(*mutants);
+                c.election_timeout = range_from_us(*election_timeout_us);
+                c.heartbeat_interval = range_from_us(*heartbeat_interval_us);
+                c.max_entries_per_append = *max_entries_per_append;
+                RaftActor::Server(c)
+            }
+            ActorConfig::Client {
+                servers,
+                ops,
+                retry_timeout_us,
+                start_delay_us,
+            } => {
+                let mut c = ClientConfig::new(*servers, ops.clone());
+                c.retry_timeout = range_from_us(*retry_timeout_us);
+                c.start_delay = range_from_us(*start_delay_us);
+                RaftActor::Client(c)
+            }
+        }
+    }
+
+    pub fn servers(&self) -> usize {
+        match self {
+            ActorConfig::Server { servers, .. } | ActorConfig::Client { servers, .. } => *servers,
+        }
+    }
+}
+
+/// A state after a step, as a change from the state before it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceState {
+    Server(Box<ServerDelta>),
+    /// Client states are tiny: always in full.
+    Client(ClientState),
+}
+
+/// A server state: the small fields in full, the log and the store as changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerDelta {
+    pub current_term: Term,
+    pub voted_for: Option<Id>,
+    pub role: Role,
+    pub commit_index: LogIndex,
+    pub leader_hint: Option<Id>,
+    pub votes_granted: ServerSet,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_index: Vec<LogIndex>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_index: Vec<LogIndex>,
+    pub log: LogDelta,
+    #[serde(default, skip_serializing_if = "KvDelta::is_empty")]
+    pub kv: KvDelta,
+}
+
+/// A log as a change from an earlier one: keep its first `keep` entries, then
+/// append `append`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogDelta {
+    pub keep: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub append: Vec<Entry>,
+}
+
+/// A key/value store as a change from an earlier one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KvDelta {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<(Text, Text)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unset: Vec<Text>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<(Id, Session)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions_unset: Vec<Id>,
+}
+
+/// A record that cannot be decoded against what came before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaError(pub String);
+
+impl fmt::Display for DeltaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl LogDelta {
+    pub fn between(prev: &[Entry], next: &[Entry]) -> LogDelta {
+        let keep = prev.iter().zip(next).take_while(|(a, b)| a == b).count();
+        LogDelta {
+            keep: keep as u64,
+            append: next[keep..].to_vec(),
+        }
+    }
+
+    pub fn apply(&self, prev: &[Entry]) -> Result<Vec<Entry>, DeltaError> {
+        let keep = usize::try_from(self.keep).unwrap_or(usize::MAX);
+        if keep > prev.len() {
+            return Err(DeltaError(format!(
+                "the log keeps {keep} entries of a log that has {}",
+                prev.len()
+            )));
+        }
+        let mut log = Vec::with_capacity(keep + self.append.len());
+        log.extend_from_slice(&prev[..keep]);
+        log.extend_from_slice(&self.append);
+        Ok(log)
+    }
+}
+
+impl KvDelta {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+            && self.unset.is_empty()
+            && self.sessions.is_empty()
+            && self.sessions_unset.is_empty()
+    }
+
+    pub fn between(prev: &KvStore, next: &KvStore) -> KvDelta {
+        let mut d = KvDelta::default();
+        diff_maps(&prev.data, &next.data, &mut d.set, &mut d.unset);
+        diff_maps(
+            &prev.sessions,
+            &next.sessions,
+            &mut d.sessions,
+            &mut d.sessions_unset,
+        );
+        d
+    }
+
+    pub fn apply(&self, prev: &KvStore) -> KvStore {
+        let mut kv = prev.clone();
+        for k in &self.unset {
+            kv.data.remove(k);
+        }
+        for (k, v) in &self.set {
+            kv.data.insert(k.clone(), v.clone());
+        }
+        for c in &self.sessions_unset {
+            kv.sessions.remove(c);
+        }
+        for (c, s) in &self.sessions {
+            kv.sessions.insert(*c, s.clone());
+        }
+        kv
+    }
+}
+
+/// The changes from `prev` to `next`, in one walk over both (sorted) maps.
+fn diff_maps<K: Ord + Clone, V: PartialEq + Clone>(
+    prev: &std::collections::BTreeMap<K, V>,
+    next: &std::collections::BTreeMap<K, V>,
+    set: &mut Vec<(K, V)>,
+    unset: &mut Vec<K>,
+) {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (prev.iter().peekable(), next.iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some((k, _)), None) => {
+                unset.push((*k).clone());
+                a.next();
+            }
+            (None, Some((k, v))) => {
+                set.push(((*k).clone(), (*v).clone()));
+                b.next();
+            }
+            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                Ordering::Less => {
+                    unset.push((*ka).clone());
+                    a.next();
+                }
+                Ordering::Greater => {
+                    set.push(((*kb).clone(), (*vb).clone()));
+                    b.next();
+                }
+                Ordering::Equal => {
+                    if va != vb {
+                        set.push(((*kb).clone(), (*vb).clone()));
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
+    }
+}
+
+impl ServerDelta {
+    /// True if this records no change from `prev`.
+    pub fn is_no_change_from(&self, prev: &ServerState) -> bool {
+        self.current_term == prev.current_term
+            && self.voted_for == prev.voted_for
+            && self.role == prev.role
+            && self.commit_index == prev.commit_index
+            && self.leader_hint == prev.leader_hint
+            && self.votes_granted == prev.votes_granted
+            && self.next_index == prev.next_index
+            && self.match_index == prev.match_index
+            && self.log.keep == prev.log.len() as u64
+            && self.log.append.is_empty()
+            && self.kv.is_empty()
+    }
+
+    pub fn between(prev: Option<&ServerState>, next: &ServerState) -> ServerDelta {
+        let (log, kv) = match prev {
+            Some(p) => (
+                LogDelta::between(&p.log, &next.log),
+                KvDelta::between(&p.kv, &next.kv),
+            ),
+            None => (
+                LogDelta::between(&[], &next.log),
+                KvDelta::between(&KvStore::default(), &next.kv),
+            ),
+        };
+        ServerDelta {
+            current_term: next.current_term,
+            voted_for: next.voted_for,
+            role: next.role,
+            commit_index: next.commit_index,
+            leader_hint: next.leader_hint,
+            votes_granted: next.votes_granted,
+            next_index: next.next_index.clone(),
+            match_index: next.match_index.clone(),
+            log,
+            kv,
+        }
+    }
+
+    pub fn apply(&self, prev: Option<&ServerState>) -> Result<ServerState, DeltaError> {
+        let empty = KvStore::default();
+        let (prev_log, prev_kv): (&[Entry], &KvStore) = match prev {
+            Some(p) => (&p.log, &p.kv),
+            None => (&[], &empty),
+        };
+        Ok(ServerState {
+            current_term: self.current_term,
+            voted_for: self.voted_for,
+            log: self.log.apply(prev_log)?,
+            role: self.role,
+            commit_index: self.commit_index,
+            leader_hint: self.leader_hint,
+            votes_granted: self.votes_granted,
+            next_index: self.next_index.clone(),
+            match_index: self.match_index.clone(),
+            kv: self.kv.apply(prev_kv),
+        })
+    }
+}
+
+impl TraceState {
+    /// `next` as a change from `prev` (`None`: from nothing, at start).
+    pub fn between(prev: Option<&RaftState>, next: &RaftState) -> TraceState {
+        match next {
+            RaftState::Server(s) => TraceState::Server(Box::new(ServerDelta::between(
+                prev.and_then(RaftState::server),
+                s,
+            ))),
+            RaftState::Client(c) => TraceState::Client(c.clone()),
+        }
+    }
+
+    /// `next` as a change from `prev`, or `None` if it is the same state: one pass
+    /// over the states, not a comparison and then a diff.
+    pub fn change(prev: &RaftState, next: &RaftState) -> Option<TraceState> {
+        match (prev, next) {
+            (RaftState::Server(p), RaftState::Server(n)) => {
+                let d = ServerDelta::between(Some(p), n);
+                (!d.is_no_change_from(p)).then(|| TraceState::Server(Box::new(d)))
+            }
+            _ => (prev != next).then(|| TraceState::between(Some(prev), next)),
+        }
+    }
+
+    /// The state this records, given the state of the previous record.
+    pub fn apply(&self, prev: Option<&RaftState>) -> Result<RaftState, DeltaError> {
+        match self {
+            TraceState::Server(d) => {
+                let prev = match prev {
+                    Some(RaftState::Client(_)) => {
+                        return Err(DeltaError("a server state follows a client state".into()))
+                    }
+                    Some(RaftState::Server(s)) => Some(s),
+                    None => None,
+                };
+                Ok(RaftState::Server(d.apply(prev)?))
+            }
+            TraceState::Client(c) => Ok(RaftState::Client(c.clone())),
+        }
+    }
+}
+
+/// A command as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceCommand {
+    /// The persistent state to save, as a change from the previous save.
+    Save {
+        current_term: Term,
+        voted_for: Option<Id>,
+        log: LogDelta,
+    },
+    SetTimer {
+        timer: Timer,
+        range_us: [u64; 2],
+    },
+    CancelTimer {
+        timer: Timer,
+    },
+    Send {
+        dst: Id,
+        msg: Msg,
+    },
+    /// Never emitted by this crate's actor (`Random = ()`); recorded if it were.
+    ChooseRandom {
+        key: String,
+        choices: usize,
+    },
+}
+
+/// A command in full, comparable: the model's `Command` (which has no `PartialEq`),
+/// with timer ranges in whole microseconds as traces record them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Cmd {
+    Save(PersistentState),
+    SetTimer(Timer, [u64; 2]),
+    CancelTimer(Timer),
+    Send(Id, Msg),
+    ChooseRandom(String, usize),
+}
+
+pub type ActorCommand = Command<Msg, Timer, (), PersistentState>;
+
+impl Cmd {
+    pub fn of(c: &ActorCommand) -> Cmd {
+        match c {
+            Command::Save(p) => Cmd::Save(p.clone()),
+            Command::SetTimer(t, r) => Cmd::SetTimer(*t, range_us(r)),
+            Command::CancelTimer(t) => Cmd::CancelTimer(*t),
+            Command::Send(dst, msg) => Cmd::Send(*dst, msg.clone()),
+            Command::ChooseRandom(k, v) => Cmd::ChooseRandom(k.clone(), v.len()),
+        }
+    }
+}
+
+impl TraceCommand {
+    /// Encodes `c`; `last_save` is the previous save (or the storage read at start),
+    /// and becomes `c` if `c` is a save.
+    pub fn encode(c: &ActorCommand, last_save: &mut PersistentState) -> TraceCommand {
+        match c {
+            Command::Save(p) => {
+                let log = LogDelta::between(&last_save.log, &p.log);
+                *last_save = p.clone();
+                TraceCommand::Save {
+                    current_term: p.current_term,
+                    voted_for: p.voted_for,
+                    log,
+                }
+            }
+            Command::SetTimer(timer, r) => TraceCommand::SetTimer {
+                timer: *timer,
+                range_us: range_us(r),
+            },
+            Command::CancelTimer(timer) => TraceCommand::CancelTimer { timer: *timer },
+            Command::Send(dst, msg) => TraceCommand::Send {
+                dst: *dst,
+                msg: msg.clone(),
+            },
+            Command::ChooseRandom(key, v) => TraceCommand::ChooseRandom {
+                key: key.clone(),
+                choices: v.len(),
+            },
+        }
+    }
+
+    /// The command this records; `last_save` as for [`TraceCommand::encode`].
+    pub fn decode(&self, last_save: &mut PersistentState) -> Result<Cmd, DeltaError> {
+        Ok(match self {
+            TraceCommand::Save {
+                current_term,
+                voted_for,
+                log,
+            } => {
+                let p = PersistentState {
+                    current_term: *current_term,
+                    voted_for: *voted_for,
+                    log: log.apply(&last_save.log)?,
+                };
+                *last_save = p.clone();
+                Cmd::Save(p)
+            }
+            TraceCommand::SetTimer { timer, range_us } => Cmd::SetTimer(*timer, *range_us),
+            TraceCommand::CancelTimer { timer } => Cmd::CancelTimer(*timer),
+            TraceCommand::Send { dst, msg } => Cmd::Send(*dst, msg.clone()),
+            TraceCommand::ChooseRandom { key, choices } => Cmd::ChooseRandom(key.clone(), *choices),
+        })
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cmd::Save(p) => write!(
+                f,
+                "save(term {}, voted {:?}, log {})",
+                p.current_term,
+                p.voted_for.map(usize::from),
+                crate::msg::LogTerms(&p.log)
+            ),
+            Cmd::SetTimer(t, r) => write!(f, "set {t:?} timer {}..{} ms", r[0] / 1000, r[1] / 1000),
+            Cmd::CancelTimer(t) => write!(f, "cancel {t:?} timer"),
+            Cmd::Send(dst, msg) => write!(f, "send to {} {msg:?}", usize::from(*dst)),
+            Cmd::ChooseRandom(k, n) => write!(f, "choose random {k} of {n}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::Cluster;
+
+    fn entry(term: Term, seq: u64) -> Entry {
+        Entry {
+            term,
+            client: Id::from(1usize << 63 | 7),
+            seq,
+            op: Op::Put {
+                key: format!("k{seq}").into(),
+                value: "v".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn log_delta_round_trips_and_refuses_to_keep_what_is_not_there() {
+        let a = vec![entry(1, 1), entry(1, 2), entry(2, 3)];
+        let b = vec![entry(1, 1), entry(3, 2)];
+        for (p, n) in [(&a, &b), (&b, &a), (&a, &a), (&vec![], &a), (&a, &vec![])] {
+            let d = LogDelta::between(p, n);
+            assert_eq!(&d.apply(p).unwrap(), n);
+        }
+        assert_eq!(LogDelta::between(&a, &b).keep, 1);
+        let d = LogDelta::between(&a, &a);
+        assert!(d.apply(&b).is_err(), "keeps 3 of a 2-entry log");
+    }
+
+    #[test]
+    fn states_and_commands_of_a_real_run_round_trip_through_json() {
+        // An election and a committed write, through the real handlers.
+        let mut c = Cluster::new(ServerConfig::new(3));
+        let mut states = vec![RaftState::Server(c.states[0].clone())];
+        c.timeout(0, Timer::Election);
+        c.settle(&[], 100);
+        let client = Id::from(1usize << 63 | 1);
+        c.deliver(
+            usize::from(client),
+            0,
+            Msg::ClientRequest {
+                client,
+                seq: 1,
+                op: Op::Append {
+                    key: "x".into(),
+                    value: "a".into(),
+                },
+            },
+        );
+        c.settle(&[], 100);
+        c.timeout(0, Timer::Heartbeat);
+        c.settle(&[], 100);
+        states.push(RaftState::Server(c.states[0].clone()));
+        assert!(c.states[0].commit_index == 1 && c.states[0].kv.data.len() == 1);
+        let mut prev: Option<&RaftState> = None;
+        for s in &states {
+            let d = TraceState::between(prev, s);
+            let json = serde_json::to_string(&d).unwrap();
+            let back: TraceState = serde_json::from_str(&json).unwrap();
+            assert_eq!(&back.apply(prev).unwrap(), s, "{json}");
+            prev = Some(s);
+        }
+        let mut enc = PersistentState::default();
+        let mut dec = PersistentState::default();
+        let p = c.states[0].persistent();
+        for cmd in [
+            Command::Save(p.clone()),
+            Command::Save(PersistentState {
+                log: vec![],
+                ..p.clone()
+            }),
+            Command::SetTimer(
+                Timer::Election,
+                Duration::from_millis(300)..Duration::from_millis(600),
+            ),
+            Command::Send(
+                Id::from(2),
+                Msg::RequestVote {
+                    term: 2,
+                    last_log_index: 1,
+                    last_log_term: 1,
+                },
+            ),
+        ] {
+            let t = TraceCommand::encode(&cmd, &mut enc);
+            let json = serde_json::to_string(&t).unwrap();
+            let back: TraceCommand = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.decode(&mut dec).unwrap(), Cmd::of(&cmd), "{json}");
+        }
+    }
+
+    #[test]
+    fn kv_deltas_round_trip_and_no_change_is_none() {
+        let mut a = KvStore::default();
+        let mut b = KvStore::default();
+        for (k, v) in [("a", "1"), ("b", "2"), ("d", "4")] {
+            a.data.insert(k.into(), v.into());
+        }
+        for (k, v) in [("b", "2"), ("c", "3"), ("d", "5")] {
+            b.data.insert(k.into(), v.into());
+        }
+        let d = KvDelta::between(&a, &b);
+        assert_eq!(d.unset, vec![Text::from("a")]);
+        assert_eq!(d.set.len(), 2, "c added, d changed: {d:?}");
+        assert_eq!(d.apply(&a), b);
+        assert!(KvDelta::between(&b, &b).is_empty());
+        let s = RaftState::Server(ServerState::from_storage(None));
+        assert_eq!(TraceState::change(&s, &s), None);
+        let mut t = s.clone();
+        if let RaftState::Server(x) = &mut t {
+            x.kv = b;
+        }
+        let c = TraceState::change(&s, &t).expect("a change");
+        assert_eq!(c.apply(Some(&s)).unwrap(), t);
+    }
+
+    #[test]
+    fn a_record_is_one_json_line_and_configs_rebuild_the_actor() {
+        let actor = RaftActor::Server(ServerConfig::new(5));
+        let r = Record {
+            node: Id::from(4),
+            step: 0,
+            time_ns: 1,
+            event: Event::Start {
+                format: FORMAT,
+                actor: ActorConfig::of(&actor),
+                storage: None,
+                repaired_bytes: 0,
+            },
+            state: None,
+            out: vec![],
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains('\n'));
+        let back: Record = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        let Event::Start { actor: cfg, .. } = back.event else {
+            unreachable!()
+        };
+        assert_eq!(cfg.actor(), actor);
+        let client = RaftActor::Client(ClientConfig::new(3, vec![Op::Get { key: "x".into() }]));
+        assert_eq!(ActorConfig::of(&client).actor(), client);
+    }
+}
