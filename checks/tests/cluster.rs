@@ -4,6 +4,8 @@
 //! if it is exceeded), every wait is bounded, and ports are chosen at random among
 //! free ones so that tests can run in parallel.
 
+mod common;
+use common::raftlab;
 use raft_impl::client::{self, Completed};
 use raft_impl::local::{free_base_port, NodeProc};
 use raft_impl::wire::{self, NodeStatus, Wire};
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_raftlab");
+use common::EXE;
 
 /// Kills the test's nodes and exits the test binary if the test runs past its
 /// deadline: a hung test must fail, not hang CI.
@@ -178,35 +180,6 @@ fn get(k: &str) -> Op {
 
 fn role(st: &[Option<NodeStatus>], i: usize) -> Option<Role> {
     st[i].as_ref().map(|s| s.role)
-}
-
-/// Runs the raftlab binary with `args` and a hard time limit; returns (exit code,
-/// stdout, stderr).
-fn raftlab(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out_path = dir.path().join("out");
-    let err_path = dir.path().join("err");
-    let mut child = Command::new(EXE)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("out file"))
-        .stderr(std::fs::File::create(&err_path).expect("err file"))
-        .spawn()
-        .expect("spawn raftlab");
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("raftlab {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read = |p| std::fs::read_to_string(p).unwrap_or_default();
-    (status.code(), read(&out_path), read(&err_path))
 }
 
 fn cluster_arg(addrs: &[SocketAddr]) -> String {

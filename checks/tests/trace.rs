@@ -5,6 +5,8 @@
 //! Real clusters run as `raftlab trace record` processes (nodes are separate
 //! processes, each with a hard time limit); the rest works on files in process.
 
+mod common;
+use common::raftlab;
 use raft_checks::trace_check::{
     check, Report, MESSAGES, REPLAY, RESTART, SAVE_BEFORE_SEND, TIMERS,
 };
@@ -15,42 +17,10 @@ use raft_model::{Id, Msg, PersistentState, RaftActor, RaftState, ServerConfig, T
 use stateright::actor::{Actor, Out};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-const EXE: &str = env!("CARGO_BIN_EXE_raftlab");
+use std::time::Duration;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces")
-}
-
-/// Runs raftlab with a hard time limit; returns (exit code, stdout, stderr).
-fn raftlab(args: &[&str], limit: Duration) -> (Option<i32>, String, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
-    let mut child = Command::new(EXE)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_path).expect("out file"))
-        .stderr(std::fs::File::create(&err_path).expect("err file"))
-        .spawn()
-        .expect("spawn raftlab");
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            // The record command stops its nodes when it ends; killing it leaves
-            // them to their own SIGKILL-on-drop guards, which cannot run: say so.
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("raftlab {args:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read = |p| std::fs::read_to_string(p).unwrap_or_default();
-    (status.code(), read(&out_path), read(&err_path))
 }
 
 /// `raftlab trace record` into a fresh directory; returns (exit code, report, dir).
