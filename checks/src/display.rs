@@ -1,9 +1,9 @@
 //! Readable text for actions, servers and steps: what a person reads in a
 //! counterexample, in the paper's vocabulary.
 
-use crate::model::{RaftModel, State};
+use crate::model::{RaftModel, State, Violation};
 use raft_model::msg::LogTerms;
-use raft_model::{Id, Msg, RaftState, Role, ServerState, Timer};
+use raft_model::{Id, Msg, PersistentState, RaftState, Role, ServerState, Timer};
 use serde::Serialize;
 use stateright::actor::ActorModelAction;
 
@@ -89,6 +89,150 @@ pub fn server_line(n: usize, s: &ServerState) -> String {
     )
 }
 
+/// A leader's view of replication: `match S2:2 S3:0`.
+fn leader_progress(n: usize, me: usize, s: &ServerState) -> String {
+    let peers: Vec<String> = (0..n)
+        .filter(|&j| j != me)
+        .filter_map(|j| {
+            let m = s.match_index.get(j)?;
+            Some(format!("{}:{m}", name(n, Id::from(j))))
+        })
+        .collect();
+    format!("  match {}", peers.join(" "))
+}
+
+fn storage_line(n: usize, p: &Option<PersistentState>) -> String {
+    match p {
+        None => "nothing saved".into(),
+        Some(p) => format!(
+            "saved term {} voted {} log {}",
+            p.current_term,
+            p.voted_for.map_or("-".to_string(), |v| name(n, v)),
+            LogTerms(&p.log)
+        ),
+    }
+}
+
+/// The whole state as a person reads it: one line per server and client, the
+/// messages in flight, and what the run has done so far. This is the state's
+/// `Debug`, so it is what stateright's Explorer shows.
+pub fn state(st: &State) -> String {
+    use std::fmt::Write;
+    let n = st
+        .actor_states
+        .iter()
+        .filter(|s| s.server().is_some())
+        .count();
+    let mut out = String::new();
+    for (i, actor) in st.actor_states.iter().enumerate() {
+        let id = Id::from(i);
+        let mut timers: Vec<&str> = st
+            .timers_set
+            .get(i)
+            .map(|t| t.iter().map(timer).collect())
+            .unwrap_or_default();
+        timers.sort_unstable();
+        let timers = if timers.is_empty() {
+            String::new()
+        } else {
+            format!("  timers: {}", timers.join(", "))
+        };
+        let line = if st.crashed.get(i).copied().unwrap_or(false) {
+            format!("down  ({})", storage_line(n, &st.actor_storages[i]))
+        } else {
+            match &**actor {
+                RaftState::Server(s) if s.role == Role::Leader => {
+                    format!("{}{}{timers}", server_line(n, s), leader_progress(n, i, s))
+                }
+                RaftState::Server(s) => format!("{}{timers}", server_line(n, s)),
+                RaftState::Client(c) => format!(
+                    "client  {} ops answered, sends to {}{timers}",
+                    c.done,
+                    name(n, c.target)
+                ),
+            }
+        };
+        let _ = writeln!(out, "{}  {line}", name(n, id));
+    }
+    let mut in_flight: Vec<String> = st
+        .network
+        .iter_all()
+        .map(|env| {
+            format!(
+                "{} -> {} {}",
+                name(n, env.src),
+                name(n, env.dst),
+                msg(n, env.msg)
+            )
+        })
+        .collect();
+    in_flight.sort();
+    let _ = writeln!(out, "in flight: {}", in_flight.len());
+    for m in &in_flight {
+        let _ = writeln!(out, "  {m}");
+    }
+    let h = &st.history;
+    let leaders: Vec<String> = h
+        .leaders
+        .iter()
+        .enumerate()
+        .filter(|(_, set)| !set.is_empty())
+        .map(|(t, set)| {
+            let who: Vec<String> = set.iter().map(|j| name(n, Id::from(j))).collect();
+            format!("term {t}: {}", who.join(" and "))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "leaders so far: {}",
+        if leaders.is_empty() {
+            "none".to_string()
+        } else {
+            leaders.join(", ")
+        }
+    );
+    let applied: Vec<String> = h.applied.iter().map(|e| format!("{e:?}")).collect();
+    let _ = writeln!(out, "applied so far: [{}]", applied.join(", "));
+    let crashed: Vec<String> = h
+        .crashed_before
+        .iter()
+        .map(|j| name(n, Id::from(j)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "crashes so far: {}{}",
+        h.crashes,
+        if crashed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", crashed.join(", "))
+        }
+    );
+    let answered: u64 = h.returned.iter().sum();
+    let invoked: u64 = h.invoked.iter().sum();
+    let _ = write!(
+        out,
+        "client operations: {invoked} invoked, {answered} answered"
+    );
+    let broken: Vec<&str> = [
+        (Violation::TermDecreased, "a term decreased"),
+        (Violation::CommitDecreased, "a commit index decreased"),
+        (Violation::LeaderOverwrote, "a leader overwrote its log"),
+        (
+            Violation::AppliedDifferent,
+            "two servers applied different entries",
+        ),
+    ]
+    .into_iter()
+    .filter(|(v, _)| h.violated(*v))
+    .map(|(_, text)| text)
+    .collect();
+    if !broken.is_empty() {
+        let _ = write!(out, "\nalready broken: {}", broken.join("; "));
+    }
+    out
+}
+
 /// One row of a counterexample.
 #[derive(Clone, Debug, Serialize)]
 pub struct StepRow {
@@ -147,7 +291,27 @@ pub fn row(
     }
 }
 
-/// The text of a step for stateright's Explorer.
+/// The properties judged on one state: what holds there, what is violated, and
+/// which Sometimes properties this run has reached.
+pub fn verdicts(model: &RaftModel, st: &State) -> String {
+    use stateright::Expectation;
+    let mut out = String::new();
+    for p in crate::properties::named(&model.bounds) {
+        let holds = (p.condition)(model, st);
+        let line = match (p.expectation, holds) {
+            (Expectation::Always, true) => format!("  ✅ holds      {}\n", p.name),
+            (Expectation::Always, false) => format!("  ❌ VIOLATED   {}\n", p.name),
+            (_, true) => format!("  ✅ reached    {} (sometimes)\n", p.name),
+            (_, false) => format!("  ·  not yet    {} (sometimes)\n", p.name),
+        };
+        out.push_str(&line);
+    }
+    out
+}
+
+/// The text of a step for stateright's Explorer (its "outcome", which the Explorer
+/// shows instead of the state): the step, the properties judged on the state it
+/// leads to, and that state.
 pub fn step(
     model: &RaftModel,
     _last: &State,
@@ -156,7 +320,13 @@ pub fn step(
 ) -> String {
     let r = row(model, 0, a, next);
     format!(
-        "{} {} {}\n{}: {}",
-        r.action, r.server, r.detail, r.server, r.after
+        "{} {} {}\n{}: {}\n\nProperties in this state:\n{}\nState:\n{}",
+        r.action,
+        r.server,
+        r.detail,
+        r.server,
+        r.after,
+        verdicts(model, next),
+        state(next)
     )
 }

@@ -3,6 +3,7 @@
 
 pub mod bounds;
 pub mod display;
+pub mod explore;
 pub mod model;
 pub mod mutants;
 pub mod properties;

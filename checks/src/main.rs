@@ -11,6 +11,7 @@ mod cli_bench;
 mod cli_check;
 mod cli_client;
 mod cli_cluster;
+mod cli_explore;
 mod cli_mutants;
 mod cli_node;
 mod cli_trace;
@@ -45,6 +46,10 @@ enum Command {
     /// Re-introduce known Raft bugs one at a time and show that the checker catches
     /// every one with a shortest counterexample (exit 1 if any escapes).
     Mutants(cli_mutants::MutantsArgs),
+    /// Serve stateright's Explorer (a web UI) for the model `check` checks with the
+    /// same flags: step through runs, open the counterexamples `check` and
+    /// `mutants` link to, and see which properties hold in each state.
+    Explore(cli_explore::ExploreArgs),
     Node(cli_node::NodeArgs),
     Cluster(cli_cluster::ClusterArgs),
     Client(cli_client::ClientArgs),
@@ -224,6 +229,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => cli_check::main(&args),
         Command::Mutants(args) => cli_mutants::main(&args),
+        Command::Explore(args) => cli_explore::main(&args),
         Command::Node(args) => cli_node::main(&args),
         Command::Cluster(args) => cli_cluster::main(&args),
         Command::Client(args) => cli_client::main(&args),

@@ -24,7 +24,30 @@ use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Model, Property, Rewrite, RewritePlan};
 use std::sync::Arc;
 
-pub type State = ActorModelState<RaftActor, History>;
+/// A state of the model: stateright's actor-system state with the run's history.
+/// A type of its own so that its `Debug`, which is what stateright's Explorer
+/// shows, reads as Raft (see `crate::display::state`) rather than as a dump.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct State(pub ActorModelState<RaftActor, History>);
+
+impl std::ops::Deref for State {
+    type Target = ActorModelState<RaftActor, History>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for State {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::display::state(self))
+    }
+}
 pub type Action = ActorModelAction<Msg, Timer, ()>;
 
 /// Transition properties, recorded in `History::violations` the step they fail.
@@ -120,6 +143,17 @@ pub struct RaftModel {
 
 impl RaftModel {
     pub fn new(bounds: Bounds) -> Self {
+        let ops = (0..bounds.clients)
+            .map(|c| client_ops(c, bounds.ops_per_client))
+            .collect();
+        RaftModel::with_client_ops(bounds, ops)
+    }
+
+    /// The Raft model under `bounds` whose clients perform `ops` (client `c` the
+    /// operations `ops[c]`, in order) instead of the generated ones: a recorded run's
+    /// clients, for instance. `bounds.clients` must be `ops.len()`.
+    pub fn with_client_ops(bounds: Bounds, ops: Vec<Vec<Op>>) -> Self {
+        debug_assert_eq!(bounds.clients, ops.len());
         let n = bounds.servers;
         let mut cfg = ServerConfig::new(n).with_mutants(bounds.mutants);
         cfg.max_entries_per_append = bounds.max_batch;
@@ -131,9 +165,10 @@ impl RaftModel {
         };
         let inner = ActorModel::new(bounds.clone(), History::new(&bounds))
             .actors(std::iter::repeat_n(server, n))
-            .actors((0..bounds.clients).map(|c| {
-                RaftActor::Client(ClientConfig::new(n, client_ops(c, bounds.ops_per_client)))
-            }))
+            .actors(
+                ops.into_iter()
+                    .map(|ops| RaftActor::Client(ClientConfig::new(n, ops))),
+            )
             .init_network(network)
             .lossy_network(if bounds.lossy {
                 LossyNetwork::Yes
@@ -284,11 +319,11 @@ impl Model for RaftModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        self.inner.init_states()
+        self.inner.init_states().into_iter().map(State).collect()
     }
 
     fn actions(&self, state: &State, actions: &mut Vec<Action>) {
-        self.inner.actions(state, actions);
+        self.inner.actions(&state.0, actions);
         let n = self.servers();
         let may_crash = (state.history.crashes as usize) < self.bounds.crashes;
         actions.retain(|a| match a {
@@ -299,8 +334,8 @@ impl Model for RaftModel {
 
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let acting = acting_actor(&action);
-        let mut next = match self.inner.next_state(last, action.clone()) {
-            Some(next) => next,
+        let mut next = match self.inner.next_state(&last.0, action.clone()) {
+            Some(next) => State(next),
             None => consume_ignored(last, &action)?,
         };
         match action {
@@ -418,7 +453,7 @@ pub fn representative(state: &State) -> State {
         return state.clone(); // already in canonical order
     }
     let plan = RewritePlan::<Id, _>::from_values_to_sort(&keys);
-    ActorModelState {
+    State(ActorModelState {
         actor_states: plan.reindex(&state.actor_states),
         network: state.network.rewrite(&plan),
         timers_set: plan.reindex(&state.timers_set),
@@ -426,7 +461,7 @@ pub fn representative(state: &State) -> State {
         crashed: plan.reindex(&state.crashed),
         actor_storages: plan.reindex(&state.actor_storages),
         history: state.history.rewrite(&plan),
-    }
+    })
 }
 
 /// The linearizability tester's verdict on the clients' history so far. Histories
