@@ -2,6 +2,7 @@
 
 use crate::{usage_error, CheckArgs};
 use raft_checks::bounds::Bounds;
+use raft_checks::explore::{explore_command, url, DEFAULT_ADDR};
 use raft_checks::run::{self, Report, RunOptions, Status};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
@@ -132,6 +133,13 @@ pub fn print_report(r: &Report) {
         let steps = p.counterexample.as_deref().unwrap_or(&[]);
         println!("{} VIOLATED: {how}, {} steps", p.name, steps.len());
         print_steps(steps);
+        if let Some(path) = &p.explorer_path {
+            println!(
+                "Step through it in the Explorer: run `{}` and open",
+                explore_command(&r.bounds)
+            );
+            println!("  {}", url(DEFAULT_ADDR, Some(path)));
+        }
     }
     if r.violated().is_empty() && r.bounds.mutants != raft_model::MutantSet::NONE {
         println!();

@@ -3,6 +3,7 @@
 use crate::cli_check::{bounds_line, print_steps};
 use crate::usage_error;
 use clap::Args;
+use raft_checks::explore::{explore_command, url, DEFAULT_ADDR};
 use raft_checks::mutants::{self, Row};
 use raft_model::Mutant;
 use tabled::settings::Style;
@@ -59,6 +60,7 @@ pub fn main(args: &MutantsArgs) -> i32 {
         }
     } else {
         print_table(&rows);
+        print_links(&rows);
         if args.verbose {
             for r in &rows {
                 println!();
@@ -91,6 +93,22 @@ fn verdict(r: &Row) -> String {
         format!("caught: {p} violated, {kind} counterexample {n} steps")
     } else {
         "ESCAPED: no property violated".to_string()
+    }
+}
+
+/// Each counterexample's Explorer link, with the command that serves its model.
+fn print_links(rows: &[Row]) {
+    let linked: Vec<&Row> = rows.iter().filter(|r| r.explorer_path.is_some()).collect();
+    if linked.is_empty() {
+        return;
+    }
+    println!();
+    println!("Step through a counterexample in the Explorer: run the command, open the link.");
+    for r in linked {
+        if let Some(path) = &r.explorer_path {
+            println!("  {}", explore_command(&r.bounds));
+            println!("    {}", url(DEFAULT_ADDR, Some(path)));
+        }
     }
 }
 

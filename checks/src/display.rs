@@ -299,10 +299,10 @@ pub fn verdicts(model: &RaftModel, st: &State) -> String {
     for p in crate::properties::named(&model.bounds) {
         let holds = (p.condition)(model, st);
         let line = match (p.expectation, holds) {
-            (Expectation::Always, true) => format!("  ✅ holds      {}\n", p.name),
-            (Expectation::Always, false) => format!("  ❌ VIOLATED   {}\n", p.name),
-            (_, true) => format!("  ✅ reached    {} (sometimes)\n", p.name),
-            (_, false) => format!("  ·  not yet    {} (sometimes)\n", p.name),
+            (Expectation::Always, true) => format!("  ✓ holds      {}\n", p.name),
+            (Expectation::Always, false) => format!("  ✗ VIOLATED   {}\n", p.name),
+            (_, true) => format!("  ✓ reached    {} (sometimes)\n", p.name),
+            (_, false) => format!("  · not yet    {} (sometimes)\n", p.name),
         };
         out.push_str(&line);
     }

@@ -106,6 +106,9 @@ pub struct Row {
     pub counterexample: Vec<StepRow>,
     #[serde(skip)]
     pub path: Option<Vec<Action>>,
+    /// The counterexample as an Explorer path, for `raftlab explore --mutant NAME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explorer_path: Option<String>,
 }
 
 /// Checks the correct model at the case's bounds, then the mutant breadth-first so
@@ -159,5 +162,6 @@ pub fn run(case: &Case, threads: usize) -> Row {
             .and_then(|p| p.counterexample.clone())
             .unwrap_or_default(),
         path: worst.and_then(|p| p.path.clone()),
+        explorer_path: worst.and_then(|p| p.explorer_path.clone()),
     }
 }

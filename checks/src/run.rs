@@ -94,6 +94,10 @@ pub struct PropertyResult {
     pub shortest: Option<bool>,
     #[serde(skip)]
     pub path: Option<Vec<Action>>,
+    /// The counterexample as an Explorer path (`0/4/1`): open it with
+    /// `crate::explore::url` on `raftlab explore` with the same bounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explorer_path: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -284,6 +288,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
                 None
             },
             path: path.map(|pa| pa.into_actions()),
+            explorer_path: None,
         });
     }
 
@@ -320,6 +325,13 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
                 _ => {}
             }
         }
+    }
+
+    for r in results.iter_mut().filter(|r| r.status == Status::Violated) {
+        r.explorer_path = r
+            .path
+            .as_deref()
+            .and_then(|actions| crate::explore::encode(&model, actions));
     }
 
     let timed_out = opts
