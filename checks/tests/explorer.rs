@@ -385,3 +385,38 @@ fn commit_old_term_counterexample_opens_in_a_browser() {
         .as_bytes(),
     );
 }
+
+/// `raftlab check` with bound flags prints the `raftlab explore` command for the
+/// same model and a link; that command serves a model in which the link's last
+/// step breaks the property.
+#[test]
+fn check_prints_a_command_and_link_that_open_its_counterexample() {
+    let (code, out, err) = raftlab(
+        &["check", "--mutant", "double-vote", "--max-term", "2", "-q"],
+        Duration::from_secs(300),
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    let command = out
+        .lines()
+        .find_map(|l| l.split_once("run `")?.1.split_once('`').map(|c| c.0))
+        .expect("an explore command");
+    assert!(command.contains("--max-term 2"), "{command}");
+    let link = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("http://127.0.0.1:3000/#/steps/"))
+        .expect("a link");
+    let args: Vec<&str> = command
+        .strip_prefix("raftlab explore")
+        .expect("a raftlab explore command")
+        .split_whitespace()
+        .collect();
+    let ex = start_explorer(&args);
+    let (prefix, last) = link.rsplit_once('/').expect("several steps");
+    let steps = json(&ex.addr, &format!("/.states/{prefix}"));
+    let last: usize = last.parse().expect("an action index");
+    let outcome = steps[last]["outcome"].as_str().unwrap_or("");
+    assert!(
+        outcome.contains("✗ VIOLATED   Election Safety"),
+        "{outcome}"
+    );
+}
