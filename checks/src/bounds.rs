@@ -160,3 +160,27 @@ impl Bounds {
         Ok(())
     }
 }
+
+/// The bounds in one line, as every report prints them.
+pub fn describe(b: &Bounds) -> String {
+    let mutants: Vec<_> = b.mutants.iter().map(|m| m.name()).collect();
+    format!(
+        "{} servers, {} client(s) x {} op(s), max term {}, max log {}, {} crash(es) in total, \
+         {} network{}, at most {} messages in flight, {} entries per AppendEntries{}",
+        b.servers,
+        b.clients,
+        b.ops_per_client,
+        b.max_term,
+        b.max_log,
+        b.crashes,
+        b.network,
+        if b.lossy { " (lossy)" } else { " (no loss)" },
+        b.max_in_flight,
+        b.max_batch,
+        if mutants.is_empty() {
+            String::new()
+        } else {
+            format!(", MUTANTS: {}", mutants.join(", "))
+        }
+    )
+}

@@ -1,7 +1,7 @@
 //! `raftlab check`: output of a check, as tables or JSON.
 
 use crate::{usage_error, CheckArgs};
-use raft_checks::bounds::Bounds;
+use raft_checks::bounds::{describe, Bounds};
 use raft_checks::explore::{explore_command, url, DEFAULT_ADDR};
 use raft_checks::run::{self, Report, RunOptions, Status};
 use tabled::settings::Style;
@@ -31,32 +31,9 @@ pub fn main(args: &CheckArgs) -> i32 {
     report.exit_code()
 }
 
-pub fn bounds_line(b: &Bounds) -> String {
-    let mutants: Vec<_> = b.mutants.iter().map(|m| m.name()).collect();
-    format!(
-        "{} servers, {} client(s) x {} op(s), max term {}, max log {}, {} crash(es) in total, \
-         {} network{}, at most {} messages in flight, {} entries per AppendEntries{}",
-        b.servers,
-        b.clients,
-        b.ops_per_client,
-        b.max_term,
-        b.max_log,
-        b.crashes,
-        b.network,
-        if b.lossy { " (lossy)" } else { " (no loss)" },
-        b.max_in_flight,
-        b.max_batch,
-        if mutants.is_empty() {
-            String::new()
-        } else {
-            format!(", MUTANTS: {}", mutants.join(", "))
-        }
-    )
-}
-
 fn print_header(b: &Bounds, o: &RunOptions) {
     println!("raftlab check: Raft model");
-    println!("  bounds:   {}", bounds_line(b));
+    println!("  bounds:   {}", describe(b));
     println!(
         "  checker:  {} with {} thread(s), symmetry {}{}{}",
         o.strategy,

@@ -1,8 +1,8 @@
 //! `raftlab explore`: stateright's Explorer for the model `raftlab check` checks.
 
-use crate::cli_check::bounds_line;
 use crate::{usage_error, BoundsArgs};
 use clap::Args;
+use raft_checks::bounds::describe;
 use raft_checks::explore::{self, DEFAULT_ADDR};
 use raft_checks::model::RaftModel;
 use stateright::Model;
@@ -46,7 +46,7 @@ pub fn main(args: &ExploreArgs) -> i32 {
         return usage_error(&e);
     }
     println!("raftlab explore: stateright's Explorer for the Raft model");
-    println!("  bounds:  {}", bounds_line(&bounds));
+    println!("  bounds:  {}", describe(&bounds));
     println!("  open:    {}", explore::url(&args.addr, None));
     if let Some(actions) = &path {
         if let Some(encoded) = explore::encode(&model, actions) {

@@ -1,8 +1,9 @@
 //! `raftlab mutants`: every known Raft bug must be caught.
 
-use crate::cli_check::{bounds_line, print_steps};
+use crate::cli_check::print_steps;
 use crate::usage_error;
 use clap::Args;
+use raft_checks::bounds::describe;
 use raft_checks::explore::{explore_command, url, DEFAULT_ADDR};
 use raft_checks::mutants::{self, Row};
 use raft_model::Mutant;
@@ -48,7 +49,7 @@ pub fn main(args: &MutantsArgs) -> i32 {
         .collect();
     let mut rows: Vec<Row> = Vec::new();
     for case in &cases {
-        eprintln!("  {:<26} {}", case.mutant.name(), bounds_line(&case.bounds));
+        eprintln!("  {:<26} {}", case.mutant.name(), describe(&case.bounds));
         let row = mutants::run(case, threads);
         eprintln!("  {:<26} {}", "", verdict(&row));
         rows.push(row);
@@ -64,7 +65,7 @@ pub fn main(args: &MutantsArgs) -> i32 {
         if args.verbose {
             for r in &rows {
                 println!();
-                println!("{}: {} ({})", r.mutant, verdict(r), bounds_line(&r.bounds));
+                println!("{}: {} ({})", r.mutant, verdict(r), describe(&r.bounds));
                 print_steps(&r.counterexample);
             }
         }

@@ -318,9 +318,19 @@ pub fn step(
     a: &ActorModelAction<Msg, Timer, ()>,
     next: &State,
 ) -> String {
+    use stateright::Model;
     let r = row(model, 0, a, next);
+    // The Explorer steps anywhere; the checker stops at the bounds.
+    let beyond = if model.within_boundary(next) {
+        String::new()
+    } else {
+        format!(
+            "\nBEYOND THE BOUNDS: `raftlab check` does not explore this state ({}).\n",
+            crate::bounds::describe(&model.bounds)
+        )
+    };
     format!(
-        "{} {} {}\n{}: {}\n\nProperties in this state:\n{}\nState:\n{}",
+        "{} {} {}\n{}: {}\n{beyond}\nProperties in this state:\n{}\nState:\n{}",
         r.action,
         r.server,
         r.detail,

@@ -154,6 +154,27 @@ fn json_endpoints_serve_the_checked_model_readably() {
         "{outcome}"
     );
 
+    // After S1's election timeout: a crashed server shows what it saved, and a
+    // state the checker would not explore (4 messages in flight) says so.
+    let after = json(&ex.addr, "/.states/0/0");
+    let outcome_of = |action: &str| -> String {
+        after
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["action"] == action))
+            .and_then(|s| s["outcome"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let crashed = outcome_of("S1 crashes");
+    assert!(
+        crashed.contains("S1  down  (saved term 1 voted S1 log [])"),
+        "{crashed}"
+    );
+    assert!(!crashed.contains("BEYOND THE BOUNDS"), "{crashed}");
+    let beyond = outcome_of("S3 election timeout");
+    assert!(beyond.contains("BEYOND THE BOUNDS"), "{beyond}");
+    assert!(beyond.contains("at most 3 messages in flight"), "{beyond}");
+
     // A path that does not exist is a 404, not a crash of the server.
     let (code, _) = http("GET", &ex.addr, "/.states/0/999");
     assert_eq!(code, 404);
