@@ -49,6 +49,24 @@ enum Command {
     /// Serve stateright's Explorer (a web UI) for the model `check` checks with the
     /// same flags: step through runs, open the counterexamples `check` and
     /// `mutants` link to, and see which properties hold in each state.
+    ///
+    /// Open the printed address in a browser. The page lists a run's steps and the
+    /// steps enabled next; for the selected step it shows which properties hold in
+    /// the state it leads to, then that state: one line per server (role, term,
+    /// vote, log terms with | after the committed prefix, commit index, key/value
+    /// contents), the messages in flight, and the run's history.
+    ///
+    /// The links that `check` and `mutants` print (http://127.0.0.1:3000/#/steps/0/4/1)
+    /// name each step by its position among the enabled actions, so they open only
+    /// in an Explorer serving the same model: run the command printed with them.
+    ///
+    /// Nothing is explored until the page asks. Its "Run to completion" button
+    /// checks the whole model breadth-first, without symmetry reduction (slower
+    /// than `check`), then links every counterexample it found. The page can step
+    /// beyond the bounds; such states say so.
+    ///
+    /// Exit codes: 2 bad flags, a --path not in the model, or an address that
+    /// cannot be listened on; otherwise it serves until stopped (Ctrl-C).
     Explore(cli_explore::ExploreArgs),
     Node(cli_node::NodeArgs),
     Cluster(cli_cluster::ClusterArgs),
