@@ -6,6 +6,7 @@ pub mod display;
 pub mod explore;
 pub mod model;
 pub mod mutants;
+pub mod path_svg;
 pub mod properties;
 pub mod run;
 pub mod trace_check;

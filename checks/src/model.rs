@@ -21,7 +21,7 @@ use stateright::actor::{
     ActorModel, ActorModelAction, ActorModelState, Envelope, LossyNetwork, Network,
 };
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
-use stateright::{Model, Property, Rewrite, RewritePlan};
+use stateright::{Model, Path, Property, Rewrite, RewritePlan};
 use std::sync::Arc;
 
 /// A state of the model: stateright's actor-system state with the run's history.
@@ -369,6 +369,12 @@ impl Model for RaftModel {
     fn format_step(&self, last: &State, action: Action) -> Option<String> {
         let next = self.next_state(last, action.clone())?;
         Some(crate::display::step(self, last, &action, &next))
+    }
+
+    /// The Explorer draws this above the state: the run's last steps as a
+    /// message sequence diagram.
+    fn as_svg(&self, path: Path<State, Action>) -> Option<String> {
+        crate::path_svg::svg(self, &path.into_vec())
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

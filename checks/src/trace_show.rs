@@ -13,7 +13,7 @@
 
 use crate::trace_load::{sends, EvKind, Merged, Run, SendRef};
 use raft_model::trace::{Event, Record, TraceState};
-use raft_model::{Msg, Role};
+use raft_model::{Id, Msg, Role};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
@@ -43,7 +43,7 @@ const LEFT: f64 = 78.0;
 const SERVER_GAP: f64 = 190.0;
 const CLIENT_GAP: f64 = 120.0;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -60,7 +60,7 @@ fn is_heartbeat(m: &Msg) -> bool {
 }
 
 /// A few characters per message, as on a whiteboard.
-fn label(run: &Run, m: &Msg) -> String {
+pub(crate) fn label(m: &Msg, name: &dyn Fn(Id) -> String) -> String {
     match m {
         Msg::RequestVote { term, .. } => format!("RequestVote t{term}"),
         Msg::RequestVoteReply { term, vote_granted } => {
@@ -98,13 +98,13 @@ fn label(run: &Run, m: &Msg) -> String {
         Msg::ClientRequest { seq, op, .. } => format!("#{seq} {op:?}"),
         Msg::ClientReply { seq, result } => format!("#{seq} -> {result:?}"),
         Msg::NotLeader { leader_hint, .. } => match leader_hint {
-            Some(l) => format!("not leader, try {}", run.name_of(*l)),
+            Some(l) => format!("not leader, try {}", name(*l)),
             None => "not leader".into(),
         },
     }
 }
 
-fn color(m: &Msg) -> &'static str {
+pub(crate) fn color(m: &Msg) -> &'static str {
     match m {
         Msg::RequestVote { .. } | Msg::RequestVoteReply { .. } => "#1f5fbf",
         Msg::AppendEntries { entries, .. } if !entries.is_empty() => "#1a8a3a",
@@ -380,7 +380,7 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
             (x_of(s.file), y_of(si)),
             (x_of(r.file), y_of(i)),
             color(msg),
-            &label(run, msg),
+            &label(msg, &|id| run.name_of(id)),
             false,
         );
     }
@@ -406,7 +406,7 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
                 (x0, y),
                 (xm, y + ROW * 0.6),
                 color(msg),
-                &label(run, msg),
+                &label(msg, &|id| run.name_of(id)),
                 true,
             );
         }
@@ -496,7 +496,7 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
     out
 }
 
-fn lifeline(out: &mut String, x: f64, y0: f64, y1: f64, up: bool) {
+pub(crate) fn lifeline(out: &mut String, x: f64, y0: f64, y1: f64, up: bool) {
     if y1 <= y0 {
         return;
     }
@@ -512,7 +512,7 @@ fn lifeline(out: &mut String, x: f64, y0: f64, y1: f64, up: bool) {
 }
 
 /// A label in a box, to the right of the lifeline.
-fn badge(out: &mut String, x: f64, y: f64, text: &str, fill: &str, stroke: &str) {
+pub(crate) fn badge(out: &mut String, x: f64, y: f64, text: &str, fill: &str, stroke: &str) {
     let w = 7.0 + 6.2 * text.chars().count() as f64;
     let _ = writeln!(
         out,
@@ -525,7 +525,14 @@ fn badge(out: &mut String, x: f64, y: f64, text: &str, fill: &str, stroke: &str)
     );
 }
 
-fn arrow(out: &mut String, from: (f64, f64), to: (f64, f64), color: &str, text: &str, lost: bool) {
+pub(crate) fn arrow(
+    out: &mut String,
+    from: (f64, f64),
+    to: (f64, f64),
+    color: &str,
+    text: &str,
+    lost: bool,
+) {
     let (x0, y0) = from;
     let (x1, y1) = to;
     let dash = if lost {

@@ -154,6 +154,12 @@ fn json_endpoints_serve_the_checked_model_readably() {
         "{outcome}"
     );
 
+    // Above the state, the run as a sequence diagram: S1's timeout made it a
+    // candidate, and its RequestVotes are in flight.
+    let svg = next[0]["svg"].as_str().unwrap_or("");
+    assert!(svg.starts_with("<svg"), "{svg}");
+    assert!(svg.contains("election timeout, now candidate t1"), "{svg}");
+
     // After S1's election timeout: a crashed server shows what it saved, and a
     // state the checker would not explore (4 messages in flight) says so.
     let after = json(&ex.addr, "/.states/0/0");
@@ -165,6 +171,17 @@ fn json_endpoints_serve_the_checked_model_readably() {
             .unwrap_or_default()
             .to_string()
     };
+    let svg_of = |action: &str| -> String {
+        after
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["action"] == action))
+            .and_then(|s| s["svg"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // S2 receives S1's RequestVote: an arrow labelled with it, from S1's step.
+    assert!(svg_of("S1 -> S2 RequestVote(term 1, last 0/0)").contains(">RequestVote t1</text>"));
+    assert!(svg_of("S1 crashes").contains(">crash</text>"));
     let crashed = outcome_of("S1 crashes");
     assert!(
         crashed.contains("S1  down  (saved term 1 voted S1 log [])"),
