@@ -9,5 +9,6 @@ pub mod mutants;
 pub mod properties;
 pub mod run;
 pub mod trace_check;
+pub mod trace_explore;
 pub mod trace_load;
 pub mod trace_show;
