@@ -1,4 +1,5 @@
-//! `raftlab trace`: check a recorded run against the model, draw it, record one.
+//! `raftlab trace`: check a recorded run against the model, draw it, step through
+//! it in the Explorer, record one.
 
 use clap::{Args, Subcommand};
 use raft_checks::trace_check::{self, Failure, Report};
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
+mod explore;
 mod record;
 mod show;
 
@@ -37,6 +39,34 @@ pub enum TraceCommand {
     Check(CheckArgs),
     /// Draw a recorded run as a message sequence diagram (SVG).
     Show(show::ShowArgs),
+    /// Step through a recorded run in stateright's Explorer, as a path of the model.
+    ///
+    /// Checks DIR exactly as `raftlab trace check` does and opens only a run in
+    /// which every rule holds. The run's global order becomes a path of a model
+    /// whose actors are the run's: its servers, and its clients (C1.. as `trace
+    /// check` names them) with their recorded operations. Each recorded step is the
+    /// model's action for it (a delivery, a timeout, a kill as a crash, a restart
+    /// as a recovery from the last save), taken by the model itself, and the acting
+    /// actor's state after it must equal the recorded one. First starts are the
+    /// model's initial state. Messages never delivered are dropped right after they
+    /// are sent (a lossy network); a run that delivered a message more often than
+    /// it was sent gets the duplicating network, where a message stays deliverable
+    /// until its last delivery. A delivery or timeout after which the actor's state
+    /// is unchanged and nothing is sent has no step in stateright (except a
+    /// delivery on the unordered network, which uses the message up): such steps
+    /// are left out, and counted. Prints what the path covers and the link to its
+    /// last state, then serves the Explorer.
+    ///
+    /// Whatever cannot be mapped faithfully (a client that restarted, a restart
+    /// from a storage older than the last save) ends the path at the last faithful
+    /// step, and the output says what was left out and why.
+    ///
+    /// Exit codes: 0 served (runs until stopped), or printed with --no-serve or
+    /// --json; 1 the run is not a behaviour of the model (the check's table is
+    /// printed), or the model leaves the run (a bug: the step is named); 2 the
+    /// traces cannot be read, or bad usage (e.g. the address is in use); 3 the
+    /// check did not decide a rule, as for `trace check`.
+    Explore(explore::ExploreArgs),
     /// Record a run of a real local cluster with faults injected, and check it.
     Record(record::RecordArgs),
 }
@@ -54,6 +84,7 @@ pub fn main(cmd: &TraceCommand) -> i32 {
     match cmd {
         TraceCommand::Check(a) => check(a),
         TraceCommand::Show(a) => show::main(a),
+        TraceCommand::Explore(a) => explore::main(a),
         TraceCommand::Record(a) => record::main(a),
     }
 }

@@ -10,5 +10,6 @@ pub mod path_svg;
 pub mod properties;
 pub mod run;
 pub mod trace_check;
+pub mod trace_explore;
 pub mod trace_load;
 pub mod trace_show;

@@ -74,7 +74,8 @@ enum Command {
     #[command(subcommand)]
     Bench(cli_bench::BenchCommand),
     /// Recorded runs of real nodes: check them against the model (`trace check`),
-    /// draw them (`trace show`), record one with faults (`trace record`).
+    /// draw them (`trace show`), step through them in the Explorer (`trace
+    /// explore`), record one with faults (`trace record`).
     #[command(subcommand)]
     Trace(cli_trace::TraceCommand),
 }

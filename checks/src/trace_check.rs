@@ -1103,7 +1103,7 @@ fn servers_text(run: &Run, views: &[ServerView], h: &History) -> String {
 }
 
 /// The first fields in which `expected` and `recorded` differ.
-fn diff_states(run: &Run, expected: &RaftState, recorded: &RaftState) -> (String, String) {
+pub fn diff_states(run: &Run, expected: &RaftState, recorded: &RaftState) -> (String, String) {
     let text = |s: &RaftState| match s {
         RaftState::Client(c) => format!(
             "client state with {} answered, target {}",

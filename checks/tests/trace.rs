@@ -527,3 +527,362 @@ fn the_sequence_diagram_shows_servers_messages_crashes_and_leaders() {
         "{written:.300}"
     );
 }
+
+// `raftlab trace explore`: a validated run as a path of the model.
+
+/// The duplicated and lost figures of `trace check`'s message rule.
+fn duplicated_and_lost(report: &Report) -> (u64, u64) {
+    let note = report
+        .rules
+        .iter()
+        .find(|r| r.rule == MESSAGES)
+        .map(|r| r.note.clone())
+        .unwrap_or_default();
+    let numbers: Vec<u64> = note
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match numbers.as_slice() {
+        [d, l] => (*d, *l),
+        _ => panic!("unexpected note {note:?}"),
+    }
+}
+
+/// Each actor's state after its last record, rebuilt from the files alone.
+fn recorded_final_states(dir: &Path) -> Vec<(Id, RaftState)> {
+    let run = load(dir).expect("load");
+    run.files
+        .iter()
+        .map(|f| {
+            let mut state: Option<RaftState> = None;
+            for l in &f.lines {
+                let base = match l.rec.event {
+                    Event::Start { .. } => None,
+                    _ => state.as_ref(),
+                };
+                if let Some(d) = &l.rec.state {
+                    state = Some(d.apply(base).expect("a state that decodes"));
+                }
+            }
+            (f.node, state.expect("a started actor"))
+        })
+        .collect()
+}
+
+#[test]
+fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_recorded_states() {
+    use raft_checks::trace_explore;
+    use stateright::actor::ActorModelAction as A;
+    use stateright::Model;
+    for name in ["leader-kill", "partition", "loss-dup", "leader-kill-loss"] {
+        let dir = fixtures().join(name);
+        let started = std::time::Instant::now();
+        let (report, p) = trace_explore::open(&dir).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let took = started.elapsed();
+        let s = &p.summary;
+        assert!(s.left_out.is_none(), "{name}: {:?}", s.left_out);
+        // (1) Every action is enabled in the model where the path takes it.
+        let encoded = raft_checks::explore::encode(&p.model, &p.actions)
+            .unwrap_or_else(|| panic!("{name}: the path does not replay"));
+        assert_eq!(encoded.split('/').count(), p.actions.len() + 1, "{name}");
+        // (2) Every recorded step is in the path, or is one the model has no step for.
+        let count =
+            |f: fn(&raft_checks::model::Action) -> bool| p.actions.iter().filter(|a| f(a)).count();
+        assert_eq!(count(|a| matches!(a, A::Deliver { .. })), s.deliveries);
+        assert_eq!(count(|a| matches!(a, A::Timeout(..))), s.timeouts);
+        assert_eq!(count(|a| matches!(a, A::Crash(_))), s.crashes);
+        assert_eq!(count(|a| matches!(a, A::Recover(_))), s.restarts);
+        assert_eq!(count(|a| matches!(a, A::Drop(_))), s.drops);
+        assert_eq!(
+            p.actions.len(),
+            s.deliveries + s.timeouts + s.crashes + s.restarts + s.drops
+        );
+        assert_eq!(
+            (s.starts + s.restarts) as u64,
+            checked(&report, RESTART),
+            "{name}"
+        );
+        assert_eq!(
+            (s.deliveries + s.ignored_deliveries) as u64,
+            checked(&report, MESSAGES),
+            "{name}"
+        );
+        assert_eq!(
+            (s.timeouts + s.ignored_timeouts) as u64,
+            checked(&report, TIMERS),
+            "{name}"
+        );
+        assert_eq!(
+            s.starts
+                + s.restarts
+                + s.deliveries
+                + s.ignored_deliveries
+                + s.timeouts
+                + s.ignored_timeouts,
+            report.steps,
+            "{name}"
+        );
+        assert_eq!(s.records, report.steps);
+        assert_eq!(s.crashes as u64, report.crashes, "{name}");
+        assert_eq!(
+            (s.duplicated, s.lost),
+            duplicated_and_lost(&report),
+            "{name}"
+        );
+        // What each fixture is about shows in the path.
+        if name.contains("kill") {
+            assert!(s.crashes >= 1 && s.restarts >= 1, "{name}");
+        }
+        if name.contains("loss") || name.contains("partition") {
+            assert!(s.lossy && s.drops >= 1, "{name}");
+        }
+        if name.contains("dup") {
+            assert_eq!(
+                p.model.bounds.network,
+                raft_checks::bounds::NetworkKind::Duplicating
+            );
+        } else {
+            assert_eq!(
+                p.model.bounds.network,
+                raft_checks::bounds::NetworkKind::Unordered
+            );
+        }
+        // (3) The path ends in the states the run ended in, within the model's bounds.
+        let path = raft_checks::run::replay(&p.model, &p.actions).expect("replays");
+        let last = path.last_state();
+        for (node, recorded) in recorded_final_states(&dir) {
+            let i = usize::from(p.ids.to_model(&node));
+            assert!(!last.crashed[i], "{name}: actor {i} is down at the end");
+            assert_eq!(
+                p.ids.to_real(&*last.actor_states[i]),
+                recorded,
+                "{name}: actor {i}"
+            );
+        }
+        assert!(p.model.within_boundary(last), "{name}");
+        eprintln!(
+            "{name}: {} records -> {} path steps in {took:?}",
+            report.steps,
+            p.actions.len()
+        );
+    }
+}
+
+/// A port nothing listens on (the OS picks it; it is free once the probe closes).
+fn free_addr() -> String {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = probe.local_addr().expect("addr").port();
+    format!("127.0.0.1:{port}")
+}
+
+/// A plain HTTP/1.0 GET: (status line, body).
+fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.lines().next().unwrap_or_default().to_string();
+    Ok((status, body.to_string()))
+}
+
+/// Kills the process it holds when dropped, so a failing test leaves no server.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn trace_explore_serves_the_run_and_the_explorer_shows_its_last_step() {
+    use stateright::Model;
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = fixtures().join("leader-kill");
+    let addr = free_addr();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let err_path = logs.path().join("err");
+    let mut child = Command::new(common::EXE)
+        .args([
+            "trace",
+            "explore",
+            &dir.display().to_string(),
+            "--addr",
+            &addr,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).expect("err file"))
+        .spawn()
+        .expect("spawn raftlab");
+    let stdout = child.stdout.take().expect("stdout");
+    let child = KillOnDrop(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    let link = loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                if let Some(l) = line.trim().strip_prefix("link:") {
+                    break l.trim().to_string();
+                }
+                printed.push(line);
+            }
+            Err(_) => panic!(
+                "no link printed: {printed:#?}\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            ),
+        }
+    };
+    let text = printed.join("\n");
+    assert!(
+        text.contains("every rule of `raftlab trace check` holds"),
+        "{text}"
+    );
+    assert!(text.contains("left out:  nothing"), "{text}");
+    // The link is the library's path, on this address.
+    let (_, p) = raft_checks::trace_explore::open(&dir).expect("opens");
+    let encoded = raft_checks::explore::encode(&p.model, &p.actions).expect("replays");
+    assert_eq!(link, raft_checks::explore::url(&addr, Some(&encoded)));
+    assert!(
+        text.contains(&format!("path:      {} steps", p.actions.len())),
+        "{text}"
+    );
+    // The Explorer lists the last step among the actions enabled before it.
+    let (prefix, last_index) = encoded.rsplit_once('/').expect("a path of steps");
+    let last = p.actions.last().expect("a step");
+    let expected = serde_json::to_string(&p.model.format_action(last)).expect("json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        match http_get(&addr, &format!("/.states/{prefix}")) {
+            Ok(r) => break r,
+            Err(e) if std::time::Instant::now() > deadline => panic!("no Explorer on {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    assert!(status.contains("200"), "{status}");
+    let views: serde_json::Value = serde_json::from_str(&body).expect("JSON states");
+    let index: usize = last_index.parse().expect("an index");
+    let view = views
+        .as_array()
+        .and_then(|v| v.iter().find(|s| s["actionIndex"] == index))
+        .unwrap_or_else(|| panic!("no action {index} in {body:.500}"));
+    assert_eq!(view["action"].to_string(), expected);
+    assert!(body.contains(&format!("\"action\":{expected}")));
+    drop(child);
+}
+
+#[test]
+fn trace_explore_refuses_a_run_that_is_not_a_behaviour_and_serves_nothing() {
+    let (_tmp, dir) = copy_fixture();
+    let dir_s = dir.display().to_string();
+    let file = dir.join("node-2.jsonl");
+    let line = spoil(&file, |r| match &mut r.state {
+        Some(TraceState::Server(s)) if matches!(r.event, Event::Deliver { .. }) => {
+            s.commit_index += 1;
+            true
+        }
+        _ => false,
+    });
+    let addr = free_addr();
+    // `raftlab` fails the test if the process does not end: no server was started.
+    let (code, out, err) = raftlab(
+        &["trace", "explore", &dir_s, "--addr", &addr],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(out.contains("first bad record: S2"), "{out}");
+    assert!(out.contains(&format!("node-2.jsonl:{line}")), "{out}");
+    assert!(err.contains("not opened"), "{err}");
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+    assert!(matches!(
+        raft_checks::trace_explore::open(&dir),
+        Err(raft_checks::trace_explore::OpenError::NotABehaviour(_))
+    ));
+    // Mapped without the check, the run is refused where the model leaves it.
+    let run = load(&dir).expect("load");
+    let d = raft_checks::trace_explore::path(&run, &merge(&run))
+        .err()
+        .expect("a divergence");
+    assert!(d.at.contains(&format!("node-2.jsonl:{line}")), "{d}");
+    assert!(
+        d.expected.contains("commit_index") && d.recorded.contains("commit_index"),
+        "{d}"
+    );
+    // An unreadable file: exit 2, the file and line named.
+    let text = std::fs::read_to_string(&file).expect("read");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = "not a record";
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let (code, _, err) = raftlab(
+        &["trace", "explore", &dir_s, "--addr", &addr],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("node-2.jsonl:3"), "{err}");
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+}
+
+#[test]
+fn trace_explore_needs_a_free_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let dir = fixtures().join("leader-kill").display().to_string();
+    let (code, _, err) = raftlab(
+        &["trace", "explore", &dir, "--addr", &addr],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot listen"), "{err}");
+}
+
+#[test]
+fn a_client_that_restarts_ends_the_path_at_the_last_step_the_model_can_take() {
+    let (_tmp, dir) = copy_fixture();
+    // The client that records last starts again after its stop.
+    let run = load(&dir).expect("load");
+    let client = run.files.last().expect("a client");
+    assert!(!client.is_server());
+    let first = client.lines[0].rec.clone();
+    let last = client.lines.last().expect("records").rec.clone();
+    let restart = Record {
+        step: last.step + 1,
+        time_ns: last.time_ns + 1,
+        ..first
+    };
+    let mut text = std::fs::read_to_string(&client.path).expect("read");
+    text.push_str(&serde_json::to_string(&restart).expect("json"));
+    text.push('\n');
+    std::fs::write(&client.path, text).expect("write");
+    let run = load(&dir).expect("load");
+    let p = raft_checks::trace_explore::path(&run, &merge(&run)).expect("a path");
+    let left = p.summary.left_out.clone().expect("something left out");
+    assert!(left.why.contains("client"), "{left:?}");
+    assert!(left.at.starts_with(&client.name), "{left:?}");
+    assert_eq!(left.records_not_mapped, 1, "{left:?}");
+    // What is mapped is still a path of the model, up to that record.
+    assert!(!p.actions.is_empty());
+    assert!(raft_checks::explore::encode(&p.model, &p.actions).is_some());
+    let s = &p.summary;
+    assert_eq!(
+        s.starts
+            + s.deliveries
+            + s.ignored_deliveries
+            + s.timeouts
+            + s.ignored_timeouts
+            + s.restarts,
+        run.steps() - 1
+    );
+}
