@@ -2,9 +2,9 @@
 //! Explorer as a path of the model.
 
 use super::{exit_code, print_out, render};
-use crate::cli_check::bounds_line;
 use crate::usage_error;
 use clap::Args;
+use raft_checks::bounds::describe;
 use raft_checks::explore::{self, DEFAULT_ADDR};
 use raft_checks::trace_check::Report;
 use raft_checks::trace_explore::{self, OpenError, Summary, TracePath};
@@ -170,7 +170,7 @@ fn text(args: &ExploreArgs, report: &Report, p: &TracePath, link: &str, t: Times
             report.crashes
         ),
     );
-    line(&mut out, "model:", bounds_line(&p.model.bounds));
+    line(&mut out, "model:", describe(&p.model.bounds));
     if let (Some(first), Some(last)) = (s.clients.first(), s.clients.last()) {
         line(
             &mut out,
