@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{raftlab, EXE};
+use common::{free_addr, raftlab, KillOnDrop, EXE};
 use raft_checks::bounds::Bounds;
 use raft_checks::display;
 use raft_checks::explore;
@@ -15,29 +15,16 @@ use raft_checks::model::RaftModel;
 use raft_model::Mutant;
 use serde_json::Value;
 use stateright::Model;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A `raftlab explore` process, killed when dropped.
 struct Explorer {
-    child: Child,
+    _process: KillOnDrop,
     addr: String,
-}
-
-impl Drop for Explorer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_addr() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let addr = l.local_addr().expect("local addr");
-    format!("127.0.0.1:{}", addr.port())
 }
 
 /// Starts `raftlab explore args --addr <free port>` and waits until it answers.
@@ -52,7 +39,10 @@ fn start_explorer(args: &[&str]) -> Explorer {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn raftlab explore");
-    let explorer = Explorer { child, addr };
+    let explorer = Explorer {
+        _process: KillOnDrop(child),
+        addr,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(&explorer.addr).is_err() {
         assert!(Instant::now() < deadline, "the Explorer never listened");
@@ -61,26 +51,8 @@ fn start_explorer(args: &[&str]) -> Explorer {
     explorer
 }
 
-/// A minimal HTTP/1.0 request: (status code, body).
 fn http(method: &str, addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect to the Explorer");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("read timeout");
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send request");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read response");
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, body.to_string())
+    common::http(method, addr, path).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 fn json(addr: &str, path: &str) -> Value {

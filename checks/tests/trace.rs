@@ -6,7 +6,7 @@
 //! processes, each with a hard time limit); the rest works on files in process.
 
 mod common;
-use common::raftlab;
+use common::{free_addr, http, raftlab, KillOnDrop};
 use raft_checks::trace_check::{
     check, Report, MESSAGES, REPLAY, RESTART, SAVE_BEFORE_SEND, TIMERS,
 };
@@ -668,36 +668,6 @@ fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_record
     }
 }
 
-/// A port nothing listens on (the OS picks it; it is free once the probe closes).
-fn free_addr() -> String {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = probe.local_addr().expect("addr").port();
-    format!("127.0.0.1:{port}")
-}
-
-/// A plain HTTP/1.0 GET: (status line, body).
-fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw)?;
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head.lines().next().unwrap_or_default().to_string();
-    Ok((status, body.to_string()))
-}
-
-/// Kills the process it holds when dropped, so a failing test leaves no server.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn trace_explore_serves_the_run_and_the_explorer_shows_its_last_step() {
     use stateright::Model;
@@ -766,13 +736,13 @@ fn trace_explore_serves_the_run_and_the_explorer_shows_its_last_step() {
     let expected = serde_json::to_string(&p.model.format_action(last)).expect("json");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let (status, body) = loop {
-        match http_get(&addr, &format!("/.states/{prefix}")) {
+        match http("GET", &addr, &format!("/.states/{prefix}")) {
             Ok(r) => break r,
             Err(e) if std::time::Instant::now() > deadline => panic!("no Explorer on {addr}: {e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     };
-    assert!(status.contains("200"), "{status}");
+    assert_eq!(status, 200, "{body:.500}");
     let views: serde_json::Value = serde_json::from_str(&body).expect("JSON states");
     let index: usize = last_index.parse().expect("an index");
     let view = views
