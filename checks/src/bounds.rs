@@ -88,7 +88,7 @@ impl Default for Bounds {
         Bounds {
             servers: 3,
             clients: 1,
-            ops_per_client: 1,
+            ops_per_client: 2,
             max_term: 3,
             max_log: 3,
             crashes: 1,

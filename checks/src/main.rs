@@ -92,7 +92,7 @@ pub struct BoundsArgs {
     #[arg(long)]
     clients: Option<usize>,
     /// Operations per client: appends of distinct values to key x; with 2 or more,
-    /// the last one is a get of x [default: 1]
+    /// the last one is a get of x [default: 2: an append, then a get]
     #[arg(long)]
     ops: Option<usize>,
     /// Highest term any server may reach [default: 3]

@@ -94,6 +94,7 @@ pub const COMMITTED_ON_MAJORITY: &str = "Committed entries on a majority";
 pub const LEADER_ELECTED: &str = "A leader is elected";
 pub const ENTRY_COMMITTED: &str = "An entry is committed";
 pub const CLIENT_ANSWERED: &str = "A client receives a reply";
+pub const CLIENTS_DONE: &str = "Every client completes its operations";
 pub const LOGS_DIVERGE: &str = "Logs diverge";
 pub const SERVER_REJOINS: &str = "A server recovers and rejoins";
 
@@ -160,6 +161,11 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
             name: CLIENT_ANSWERED,
             expectation: Sometimes,
             condition: |_, s| client_answered(&s.history),
+        },
+        Named {
+            name: CLIENTS_DONE,
+            expectation: Sometimes,
+            condition: clients_done,
         },
     ];
     // With one or two servers the leader's log always contains every other log (two
@@ -304,6 +310,18 @@ pub fn entry_committed(n: usize, state: &State) -> bool {
 
 pub fn client_answered(h: &History) -> bool {
     h.returned.iter().any(|r| *r > 0)
+}
+
+/// Every client has had every operation answered (with two or more, the last is a
+/// get: so linearizability is judged on reads, not only on appends).
+pub fn clients_done(model: &RaftModel, state: &State) -> bool {
+    model.inner.actors.iter().enumerate().all(|(i, a)| match a {
+        raft_model::RaftActor::Client(cfg) => {
+            let c = i - model.servers();
+            state.history.returned.get(c).copied().unwrap_or(0) as usize >= cfg.ops.len()
+        }
+        raft_model::RaftActor::Server(_) => true,
+    })
 }
 
 /// Two servers hold different entries at the same index: the situation a new leader

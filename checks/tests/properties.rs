@@ -164,3 +164,18 @@ fn sometimes_properties_see_what_they_name() {
         "a crashed leader does not count"
     );
 }
+
+#[test]
+fn clients_are_done_only_when_every_operation_is_answered() {
+    let model = RaftModel::new(Bounds::default()); // one client, two operations
+    let mut s = state([
+        server(L, 1, &[1, 1], 2),
+        server(F, 1, &[1, 1], 2),
+        server(F, 1, &[1, 1], 2),
+    ]);
+    assert!(!clients_done(&model, &s));
+    Arc::make_mut(&mut s.history.returned)[0] = 1;
+    assert!(client_answered(&s.history) && !clients_done(&model, &s));
+    Arc::make_mut(&mut s.history.returned)[0] = 2;
+    assert!(clients_done(&model, &s));
+}
