@@ -73,7 +73,16 @@ pub fn catalogue() -> Vec<Case> {
         case(SmallQuorum, bounds(1, 1, 1, 0, 5), COMMITTED_ON_MAJORITY),
         case(NoStepDown, bounds(2, 1, 1, 0, 3), ELECTION_SAFETY),
         case(CommitPastMatch, bounds(2, 1, 1, 0, 4), LEADER_COMPLETENESS),
-        case(NoDedup, bounds(2, 3, 2, 0, 4), LINEARIZABILITY),
+        // A lost reply makes the client retry, and the bug applies the retry
+        // again; losing messages also keeps few in flight (4 lossless: 8x slower).
+        case(
+            NoDedup,
+            Bounds {
+                lossy: true,
+                ..bounds(2, 3, 2, 0, 2)
+            },
+            LINEARIZABILITY,
+        ),
         case(LocalRead, bounds(2, 2, 2, 0, 3), LINEARIZABILITY),
     ]
     .into_iter()
