@@ -135,22 +135,17 @@ fn json_endpoints_serve_the_checked_model_readably() {
     // After S1's election timeout: a crashed server shows what it saved, and a
     // state the checker would not explore (4 messages in flight) says so.
     let after = json(&ex.addr, "/.states/0/0");
-    let outcome_of = |action: &str| -> String {
+    // A field ("outcome" or "svg") of the step taking `action`.
+    let step_field = |action: &str, field: &str| -> String {
         after
             .as_array()
             .and_then(|a| a.iter().find(|s| s["action"] == action))
-            .and_then(|s| s["outcome"].as_str())
+            .and_then(|s| s[field].as_str())
             .unwrap_or_default()
             .to_string()
     };
-    let svg_of = |action: &str| -> String {
-        after
-            .as_array()
-            .and_then(|a| a.iter().find(|s| s["action"] == action))
-            .and_then(|s| s["svg"].as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let outcome_of = |action: &str| step_field(action, "outcome");
+    let svg_of = |action: &str| step_field(action, "svg");
     // S2 receives S1's RequestVote: an arrow labelled with it, from S1's step.
     assert!(svg_of("S1 -> S2 RequestVote(term 1, last 0/0)").contains(">RequestVote t1</text>"));
     assert!(svg_of("S1 crashes").contains(">crash</text>"));
