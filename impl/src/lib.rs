@@ -6,6 +6,7 @@
 //!
 //! - [`node`]: one server's event loop.
 //! - [`storage`]: durable, checksummed persistent state.
+//! - [`wal`]: the append-only log with segments and snapshots (not yet used by nodes).
 //! - [`wire`]: the datagram format (postcard) and the status/counter types.
 //! - [`client`]: the model's client actor over UDP, status and control requests.
 //! - [`faults`]: drop, duplicate, delay and partition injection.
@@ -17,4 +18,5 @@ pub mod local;
 pub mod node;
 pub mod storage;
 pub mod trace;
+pub mod wal;
 pub mod wire;
