@@ -40,6 +40,8 @@ pub mod record;
 mod recover;
 pub mod segment;
 pub mod snapshot_file;
+#[cfg(test)]
+mod tests;
 
 pub use diff::{common_prefix, diff};
 pub use record::{Checkpoint, HardState, Record, SnapshotRef};
