@@ -40,12 +40,14 @@ pub mod record;
 mod recover;
 pub mod segment;
 pub mod snapshot_file;
+pub mod store;
 #[cfg(test)]
 mod tests;
 
 pub use diff::{common_prefix, diff};
 pub use record::{Checkpoint, HardState, Record, SnapshotRef};
 pub use snapshot_file::{Owner, Snapshot};
+pub use store::{Loaded, Store};
 
 use files::{segment_name, snapshot_name, write_atomic};
 use raft_model::{Entry, LogIndex};
