@@ -1,7 +1,8 @@
 //! `raftlab node`: one Raft server as a real UDP process.
 
 use clap::Args;
-use raft_impl::faults::{check_probability, FaultPatch, Faults, HostFault};
+use raft_impl::faults::{check_probability, FaultPatch, Faults};
+use raft_impl::host_fault::HostFault;
 use raft_impl::node::{self, NodeConfig};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

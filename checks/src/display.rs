@@ -17,13 +17,8 @@ pub fn name(n: usize, id: Id) -> String {
     }
 }
 
-pub fn msg(n: usize, m: &Msg) -> String {
-    match m {
-        Msg::ClientRequest { client, seq, op } => {
-            format!("ClientRequest({} #{seq} {op:?})", name(n, *client))
-        }
-        other => format!("{other:?}"),
-    }
+pub fn msg(_n: usize, m: &Msg) -> String {
+    format!("{m:?}")
 }
 
 pub fn timer(t: &Timer) -> &'static str {

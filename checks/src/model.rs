@@ -189,7 +189,7 @@ impl RaftModel {
 
 /// A client sent a request: the first send of a sequence number is an invocation.
 fn record_invocation(bounds: &Bounds, h: &History, env: Envelope<&Msg>) -> Option<History> {
-    let Msg::ClientRequest { seq, op, .. } = env.msg else {
+    let Msg::ClientRequest(raft_model::ClientRequest { seq, op }) = env.msg else {
         return None;
     };
     let c = usize::from(env.src).checked_sub(bounds.servers)?;

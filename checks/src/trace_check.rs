@@ -566,7 +566,10 @@ impl<'r> Checker<'r> {
             rec.out.iter().map(|c| c.decode(&mut a.save_base)).collect();
         let mut problem: Option<(String, String)> = None;
         let (replayed_state, replayed_cmds) = match replayed {
-            Ok((s, out)) => (Ok(s), Some(out.iter().map(Cmd::of).collect::<Vec<Cmd>>())),
+            Ok((s, out)) => (
+                Ok(s),
+                Some(out.iter().filter_map(Cmd::of).collect::<Vec<Cmd>>()),
+            ),
             Err(p) => {
                 problem = Some((
                     "the model's handler to accept this input".into(),
@@ -641,7 +644,7 @@ impl<'r> Checker<'r> {
                 Cmd::CancelTimer(t) => {
                     a.timers.remove(&t);
                 }
-                Cmd::Send(..) | Cmd::ChooseRandom(..) => {}
+                Cmd::Send(..) => {}
             }
         }
         let is_server = a.is_server;
@@ -718,7 +721,7 @@ impl<'r> Checker<'r> {
             }
         }
         for (_, _, msg) in sends(rec) {
-            if let Msg::ClientRequest { seq, op, .. } = msg {
+            if let Msg::ClientRequest(raft_model::ClientRequest { seq, op }) = msg {
                 if *seq > a.invoked {
                     a.invoked = *seq;
                     let e = LinEvent::Invoke(id, op.clone());
@@ -1021,18 +1024,9 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-/// A message as a person reads it, with actors by name.
-pub fn short_msg(run: &Run, m: &Msg) -> String {
-    match m {
-        Msg::ClientRequest { client, seq, op } => {
-            format!("ClientRequest({} #{seq} {op:?})", run.name_of(*client))
-        }
-        Msg::NotLeader { seq, leader_hint } => match leader_hint {
-            Some(l) => format!("NotLeader(#{seq}, try {})", run.name_of(*l)),
-            None => format!("NotLeader(#{seq}, leader unknown)"),
-        },
-        other => format!("{other:?}"),
-    }
+/// A message as a person reads it.
+pub fn short_msg(_run: &Run, m: &Msg) -> String {
+    format!("{m:?}")
 }
 
 /// What a record is, in a few words.
@@ -1194,8 +1188,7 @@ fn diff_cmds(run: &Run, expected: &[Cmd], recorded: &[Cmd]) -> (String, String) 
         .count();
     let text = |c: Option<&Cmd>| match c {
         None => "nothing more".to_string(),
-        Some(Cmd::Send(dst, m)) => format!("send to {} {}", run.name_of(*dst), short_msg(run, m)),
-        Some(c) => c.to_string(),
+        Some(c) => c.text(&|id| run.name_of(id)),
     };
     (
         format!(

@@ -53,8 +53,8 @@ pub(crate) fn esc(s: &str) -> String {
 /// Heartbeat traffic: an empty AppendEntries, or a successful reply to one.
 fn is_heartbeat(m: &Msg) -> bool {
     match m {
-        Msg::AppendEntries { entries, .. } => entries.is_empty(),
-        Msg::AppendEntriesReply { success, .. } => *success,
+        Msg::AppendEntries(a) => a.entries.is_empty(),
+        Msg::AppendEntriesReply(r) => r.success,
         _ => false,
     }
 }
@@ -62,40 +62,24 @@ fn is_heartbeat(m: &Msg) -> bool {
 /// A few characters per message, as on a whiteboard.
 pub(crate) fn label(m: &Msg, name: &dyn Fn(Id) -> String) -> String {
     match m {
-        Msg::RequestVote { term, .. } => format!("RequestVote t{term}"),
-        Msg::RequestVoteReply { term, vote_granted } => {
-            format!("vote {} t{term}", if *vote_granted { "yes" } else { "no" })
+        Msg::RequestVote(m) => format!("RequestVote t{}", m.term),
+        Msg::RequestVoteReply(m) => {
+            let yes = if m.vote_granted { "yes" } else { "no" };
+            format!("vote {yes} t{}", m.term)
         }
-        Msg::AppendEntries {
-            term,
-            prev_log_index,
-            entries,
-            leader_commit,
-            ..
-        } => {
-            if entries.is_empty() {
-                format!("AE t{term} c{leader_commit}")
-            } else {
-                format!(
-                    "AE t{term} [{}..{}] c{leader_commit}",
-                    prev_log_index + 1,
-                    prev_log_index + entries.len() as u64
-                )
-            }
+        Msg::AppendEntries(m) if m.entries.is_empty() => {
+            format!("AE t{} c{}", m.term, m.leader_commit)
         }
-        Msg::AppendEntriesReply {
-            success,
-            match_index,
-            x_len,
-            ..
-        } => {
-            if *success {
-                format!("ok {match_index}")
-            } else {
-                format!("reject (len {x_len})")
-            }
-        }
-        Msg::ClientRequest { seq, op, .. } => format!("#{seq} {op:?}"),
+        Msg::AppendEntries(m) => format!(
+            "AE t{} [{}..{}] c{}",
+            m.term,
+            m.prev_log_index.saturating_add(1),
+            m.prev_log_index.saturating_add(m.entries.len() as u64),
+            m.leader_commit
+        ),
+        Msg::AppendEntriesReply(m) if m.success => format!("ok {}", m.match_index),
+        Msg::AppendEntriesReply(m) => format!("reject (len {})", m.x_len),
+        Msg::ClientRequest(m) => format!("#{} {:?}", m.seq, m.op),
         Msg::ClientReply { seq, result } => format!("#{seq} -> {result:?}"),
         Msg::NotLeader { leader_hint, .. } => match leader_hint {
             Some(l) => format!("not leader, try {}", name(*l)),
@@ -106,9 +90,9 @@ pub(crate) fn label(m: &Msg, name: &dyn Fn(Id) -> String) -> String {
 
 pub(crate) fn color(m: &Msg) -> &'static str {
     match m {
-        Msg::RequestVote { .. } | Msg::RequestVoteReply { .. } => "#1f5fbf",
-        Msg::AppendEntries { entries, .. } if !entries.is_empty() => "#1a8a3a",
-        Msg::AppendEntriesReply { success: false, .. } => "#d07000",
+        Msg::RequestVote(_) | Msg::RequestVoteReply(_) => "#1f5fbf",
+        Msg::AppendEntries(a) if !a.entries.is_empty() => "#1a8a3a",
+        Msg::AppendEntriesReply(r) if !r.success => "#d07000",
         m if is_heartbeat(m) => "#9a9a9a",
         _ => "#8a2be2",
     }

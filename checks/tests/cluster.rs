@@ -9,7 +9,7 @@ use common::raftlab;
 use raft_impl::client::{self, Completed};
 use raft_impl::local::{free_base_port, NodeProc};
 use raft_impl::wire::{self, NodeStatus, Wire};
-use raft_model::{Id, Msg, Op, OpResult, Role};
+use raft_model::{ClientRequest, Id, Msg, Op, OpResult, RequestVote, Role};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -400,11 +400,10 @@ fn partitioned_minority_leader_cannot_commit() {
     let req = Wire::Raft {
         src: me,
         dst: Id::from(old),
-        msg: Msg::ClientRequest {
-            client: me,
+        msg: Msg::ClientRequest(ClientRequest {
             seq: 1,
             op: put("minority", "lost"),
-        },
+        }),
     };
     sock.send_to(&wire::encode(&req).expect("encode"), c.addrs[old])
         .expect("send");
@@ -481,11 +480,11 @@ fn malformed_and_foreign_datagrams_are_counted_and_ignored() {
     let vote = |src: Id, dst: Id| Wire::Raft {
         src,
         dst,
-        msg: Msg::RequestVote {
+        msg: Msg::RequestVote(RequestVote {
             term: term + 1000,
             last_log_index: 1_000_000,
             last_log_term: term + 1000,
-        },
+        }),
     };
     let forged = wire::encode(&vote(Id::from(leader), Id::from(target))).expect("encode");
     send(&forged[..forged.len() - 1]);

@@ -238,10 +238,10 @@ fn a_delivered_message_nobody_sent_is_named() {
     let file = dir.join("node-1.jsonl");
     let line = spoil(&file, |r| match &mut r.event {
         Event::Deliver {
-            msg: Msg::RequestVote { term, .. },
+            msg: Msg::RequestVote(m),
             ..
         } => {
-            *term += 100;
+            m.term += 100;
             true
         }
         _ => false,
@@ -313,7 +313,7 @@ impl Host {
         self.time += 1_000_000;
         let out: Vec<TraceCommand> = out
             .iter()
-            .map(|c| TraceCommand::encode(c, &mut self.save_base[i]))
+            .filter_map(|c| TraceCommand::encode(c, &mut self.save_base[i]))
             .collect();
         let is_step = !matches!(event, Event::Flush | Event::Stop);
         let step = if is_step {
