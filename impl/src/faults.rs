@@ -50,15 +50,7 @@ impl Faults {
     /// Applies `patch`, or explains which value is out of range (nothing is changed
     /// then).
     pub fn apply(&mut self, patch: &FaultPatch) -> Result<(), String> {
-        for (name, p) in [
-            ("drop", patch.drop),
-            ("duplicate", patch.duplicate),
-            ("delay", patch.delay),
-        ] {
-            if let Some(p) = p {
-                check_probability(name, p)?;
-            }
-        }
+        patch.validate()?;
         if let Some(p) = patch.drop {
             self.drop = p;
         }
@@ -82,13 +74,30 @@ impl Faults {
     }
 }
 
-pub fn check_probability(name: &str, p: f64) -> Result<(), String> {
+/// A probability is a number from 0 to 1 (NaN is not).
+pub fn check_probability(p: f64) -> Result<(), String> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
         Err(format!(
-            "--{name} {p} is not a probability: give a number from 0 to 1"
+            "{p} is not a probability: give a number from 0 to 1"
         ))
+    }
+}
+
+impl FaultPatch {
+    /// Refuses probabilities outside 0..=1 (a control datagram may carry anything).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("drop", self.drop),
+            ("duplicate", self.duplicate),
+            ("delay", self.delay),
+        ] {
+            if let Some(p) = p {
+                check_probability(p).map_err(|e| format!("--{name} {e}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
