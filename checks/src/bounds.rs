@@ -3,10 +3,9 @@
 use raft_model::{Mutant, MutantSet, Term};
 use serde::Serialize;
 use std::fmt;
-use std::str::FromStr;
 
 /// How the model's network may deliver messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum NetworkKind {
     /// Any order, each message delivered at most once.
@@ -17,32 +16,13 @@ pub enum NetworkKind {
     Ordered,
 }
 
-impl NetworkKind {
-    pub const NAMES: [&'static str; 3] = ["unordered", "duplicating", "ordered"];
-}
-
-impl FromStr for NetworkKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "unordered" => Ok(NetworkKind::Unordered),
-            "duplicating" => Ok(NetworkKind::Duplicating),
-            "ordered" => Ok(NetworkKind::Ordered),
-            _ => Err(format!(
-                "unknown network '{s}': use one of {}",
-                NetworkKind::NAMES.join(", ")
-            )),
-        }
-    }
-}
-
 impl fmt::Display for NetworkKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NetworkKind::Unordered => "unordered",
-            NetworkKind::Duplicating => "duplicating",
-            NetworkKind::Ordered => "ordered",
-        })
+        use clap::ValueEnum;
+        match self.to_possible_value() {
+            Some(v) => f.write_str(v.get_name()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -183,4 +163,30 @@ pub fn describe(b: &Bounds) -> String {
             format!(", MUTANTS: {}", mutants.join(", "))
         }
     )
+}
+
+/// Every bound as the `raftlab check` flag that sets it and its value, in the
+/// order a command line lists them (`--lossy` has no value).
+pub fn flags(b: &Bounds) -> Vec<(&'static str, Option<String>)> {
+    let mut v = vec![
+        ("servers", Some(b.servers.to_string())),
+        ("clients", Some(b.clients.to_string())),
+        ("ops", Some(b.ops_per_client.to_string())),
+        ("max-term", Some(b.max_term.to_string())),
+        ("max-log", Some(b.max_log.to_string())),
+        ("crashes", Some(b.crashes.to_string())),
+        ("network", Some(b.network.to_string())),
+        ("max-in-flight", Some(b.max_in_flight.to_string())),
+        ("max-per-channel", Some(b.max_per_channel.to_string())),
+        ("max-batch", Some(b.max_batch.to_string())),
+    ];
+    v.extend(
+        b.mutants
+            .iter()
+            .map(|m| ("mutant", Some(m.name().to_string()))),
+    );
+    if b.lossy {
+        v.push(("lossy", None));
+    }
+    v
 }

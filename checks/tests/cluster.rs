@@ -7,9 +7,9 @@
 mod common;
 use common::raftlab;
 use raft_impl::client::{self, Completed};
-use raft_impl::local::{free_base_port, NodeProc};
+use raft_impl::local::{agreed_leader, free_base_port, LocalCluster};
 use raft_impl::wire::{self, NodeStatus, Wire};
-use raft_model::{Id, Msg, Op, OpResult, Role};
+use raft_model::{ClientRequest, Id, Msg, Op, OpResult, RequestVote, Role};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,12 +52,27 @@ impl Drop for Watchdog {
     }
 }
 
+/// A local cluster (the same driver as `raftlab trace record` and the benchmark)
+/// with a watchdog, and waits that fail the test with every node's status and log.
 struct TestCluster {
-    procs: Vec<NodeProc>,
-    addrs: Vec<SocketAddr>,
-    dir: tempfile::TempDir,
+    nodes: LocalCluster,
+    /// The nodes' data, removed when the test ends.
+    _dir: tempfile::TempDir,
     pids: Arc<Mutex<Vec<u32>>>,
     _watchdog: Watchdog,
+}
+
+impl std::ops::Deref for TestCluster {
+    type Target = LocalCluster;
+    fn deref(&self) -> &LocalCluster {
+        &self.nodes
+    }
+}
+
+impl std::ops::DerefMut for TestCluster {
+    fn deref_mut(&mut self) -> &mut LocalCluster {
+        &mut self.nodes
+    }
 }
 
 impl TestCluster {
@@ -69,21 +84,16 @@ impl TestCluster {
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let dir = tempfile::tempdir().expect("temp dir");
         let base = free_base_port(n).expect("free ports");
-        let addrs = client::local_addrs(base, n);
         let pids = Arc::new(Mutex::new(Vec::new()));
         let watchdog = Watchdog::new(name, limit, pids.clone());
-        let mut c = TestCluster {
-            procs: Vec::new(),
-            addrs: addrs.clone(),
-            dir,
+        let nodes =
+            LocalCluster::spawn(EXE.as_ref(), n, base, dir.path(), &extra).expect("spawn nodes");
+        let c = TestCluster {
+            nodes,
+            _dir: dir,
             pids,
             _watchdog: watchdog,
         };
-        for i in 0..n {
-            let data = c.dir.path().join(format!("node-{}", i + 1));
-            let p = NodeProc::spawn(EXE.as_ref(), i, &addrs, &data, &extra).expect("spawn node");
-            c.procs.push(p);
-        }
         c.note_pids();
         c
     }
@@ -110,13 +120,9 @@ impl TestCluster {
         within: Duration,
         pred: impl Fn(&[Option<NodeStatus>]) -> bool,
     ) -> Vec<Option<NodeStatus>> {
-        let deadline = Instant::now() + within;
-        loop {
-            let st = self.statuses();
-            if pred(&st) {
-                return st;
-            }
-            if Instant::now() > deadline {
+        match self.nodes.wait_for(within, pred) {
+            Ok(st) => st,
+            Err(st) => {
                 let logs: Vec<String> = self
                     .procs
                     .iter()
@@ -127,24 +133,19 @@ impl TestCluster {
                     logs.join("\n")
                 );
             }
-            std::thread::sleep(Duration::from_millis(25));
         }
     }
 
-    /// Waits for a leader whose term is above `after`, that the live nodes agree on.
+    /// Waits for a leader whose term is above `after`, that the nodes that answer
+    /// agree on.
     fn wait_leader(&mut self, after: u64) -> (usize, u64) {
-        let st =
-            self.wait_for(
-                "an agreed leader",
-                Duration::from_secs(15),
-                |st| match client::leader_of(st) {
-                    Some((l, term)) if term > after => st.iter().flatten().all(|s| {
-                        s.term == term && (s.index as usize == l || s.leader_hint == Some(l as u64))
-                    }),
-                    _ => false,
-                },
-            );
-        client::leader_of(&st).expect("leader")
+        let answering = |st: &[Option<NodeStatus>]| -> Vec<usize> {
+            (0..st.len()).filter(|&i| st[i].is_some()).collect()
+        };
+        let st = self.wait_for("an agreed leader", Duration::from_secs(15), |st| {
+            agreed_leader(st, &answering(st), after).is_some()
+        });
+        agreed_leader(&st, &answering(&st), after).expect("leader")
     }
 
     fn run(&self, ops: Vec<Op>) -> Vec<Completed> {
@@ -400,11 +401,10 @@ fn partitioned_minority_leader_cannot_commit() {
     let req = Wire::Raft {
         src: me,
         dst: Id::from(old),
-        msg: Msg::ClientRequest {
-            client: me,
+        msg: Msg::ClientRequest(ClientRequest {
             seq: 1,
             op: put("minority", "lost"),
-        },
+        }),
     };
     sock.send_to(&wire::encode(&req).expect("encode"), c.addrs[old])
         .expect("send");
@@ -481,11 +481,11 @@ fn malformed_and_foreign_datagrams_are_counted_and_ignored() {
     let vote = |src: Id, dst: Id| Wire::Raft {
         src,
         dst,
-        msg: Msg::RequestVote {
+        msg: Msg::RequestVote(RequestVote {
             term: term + 1000,
             last_log_index: 1_000_000,
             last_log_term: term + 1000,
-        },
+        }),
     };
     let forged = wire::encode(&vote(Id::from(leader), Id::from(target))).expect("encode");
     send(&forged[..forged.len() - 1]);

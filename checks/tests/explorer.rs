@@ -9,9 +9,9 @@ mod common;
 
 use common::{free_addr, raftlab, KillOnDrop, EXE};
 use raft_checks::bounds::Bounds;
-use raft_checks::display;
-use raft_checks::explore;
+use raft_checks::explorer as explore;
 use raft_checks::model::RaftModel;
+use raft_checks::render::text as display;
 use raft_model::Mutant;
 use serde_json::Value;
 use stateright::Model;
@@ -310,13 +310,13 @@ fn commit_old_term_counterexample_opens_in_a_browser() {
     // The link's path names the counterexample's steps in the model `explore
     // --mutant commit-old-term` builds; its last state breaks Leader Completeness.
     let model = RaftModel::new(
-        raft_checks::mutants::case(Mutant::CommitOldTerm)
+        raft_checks::checker::catalogue::case(Mutant::CommitOldTerm)
             .expect("in the catalogue")
             .bounds,
     );
     let actions = explore::decode(&model, path).expect("the link's path is in the model");
     assert_eq!(actions.len(), steps);
-    let end = raft_checks::run::replay(&model, &actions)
+    let end = raft_checks::checker::counterexample::replay(&model, &actions)
         .expect("replays")
         .last_state()
         .clone();

@@ -2,8 +2,8 @@
 //! (`cargo test --release`): debug builds are ~20x slower.
 
 use raft_checks::bounds::{Bounds, NetworkKind};
+use raft_checks::checker::{check, Report, RunOptions, Status, Strategy};
 use raft_checks::properties::{ELECTION_SAFETY, LOGS_DIVERGE};
-use raft_checks::run::{check, Report, RunOptions, Status, Strategy};
 use raft_model::{Mutant, MutantSet};
 
 fn opts() -> RunOptions {

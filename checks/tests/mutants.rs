@@ -1,7 +1,8 @@
 //! Every mutant is caught, with the property it is known to break, and the correct
 //! model passes the same bounds. One test per mutant, so a failure names the bug.
 
-use raft_checks::mutants::{case, run};
+use raft_checks::checker::catalogue::case;
+use raft_checks::checker::mutants::run;
 use raft_model::Mutant;
 
 fn caught_with_its_property(m: Mutant) {

@@ -174,8 +174,8 @@ fn clients_are_done_only_when_every_operation_is_answered() {
         server(F, 1, &[1, 1], 2),
     ]);
     assert!(!clients_done(&model, &s));
-    Arc::make_mut(&mut s.history.returned)[0] = 1;
+    Arc::make_mut(&mut s.history.clients)[0].returned = 1;
     assert!(client_answered(&s.history) && !clients_done(&model, &s));
-    Arc::make_mut(&mut s.history.returned)[0] = 2;
+    Arc::make_mut(&mut s.history.clients)[0].returned = 2;
     assert!(clients_done(&model, &s));
 }

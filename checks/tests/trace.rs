@@ -7,11 +7,12 @@
 
 mod common;
 use common::{free_addr, http, raftlab, KillOnDrop};
-use raft_checks::trace_check::{
+use raft_checks::trace::check::{
     check, Report, MESSAGES, REPLAY, RESTART, SAVE_BEFORE_SEND, TIMERS,
 };
-use raft_checks::trace_load::{load, merge};
-use raft_checks::trace_show::{svg, ShowOptions};
+use raft_checks::trace::load::load;
+use raft_checks::trace::merge::merge;
+use raft_checks::trace::show::{svg, ShowOptions};
 use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, TraceState, FORMAT};
 use raft_model::{Id, Msg, PersistentState, RaftActor, RaftState, ServerConfig, Timer};
 use stateright::actor::{Actor, Out};
@@ -238,10 +239,10 @@ fn a_delivered_message_nobody_sent_is_named() {
     let file = dir.join("node-1.jsonl");
     let line = spoil(&file, |r| match &mut r.event {
         Event::Deliver {
-            msg: Msg::RequestVote { term, .. },
+            msg: Msg::RequestVote(m),
             ..
         } => {
-            *term += 100;
+            m.term += 100;
             true
         }
         _ => false,
@@ -313,7 +314,7 @@ impl Host {
         self.time += 1_000_000;
         let out: Vec<TraceCommand> = out
             .iter()
-            .map(|c| TraceCommand::encode(c, &mut self.save_base[i]))
+            .filter_map(|c| TraceCommand::encode(c, &mut self.save_base[i]))
             .collect();
         let is_step = !matches!(event, Event::Flush | Event::Stop);
         let step = if is_step {
@@ -571,7 +572,7 @@ fn recorded_final_states(dir: &Path) -> Vec<(Id, RaftState)> {
 
 #[test]
 fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_recorded_states() {
-    use raft_checks::trace_explore;
+    use raft_checks::trace::explore as trace_explore;
     use stateright::actor::ActorModelAction as A;
     use stateright::Model;
     for name in ["leader-kill", "partition", "loss-dup", "leader-kill-loss"] {
@@ -582,7 +583,7 @@ fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_record
         let s = &p.summary;
         assert!(s.left_out.is_none(), "{name}: {:?}", s.left_out);
         // (1) Every action is enabled in the model where the path takes it.
-        let encoded = raft_checks::explore::encode(&p.model, &p.actions)
+        let encoded = raft_checks::checker::counterexample::explorer_path(&p.model, &p.actions)
             .unwrap_or_else(|| panic!("{name}: the path does not replay"));
         assert_eq!(encoded.split('/').count(), p.actions.len() + 1, "{name}");
         // (2) Every recorded step is in the path, or is one the model has no step for.
@@ -648,7 +649,8 @@ fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_record
             );
         }
         // (3) The path ends in the states the run ended in, within the model's bounds.
-        let path = raft_checks::run::replay(&p.model, &p.actions).expect("replays");
+        let path =
+            raft_checks::checker::counterexample::replay(&p.model, &p.actions).expect("replays");
         let last = path.last_state();
         for (node, recorded) in recorded_final_states(&dir) {
             let i = usize::from(p.ids.to_model(&node));
@@ -723,9 +725,10 @@ fn trace_explore_serves_the_run_and_the_explorer_shows_its_last_step() {
     );
     assert!(text.contains("left out:  nothing"), "{text}");
     // The link is the library's path, on this address.
-    let (_, p) = raft_checks::trace_explore::open(&dir).expect("opens");
-    let encoded = raft_checks::explore::encode(&p.model, &p.actions).expect("replays");
-    assert_eq!(link, raft_checks::explore::url(&addr, Some(&encoded)));
+    let (_, p) = raft_checks::trace::explore::open(&dir).expect("opens");
+    let encoded =
+        raft_checks::checker::counterexample::explorer_path(&p.model, &p.actions).expect("replays");
+    assert_eq!(link, raft_checks::explorer::url(&addr, Some(&encoded)));
     assert!(
         text.contains(&format!("path:      {} steps", p.actions.len())),
         "{text}"
@@ -778,12 +781,12 @@ fn trace_explore_refuses_a_run_that_is_not_a_behaviour_and_serves_nothing() {
     assert!(err.contains("not opened"), "{err}");
     assert!(std::net::TcpStream::connect(&addr).is_err());
     assert!(matches!(
-        raft_checks::trace_explore::open(&dir),
-        Err(raft_checks::trace_explore::OpenError::NotABehaviour(_))
+        raft_checks::trace::explore::open(&dir),
+        Err(raft_checks::trace::explore::OpenError::NotABehaviour(_))
     ));
     // Mapped without the check, the run is refused where the model leaves it.
     let run = load(&dir).expect("load");
-    let d = raft_checks::trace_explore::path(&run, &merge(&run))
+    let d = raft_checks::trace::explore::path(&run, &merge(&run))
         .err()
         .expect("a divergence");
     assert!(d.at.contains(&format!("node-2.jsonl:{line}")), "{d}");
@@ -837,14 +840,14 @@ fn a_client_that_restarts_ends_the_path_at_the_last_step_the_model_can_take() {
     text.push('\n');
     std::fs::write(&client.path, text).expect("write");
     let run = load(&dir).expect("load");
-    let p = raft_checks::trace_explore::path(&run, &merge(&run)).expect("a path");
+    let p = raft_checks::trace::explore::path(&run, &merge(&run)).expect("a path");
     let left = p.summary.left_out.clone().expect("something left out");
     assert!(left.why.contains("client"), "{left:?}");
     assert!(left.at.starts_with(&client.name), "{left:?}");
     assert_eq!(left.records_not_mapped, 1, "{left:?}");
     // What is mapped is still a path of the model, up to that record.
     assert!(!p.actions.is_empty());
-    assert!(raft_checks::explore::encode(&p.model, &p.actions).is_some());
+    assert!(raft_checks::checker::counterexample::explorer_path(&p.model, &p.actions).is_some());
     let s = &p.summary;
     assert_eq!(
         s.starts

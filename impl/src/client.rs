@@ -8,14 +8,12 @@
 
 use crate::faults::{FaultPatch, Faults};
 use crate::node::random_in;
-use crate::trace::{client_file as trace_file, Recorder};
+use crate::trace::{client_file as trace_file, run_step, Recorder};
 use crate::wire::{
     self, id_to_u64, op_bytes, random_client_id, NodeStatus, Wire, MAX_DATAGRAM, MAX_OP_BYTES,
 };
-use raft_model::trace::Event;
-use raft_model::{ClientConfig, Id, Msg, Op, OpResult, RaftActor, RaftState, Timer};
+use raft_model::{ClientConfig, Id, Input, Msg, Op, OpResult, RaftActor, RaftState, Timer};
 use stateright::actor::{Actor, Command, Out};
-use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -156,18 +154,8 @@ pub fn run_ops_traced(
         }
         if retry.is_some_and(|t| t <= now) {
             retry = None;
-            let mut out = Out::new();
-            let mut cow = Cow::Borrowed(&state);
-            actor.on_timeout(id, &mut cow, &Timer::ClientRetry, &mut out);
-            if let Some(r) = &mut recorder {
-                let event = Event::Timeout {
-                    timer: Timer::ClientRetry,
-                };
-                r.step(event, &state, &cow, &out);
-            }
-            if let Cow::Owned(s) = cow {
-                state = s;
-            }
+            let input = Input::Timeout(Timer::ClientRetry);
+            let out = run_step(&actor, id, &mut state, input, recorder.as_mut());
             write_trace(&mut recorder)?;
             execute(&socket, cluster, id, out, &mut retry);
             continue;
@@ -188,23 +176,20 @@ pub fn run_ops_traced(
             continue;
         };
         let s = id_to_u64(src) as usize;
-        if dst != id || s >= cluster.len() || cluster[s] != from {
+        if dst != id || cluster.get(s) != Some(&from) || actor.admits(id, src, &msg).is_err() {
             continue;
         }
         let answer = match &msg {
             Msg::ClientReply { seq, result } if *seq == done as u64 + 1 => Some(result.clone()),
             _ => None,
         };
-        let mut out = Out::new();
-        let mut cow = Cow::Borrowed(&state);
-        let recorded = recorder.as_ref().map(|_| msg.clone());
-        actor.on_msg(id, &mut cow, src, msg, &mut out);
-        if let (Some(r), Some(msg)) = (&mut recorder, recorded) {
-            r.step(Event::Deliver { src, msg }, &state, &cow, &out);
-        }
-        if let Cow::Owned(s) = cow {
-            state = s;
-        }
+        let out = run_step(
+            &actor,
+            id,
+            &mut state,
+            Input::Deliver { src, msg },
+            recorder.as_mut(),
+        );
         let now_done = state.client().map_or(0, |c| c.done as usize);
         if now_done > done {
             if let (Some(result), Some(op)) = (answer, ops.get(done)) {

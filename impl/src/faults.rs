@@ -50,15 +50,7 @@ impl Faults {
     /// Applies `patch`, or explains which value is out of range (nothing is changed
     /// then).
     pub fn apply(&mut self, patch: &FaultPatch) -> Result<(), String> {
-        for (name, p) in [
-            ("drop", patch.drop),
-            ("duplicate", patch.duplicate),
-            ("delay", patch.delay),
-        ] {
-            if let Some(p) = p {
-                check_probability(name, p)?;
-            }
-        }
+        patch.validate()?;
         if let Some(p) = patch.drop {
             self.drop = p;
         }
@@ -82,13 +74,30 @@ impl Faults {
     }
 }
 
-pub fn check_probability(name: &str, p: f64) -> Result<(), String> {
+/// A probability is a number from 0 to 1 (NaN is not).
+pub fn check_probability(p: f64) -> Result<(), String> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
         Err(format!(
-            "--{name} {p} is not a probability: give a number from 0 to 1"
+            "{p} is not a probability: give a number from 0 to 1"
         ))
+    }
+}
+
+impl FaultPatch {
+    /// Refuses probabilities outside 0..=1 (a control datagram may carry anything).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [
+            ("drop", self.drop),
+            ("duplicate", self.duplicate),
+            ("delay", self.delay),
+        ] {
+            if let Some(p) = p {
+                check_probability(p).map_err(|e| format!("--{name} {e}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -119,111 +128,5 @@ impl fmt::Display for Faults {
             parts.push(format!("cut from {}", names.join(",")));
         }
         f.write_str(&parts.join(", "))
-    }
-}
-
-/// Test-only faults of the host itself: each breaks one rule the host must keep,
-/// so that tests can show that `raftlab trace check` notices. Set with the hidden
-/// `raftlab node --host-fault NAME`; never use them for anything else.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HostFault {
-    /// Transmit a batch's messages before its save is durable (and take 5 ms to
-    /// save, as a slow disk would, so that receivers see them first).
-    SendBeforeSave,
-    /// On restart, ignore the storage file and start empty.
-    RestartEmpty,
-    /// On restart, read the storage as it was one save before the last.
-    RestartOlderSave,
-    /// Alter one field of every tenth message delivered from a server.
-    FlipMessage,
-    /// Ignore the actor's timer cancellations: a cancelled timer still fires.
-    FireCancelledTimer,
-}
-
-impl HostFault {
-    pub const ALL: [HostFault; 5] = [
-        HostFault::SendBeforeSave,
-        HostFault::RestartEmpty,
-        HostFault::RestartOlderSave,
-        HostFault::FlipMessage,
-        HostFault::FireCancelledTimer,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            HostFault::SendBeforeSave => "send-before-save",
-            HostFault::RestartEmpty => "restart-empty",
-            HostFault::RestartOlderSave => "restart-older-save",
-            HostFault::FlipMessage => "flip-message",
-            HostFault::FireCancelledTimer => "fire-cancelled-timer",
-        }
-    }
-}
-
-impl std::str::FromStr for HostFault {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        HostFault::ALL
-            .into_iter()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = HostFault::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown host fault '{s}': use one of {}", names.join(", "))
-            })
-    }
-}
-
-impl fmt::Display for HostFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The `flip-message` fault's alteration: one field changed, the rest kept.
-pub fn flip_field(msg: raft_model::Msg) -> raft_model::Msg {
-    use raft_model::Msg;
-    match msg {
-        Msg::RequestVoteReply { term, vote_granted } => Msg::RequestVoteReply {
-            term,
-            vote_granted: !vote_granted,
-        },
-        Msg::AppendEntriesReply {
-            term,
-            success,
-            match_index,
-            x_term,
-            x_index,
-            x_len,
-        } => Msg::AppendEntriesReply {
-            term,
-            success: !success,
-            match_index,
-            x_term,
-            x_index,
-            x_len,
-        },
-        Msg::AppendEntries {
-            term,
-            prev_log_index,
-            prev_log_term,
-            entries,
-            leader_commit,
-        } => Msg::AppendEntries {
-            term,
-            prev_log_index,
-            prev_log_term,
-            entries,
-            leader_commit: leader_commit + 1,
-        },
-        Msg::RequestVote {
-            term,
-            last_log_index,
-            last_log_term,
-        } => Msg::RequestVote {
-            term,
-            last_log_index: last_log_index + 1,
-            last_log_term,
-        },
-        other => other,
     }
 }

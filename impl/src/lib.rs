@@ -10,10 +10,12 @@
 //! - [`wire`]: the datagram format (postcard) and the status/counter types.
 //! - [`client`]: the model's client actor over UDP, status and control requests.
 //! - [`faults`]: drop, duplicate, delay and partition injection.
+//! - [`host_fault`]: the node's boundary, and the test-only faults that break it.
 //! - [`local`]: node processes on this machine (for `raftlab cluster`, tests, bench).
 
 pub mod client;
 pub mod faults;
+pub mod host_fault;
 pub mod local;
 pub mod node;
 pub mod storage;

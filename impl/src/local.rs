@@ -2,6 +2,7 @@
 //! integration tests. Each node is a separate process (the `raftlab node` command),
 //! so that killing one with SIGKILL is a real crash.
 
+use crate::wire::NodeStatus;
 use std::fs::{self, File};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -155,4 +156,152 @@ pub fn free_base_port(n: usize) -> io::Result<u16> {
         io::ErrorKind::AddrInUse,
         "found no run of free UDP ports on 127.0.0.1",
     ))
+}
+
+/// A local cluster of node processes on consecutive loopback ports: what
+/// `raftlab trace record`, `raftlab bench cluster` and the tests drive. Its nodes
+/// are killed when it is dropped.
+pub struct LocalCluster {
+    pub procs: Vec<NodeProc>,
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl LocalCluster {
+    /// Starts `n` nodes (`exe node ...`) on 127.0.0.1:`base_port`.., node i keeping
+    /// its data in `data/node-i`, each with the `extra` arguments.
+    pub fn spawn(
+        exe: &Path,
+        n: usize,
+        base_port: u16,
+        data: &Path,
+        extra: &[String],
+    ) -> io::Result<LocalCluster> {
+        let addrs = crate::client::local_addrs(base_port, n);
+        let mut procs = Vec::with_capacity(n);
+        for i in 0..n {
+            let dir = data.join(format!("node-{}", i + 1));
+            procs.push(NodeProc::spawn(exe, i, &addrs, &dir, extra)?);
+        }
+        Ok(LocalCluster { procs, addrs })
+    }
+
+    /// Each node's status (`None`: no answer within `timeout`).
+    pub fn statuses(&self, timeout: Duration) -> Vec<Option<NodeStatus>> {
+        crate::client::status_all(&self.addrs, timeout).unwrap_or_default()
+    }
+
+    /// Polls the nodes until `pred` holds; the last statuses seen if `within` passes.
+    pub fn wait_for(
+        &self,
+        within: Duration,
+        pred: impl Fn(&[Option<NodeStatus>]) -> bool,
+    ) -> Result<Vec<Option<NodeStatus>>, Vec<Option<NodeStatus>>> {
+        let deadline = Instant::now() + within;
+        loop {
+            let st = self.statuses(Duration::from_millis(200));
+            if pred(&st) {
+                return Ok(st);
+            }
+            if Instant::now() > deadline {
+                return Err(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for a leader of a term above `after` that every node in `live` answers
+    /// for and follows (the same term, the leader as its hint).
+    pub fn wait_leader(
+        &self,
+        live: &[usize],
+        after: u64,
+        within: Duration,
+    ) -> Result<(usize, u64), String> {
+        let st = self
+            .wait_for(within, |st| agreed_leader(st, live, after).is_some())
+            .map_err(|_| {
+                format!(
+                    "no leader above term {after} that every live node follows within {:.0} s",
+                    within.as_secs_f64()
+                )
+            })?;
+        agreed_leader(&st, live, after).ok_or_else(|| "the leader changed".to_string())
+    }
+
+    /// Waits until node `i` holds the leader's log and commit index.
+    pub fn wait_caught_up(&self, i: usize, leader: usize, within: Duration) -> Result<(), String> {
+        self.wait_for(within, |st| match (st.get(leader), st.get(i)) {
+            (Some(Some(l)), Some(Some(s))) => {
+                s.log_len == l.log_len && s.commit_index == l.commit_index
+            }
+            _ => false,
+        })
+        .map(drop)
+        .map_err(|_| {
+            format!(
+                "S{} did not catch up within {:.0} s",
+                i + 1,
+                within.as_secs_f64()
+            )
+        })
+    }
+
+    /// Waits until every node answers, one leads, and all have committed as far as
+    /// the leader: a settled cluster to measure from.
+    pub fn settle(&mut self, within: Duration) -> Result<(usize, u64), String> {
+        let settled = |st: &[Option<NodeStatus>]| {
+            let (leader, _) = crate::client::leader_of(st)?;
+            let commit = st.get(leader)?.as_ref()?.commit_index;
+            st.iter()
+                .all(|s| s.as_ref().is_some_and(|s| s.commit_index == commit))
+                .then(|| crate::client::leader_of(st))
+                .flatten()
+        };
+        match self.wait_for(within, |st| settled(st).is_some()) {
+            Ok(st) => settled(&st).ok_or_else(|| "the leader changed".to_string()),
+            Err(_) => {
+                let down: Vec<String> = self
+                    .procs
+                    .iter_mut()
+                    .filter_map(|p| p.try_wait().map(|s| format!("S{} {s}", p.index + 1)))
+                    .collect();
+                Err(format!(
+                    "the cluster did not settle within {:.0} s (exited: {})",
+                    within.as_secs_f64(),
+                    if down.is_empty() {
+                        "none".into()
+                    } else {
+                        down.join(", ")
+                    }
+                ))
+            }
+        }
+    }
+
+    /// Stops every node cleanly (SIGTERM, then SIGKILL after `grace`).
+    pub fn stop(&mut self, grace: Duration) {
+        for p in self.procs.iter_mut() {
+            p.terminate(grace);
+        }
+    }
+}
+
+/// The leader of a term above `after` that every node in `live` answers for and
+/// follows, if there is one.
+pub fn agreed_leader(
+    st: &[Option<NodeStatus>],
+    live: &[usize],
+    after: u64,
+) -> Option<(usize, u64)> {
+    let up: Vec<&NodeStatus> = live.iter().filter_map(|&i| st.get(i)?.as_ref()).collect();
+    let l = up
+        .iter()
+        .filter(|s| s.role == raft_model::Role::Leader && s.term > after)
+        .max_by_key(|s| s.term)?;
+    let (li, term) = (l.index, l.term);
+    let agreed = up.len() == live.len()
+        && up
+            .iter()
+            .all(|s| s.term == term && (s.index == li || s.leader_hint == Some(li)));
+    agreed.then_some((li as usize, term))
 }

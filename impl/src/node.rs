@@ -17,17 +17,18 @@
 //! records reach the file before the save they lead to, and a `flush` record after
 //! the save and before the sends, so the trace shows what was durable when.
 
-use crate::faults::{flip_field, FaultPatch, Faults, HostFault};
+use crate::faults::{FaultPatch, Faults};
+use crate::host_fault::{Boundary, Broken, Honest, HostFault};
 use crate::storage::{Storage, StorageError};
-use crate::trace::{self, Recorder};
+use crate::trace::{self, run_step, Recorder};
 use crate::wire::{
     self, id_to_u64, is_client_id, DecodeError, Dropped, NodeStatus, Unsent, Wire, MAX_DATAGRAM,
     MAX_ENTRIES_PER_APPEND, MAX_OP_BYTES,
 };
-use raft_model::trace::Event;
-use raft_model::{Id, Msg, PersistentState, RaftActor, RaftState, Role, ServerConfig, Timer};
+use raft_model::{
+    Id, Input, Msg, PersistentState, RaftActor, RaftState, Role, ServerConfig, Timer,
+};
 use stateright::actor::{Actor, Command, Out};
-use std::borrow::Cow;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::io;
@@ -35,7 +36,6 @@ use std::net::{SocketAddr, UdpSocket};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a node is set up.
@@ -156,33 +156,42 @@ impl Ord for Delayed {
     }
 }
 
+/// One running server.
 pub struct Node {
     cfg: NodeConfig,
+    /// The model's server actor, with the host's settings (`server_config`).
     actor: RaftActor,
+    /// This server's model id (`cfg.index`).
     id: Id,
+    /// The actor's state after its last step.
     state: RaftState,
     socket: UdpSocket,
     storage: Storage,
+    /// Where the node meets the outside world: honest, or broken on purpose by a
+    /// test-only host fault.
+    boundary: Box<dyn Boundary>,
+    /// When each of the actor's timers fires (`timer_slot`), if set.
     timers: [Option<Instant>; 3],
+    /// Datagrams held back by injected delay, earliest due first.
     delayed: BinaryHeap<Delayed>,
+    /// The address each client id last sent from, and when, to route replies.
     clients: HashMap<Id, (SocketAddr, Instant)>,
+    /// Datagrams refused at the door, by reason.
     dropped: Dropped,
+    /// Datagrams not sent as asked, by reason.
     unsent: Unsent,
+    /// Durable saves done.
     saves: u64,
+    /// Network faults injected now (changed at run time by control datagrams).
     faults: Faults,
-    // The current batch's commands, executed by `flush`.
+    /// The current batch's newest save and its sends, executed by `flush`.
     pending_save: Option<PersistentState>,
     pending_sends: Vec<(Id, Msg)>,
+    /// Role and term last reported on stderr.
     last_seen: (Role, u64),
+    /// The trace recorder, with `--trace`.
     trace: Option<Recorder>,
-    host_fault: Option<HostFault>,
-    /// Messages delivered from servers so far (for the `flip-message` fault).
-    server_deliveries: u64,
 }
-
-/// Where the `restart-older-save` host fault keeps the storage file as it was
-/// before the last save.
-const OLDER_SAVE: &str = "raft-state.bin.older";
 
 impl Node {
     /// Opens the storage (refusing a corrupt one), binds the socket and calls
@@ -213,17 +222,14 @@ impl Node {
         }
         let storage =
             Storage::open(&cfg.data_dir, cfg.index as u64, n as u64).map_err(NodeError::Storage)?;
-        let mut saved = storage.load().map_err(NodeError::Storage)?;
-        match cfg.host_fault {
-            Some(HostFault::RestartEmpty) => saved = None,
-            Some(HostFault::RestartOlderSave) => {
-                let older = cfg.data_dir.join(OLDER_SAVE);
-                if older.exists() {
-                    saved = storage.load_file(older).map_err(NodeError::Storage)?;
-                }
-            }
-            _ => {}
-        }
+        let mut boundary: Box<dyn Boundary> = match cfg.host_fault {
+            Some(f) => Box::new(Broken::new(f, n)),
+            None => Box::new(Honest),
+        };
+        let read = storage.load().map_err(NodeError::Storage)?;
+        let saved = boundary
+            .loaded(&storage, read)
+            .map_err(NodeError::Storage)?;
         let addr = cfg.peers[cfg.index];
         let socket = UdpSocket::bind(addr).map_err(|e| NodeError::Bind(addr, e))?;
         let actor = RaftActor::Server(server_config(n));
@@ -257,7 +263,6 @@ impl Node {
             }
         }
         let faults = cfg.faults.clone();
-        let host_fault = cfg.host_fault;
         let last_seen = state
             .server()
             .map_or((Role::Follower, 0), |s| (s.role, s.current_term));
@@ -268,6 +273,7 @@ impl Node {
             state,
             socket,
             storage,
+            boundary,
             timers: [None; 3],
             delayed: BinaryHeap::new(),
             clients: HashMap::new(),
@@ -279,8 +285,6 @@ impl Node {
             pending_sends: Vec::new(),
             last_seen,
             trace: recorder,
-            host_fault,
-            server_deliveries: 0,
         };
         node.absorb(out);
         node.flush()?;
@@ -350,54 +354,24 @@ impl Node {
             let slot = timer_slot(t);
             if self.timers[slot].is_some_and(|due| due <= now) {
                 self.timers[slot] = None;
-                let mut out = Out::new();
-                let Node {
-                    actor,
-                    id,
-                    state,
-                    trace,
-                    ..
-                } = self;
-                let mut cow = Cow::Borrowed(&*state);
-                actor.on_timeout(*id, &mut cow, &t, &mut out);
-                if let Some(r) = trace {
-                    r.step(Event::Timeout { timer: t }, state, &cow, &out);
-                }
-                if let Cow::Owned(s) = cow {
-                    *state = s;
-                }
-                self.absorb(out);
+                self.step(Input::Timeout(t));
             }
         }
     }
 
-    fn deliver(&mut self, src: Id, mut msg: Msg) {
-        if usize::from(src) < self.cfg.peers.len() {
-            self.server_deliveries += 1;
-            if self.host_fault == Some(HostFault::FlipMessage)
-                && self.server_deliveries.is_multiple_of(10)
-            {
-                msg = flip_field(msg);
-            }
-        }
-        let mut out = Out::new();
-        let Node {
-            actor,
-            id,
-            state,
-            trace,
-            ..
-        } = self;
-        let mut cow = Cow::Borrowed(&*state);
-        // The recorder needs the message after the handler has consumed it.
-        let recorded = trace.as_ref().map(|_| msg.clone());
-        actor.on_msg(*id, &mut cow, src, msg, &mut out);
-        if let (Some(r), Some(msg)) = (trace, recorded) {
-            r.step(Event::Deliver { src, msg }, state, &cow, &out);
-        }
-        if let Cow::Owned(s) = cow {
-            *state = s;
-        }
+    fn deliver(&mut self, src: Id, msg: Msg) {
+        let msg = self.boundary.received(src, msg);
+        self.step(Input::Deliver { src, msg });
+    }
+
+    fn step(&mut self, input: Input) {
+        let out = run_step(
+            &self.actor,
+            self.id,
+            &mut self.state,
+            input,
+            self.trace.as_mut(),
+        );
         self.absorb(out);
     }
 
@@ -410,9 +384,10 @@ impl Node {
                 Command::SetTimer(t, range) => {
                     self.timers[timer_slot(t)] = Some(Instant::now() + random_in(&range))
                 }
-                Command::CancelTimer(_)
-                    if self.host_fault == Some(HostFault::FireCancelledTimer) => {}
-                Command::CancelTimer(t) => self.timers[timer_slot(t)] = None,
+                Command::CancelTimer(t) if self.boundary.cancels_timers() => {
+                    self.timers[timer_slot(t)] = None
+                }
+                Command::CancelTimer(_) => {}
                 Command::Send(dst, msg) => self.pending_sends.push((dst, msg)),
                 // The model's actor makes no random choices (`Random = ()`).
                 Command::ChooseRandom(..) => {}
@@ -425,40 +400,28 @@ impl Node {
     /// With a trace: the batch's records reach the file first, then the save, then
     /// a flush record, then the sends.
     fn flush(&mut self) -> Result<(), NodeError> {
-        if self.host_fault == Some(HostFault::SendBeforeSave) && self.pending_save.is_some() {
-            for (dst, msg) in std::mem::take(&mut self.pending_sends) {
-                self.transmit(dst, msg);
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        if !self.boundary.sends_after_save() && self.pending_save.is_some() {
+            self.transmit_pending();
         }
         self.write_trace()?;
         if let Some(p) = self.pending_save.take() {
-            // The fault keeps the file as it was before this save, and makes it the
-            // one to restart from only once this save is durable: a crash between
-            // the two must not leave it equal to the durable state.
-            let older_fault = self.host_fault == Some(HostFault::RestartOlderSave);
-            let kept = self.cfg.data_dir.join(format!("{OLDER_SAVE}.next"));
-            if older_fault && self.storage.path().exists() {
-                let path = self.storage.path();
-                std::fs::copy(&path, &kept).map_err(|e| NodeError::Save(path, e))?;
-            }
-            self.storage
-                .save(&p)
+            self.boundary
+                .save(&self.storage, &p)
                 .map_err(|e| NodeError::Save(self.storage.path(), e))?;
-            if older_fault && kept.exists() {
-                let older = self.cfg.data_dir.join(OLDER_SAVE);
-                std::fs::rename(&kept, older).map_err(|e| NodeError::Save(kept, e))?;
-            }
             self.saves += 1;
             if let Some(t) = &mut self.trace {
                 t.flushed();
             }
             self.write_trace()?;
         }
+        self.transmit_pending();
+        Ok(())
+    }
+
+    fn transmit_pending(&mut self) {
         for (dst, msg) in std::mem::take(&mut self.pending_sends) {
             self.transmit(dst, msg);
         }
-        Ok(())
     }
 
     fn write_trace(&mut self) -> Result<(), NodeError> {
@@ -583,23 +546,23 @@ impl Node {
                 return;
             }
         } else if is_client_id(src) {
-            // A client speaks only for itself, and only in requests.
-            match &msg {
-                Msg::ClientRequest { client, op, .. } if *client == src => {
-                    if wire::op_bytes(op) > MAX_OP_BYTES {
-                        self.dropped.oversize += 1;
-                        return;
-                    }
-                }
-                _ => {
-                    self.dropped.foreign += 1;
+            if let Msg::ClientRequest(r) = &msg {
+                if wire::op_bytes(&r.op) > MAX_OP_BYTES {
+                    self.dropped.oversize += 1;
                     return;
                 }
             }
-            self.remember_client(src, from);
         } else {
             self.dropped.foreign += 1;
             return;
+        }
+        // Which messages a server accepts at all is the model's to say.
+        if self.actor.admits(self.id, src, &msg).is_err() {
+            self.dropped.foreign += 1;
+            return;
+        }
+        if is_client_id(src) {
+            self.remember_client(src, from);
         }
         self.deliver(src, msg);
     }
@@ -694,12 +657,6 @@ fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
-}
-
-/// Starts a node and runs it until `stop` is set.
-pub fn run_node(cfg: NodeConfig, stop: Arc<AtomicBool>) -> Result<(), NodeError> {
-    let mut node = Node::start(cfg)?;
-    node.run(&stop)
 }
 
 /// For tests and tools: a status id that is unlikely to repeat.

@@ -103,6 +103,11 @@ impl Storage {
         self.dir.join(FILE_NAME)
     }
 
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The saved state, or `None` if this node has never saved (a fresh node).
     pub fn load(&self) -> Result<Option<PersistentState>, StorageError> {
         // A temp file is a save that crashed before its rename: never durable, so no

@@ -9,12 +9,39 @@
 //! a killed process, not a power cut.
 
 use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, TraceState, FORMAT};
-use raft_model::{Id, PersistentState, RaftActor, RaftState};
+use raft_model::{Id, Input, PersistentState, RaftActor, RaftState};
 use stateright::actor::Out;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Runs one handler call of a hosted actor, records it if there is a recorder, and
+/// moves `state` on: the one way the node and the client call their actor.
+pub fn run_step(
+    actor: &RaftActor,
+    id: Id,
+    state: &mut RaftState,
+    input: Input,
+    recorder: Option<&mut Recorder>,
+) -> Out<RaftActor> {
+    // The handler consumes the message; the record needs a copy only if there is one.
+    let event = recorder.as_ref().map(|_| match &input {
+        Input::Deliver { src, msg } => Event::Deliver {
+            src: *src,
+            msg: msg.clone(),
+        },
+        Input::Timeout(timer) => Event::Timeout { timer: *timer },
+    });
+    let stepped = actor.handle(id, state, input);
+    if let (Some(r), Some(event)) = (recorder, event) {
+        r.step(event, state, stepped.after(state), &stepped.out);
+    }
+    if let Some(s) = stepped.changed {
+        *state = s;
+    }
+    stepped.out
+}
 
 /// The trace file of server `index` (0-based) in `dir`.
 pub fn node_file(dir: &Path, index: usize) -> PathBuf {
@@ -94,7 +121,7 @@ impl Recorder {
 
     fn encode_out(&mut self, out: &Out<RaftActor>) -> Vec<TraceCommand> {
         out.iter()
-            .map(|c| TraceCommand::encode(c, &mut self.last_save))
+            .filter_map(|c| TraceCommand::encode(c, &mut self.last_save))
             .collect()
     }
 

@@ -179,14 +179,14 @@ pub fn op_bytes(op: &raft_model::Op) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_model::{Entry, Op};
+    use raft_model::{AppendEntries, Entry, Op};
 
     #[test]
     fn round_trip() {
         let w = Wire::Raft {
             src: Id::from(1),
             dst: random_client_id(),
-            msg: Msg::AppendEntries {
+            msg: Msg::AppendEntries(AppendEntries {
                 term: 3,
                 prev_log_index: 1,
                 prev_log_term: 1,
@@ -200,7 +200,7 @@ mod tests {
                     },
                 }],
                 leader_commit: 1,
-            },
+            }),
         };
         let bytes = encode(&w).unwrap();
         assert_eq!(decode(&bytes), Ok(w));
@@ -239,13 +239,13 @@ mod tests {
         let w = Wire::Raft {
             src: Id::from(0),
             dst: Id::from(1),
-            msg: Msg::AppendEntries {
+            msg: Msg::AppendEntries(AppendEntries {
                 term: u64::MAX,
                 prev_log_index: u64::MAX,
                 prev_log_term: u64::MAX,
                 entries: vec![entry; MAX_ENTRIES_PER_APPEND],
                 leader_commit: u64::MAX,
-            },
+            }),
         };
         assert!(encode(&w).unwrap().len() <= MAX_DATAGRAM);
     }

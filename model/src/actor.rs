@@ -2,7 +2,7 @@
 
 use crate::client::{ClientConfig, ClientState};
 use crate::msg::{Msg, Timer};
-use crate::server::{PersistentState, ServerConfig, ServerState};
+use crate::server::{PersistentState, Refusal, ServerConfig, ServerState};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use stateright::{Rewrite, RewritePlan};
@@ -37,6 +37,54 @@ impl RaftState {
     }
 }
 
+/// An input to a running actor: a message or a timer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Deliver { src: Id, msg: Msg },
+    Timeout(Timer),
+}
+
+/// What one handler call did: the state after it, if the handler changed it (an
+/// unchanged state is never copied), and the commands it emitted, in order.
+pub struct Stepped {
+    pub changed: Option<RaftState>,
+    pub out: Out<RaftActor>,
+}
+
+impl Stepped {
+    /// The state after the step, given the state before it.
+    pub fn after<'a>(&'a self, before: &'a RaftState) -> &'a RaftState {
+        self.changed.as_ref().unwrap_or(before)
+    }
+}
+
+impl RaftActor {
+    /// Whether actor `id` accepts `msg` from `src` at all (see
+    /// [`ServerConfig::admits`]): hosts refuse the rest at their door.
+    pub fn admits(&self, id: Id, src: Id, msg: &Msg) -> Result<(), Refusal> {
+        match self {
+            RaftActor::Server(cfg) => cfg.admits(id, src, msg),
+            RaftActor::Client(cfg) => cfg.admits(src, msg),
+        }
+    }
+
+    /// Runs the handler for `input` on `state`: the one way hosts, the trace
+    /// validator and the test kit call a running actor.
+    pub fn handle(&self, id: Id, state: &RaftState, input: Input) -> Stepped {
+        let mut out = Out::new();
+        let mut cow = Cow::Borrowed(state);
+        match input {
+            Input::Deliver { src, msg } => self.on_msg(id, &mut cow, src, msg, &mut out),
+            Input::Timeout(timer) => self.on_timeout(id, &mut cow, &timer, &mut out),
+        }
+        let changed = match cow {
+            Cow::Owned(s) => Some(s),
+            Cow::Borrowed(_) => None,
+        };
+        Stepped { changed, out }
+    }
+}
+
 /// Runs `f` on the inner state of `state` as a `Cow` of its own, and writes the
 /// result back only if `f` changed it, so that unchanged states stay shared.
 fn with_inner<T: Clone>(
@@ -63,7 +111,7 @@ impl Actor for RaftActor {
     fn on_start(&self, id: Id, storage: &Option<PersistentState>, o: &mut Out<Self>) -> RaftState {
         match self {
             RaftActor::Server(cfg) => RaftState::Server(cfg.on_start(id, storage, o)),
-            RaftActor::Client(cfg) => RaftState::Client(cfg.on_start(id, o)),
+            RaftActor::Client(cfg) => RaftState::Client(cfg.on_start(o)),
         }
     }
 
@@ -76,7 +124,7 @@ impl Actor for RaftActor {
             }
             RaftActor::Client(cfg) => {
                 with_inner(state, RaftState::client, RaftState::Client, |s| {
-                    cfg.on_msg(id, s, src, msg, o)
+                    cfg.on_msg(s, src, msg, o)
                 })
             }
         }
@@ -91,7 +139,7 @@ impl Actor for RaftActor {
             }
             RaftActor::Client(cfg) => {
                 with_inner(state, RaftState::client, RaftState::Client, |s| {
-                    cfg.on_timeout(id, s, o)
+                    cfg.on_timeout(s, o)
                 })
             }
         }

@@ -2,7 +2,8 @@
 //! leader hints, and retries with the same sequence number until answered.
 
 use crate::actor::RaftActor;
-use crate::msg::{Msg, Op, Timer};
+use crate::msg::{ClientRequest, Msg, Op, Timer};
+use crate::server::Refusal;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
 use stateright::{Rewrite, RewritePlan};
@@ -48,6 +49,16 @@ impl ClientState {
 }
 
 impl ClientConfig {
+    /// Which messages a client accepts: replies from servers.
+    pub fn admits(&self, src: Id, msg: &Msg) -> Result<(), Refusal> {
+        match msg {
+            Msg::ClientReply { .. } | Msg::NotLeader { .. } if usize::from(src) < self.servers => {
+                Ok(())
+            }
+            _ => Err(Refusal::NotForClients),
+        }
+    }
+
     fn current_op(&self, state: &ClientState) -> Option<&Op> {
         self.ops.get(state.done as usize)
     }
@@ -56,13 +67,12 @@ impl ClientConfig {
         Id::from((usize::from(after) + 1) % self.servers)
     }
 
-    fn send_current(&self, id: Id, state: &ClientState, o: &mut Out<RaftActor>) {
+    fn send_current(&self, state: &ClientState, o: &mut Out<RaftActor>) {
         if let Some(op) = self.current_op(state) {
-            let request = Msg::ClientRequest {
-                client: id,
+            let request = Msg::ClientRequest(ClientRequest {
                 seq: state.seq(),
                 op: op.clone(),
-            };
+            });
             o.send(state.target, request);
             o.set_timer(Timer::ClientRetry, self.retry_timeout.clone());
         } else {
@@ -73,7 +83,7 @@ impl ClientConfig {
     /// The client starts at a moment of the checker's choosing: its first request
     /// is sent when the retry timer first fires, to S1 (the timer moves the target
     /// on by one), so no message is in flight before then.
-    pub fn on_start(&self, _id: Id, o: &mut Out<RaftActor>) -> ClientState {
+    pub fn on_start(&self, o: &mut Out<RaftActor>) -> ClientState {
         if !self.ops.is_empty() {
             o.set_timer(Timer::ClientRetry, self.start_delay.clone());
         }
@@ -83,14 +93,7 @@ impl ClientConfig {
         }
     }
 
-    pub fn on_msg(
-        &self,
-        id: Id,
-        state: &mut Cow<ClientState>,
-        src: Id,
-        msg: Msg,
-        o: &mut Out<RaftActor>,
-    ) {
+    pub fn on_msg(&self, state: &mut Cow<ClientState>, src: Id, msg: Msg, o: &mut Out<RaftActor>) {
         if self.current_op(state).is_none() {
             return;
         }
@@ -99,12 +102,12 @@ impl ClientConfig {
                 let s = state.to_mut();
                 s.done += 1;
                 s.target = src;
-                self.send_current(id, s, o);
+                self.send_current(s, o);
             }
             Msg::NotLeader { seq, leader_hint } if seq == state.seq() => match leader_hint {
                 Some(leader) if leader != src && usize::from(leader) < self.servers => {
                     state.to_mut().target = leader;
-                    self.send_current(id, state, o);
+                    self.send_current(state, o);
                 }
                 // No leader known: wait for the retry timer rather than spin.
                 _ => {
@@ -118,13 +121,13 @@ impl ClientConfig {
         }
     }
 
-    pub fn on_timeout(&self, id: Id, state: &mut Cow<ClientState>, o: &mut Out<RaftActor>) {
+    pub fn on_timeout(&self, state: &mut Cow<ClientState>, o: &mut Out<RaftActor>) {
         if self.current_op(state).is_none() {
             return;
         }
         let s = state.to_mut();
         s.target = self.next_server(s.target);
-        self.send_current(id, s, o);
+        self.send_current(s, o);
     }
 }
 

@@ -12,17 +12,21 @@ pub mod client;
 pub mod kv;
 pub mod msg;
 pub mod mutant;
+pub mod name;
 pub mod server;
 pub mod server_set;
 pub mod testkit;
 pub mod trace;
 
-pub use actor::{RaftActor, RaftState};
+pub use actor::{Input, RaftActor, RaftState, Stepped};
 pub use client::{ClientConfig, ClientState};
 pub use kv::{KvSpec, KvStore, OpResult, Session};
-pub use msg::{Entry, LogIndex, Msg, Op, Term, Text, Timer};
+pub use msg::{
+    AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
+    RequestVoteReply, Term, Text, Timer,
+};
 pub use mutant::{Mutant, MutantSet};
-pub use server::{PersistentState, Role, ServerConfig, ServerState};
+pub use server::{PersistentState, Refusal, Role, ServerConfig, ServerState};
 pub use server_set::ServerSet;
 pub use stateright::actor::Id;
 

@@ -31,48 +31,65 @@ pub struct Entry {
     pub op: Op,
 }
 
-/// Everything servers and clients send each other. Sender ids (`candidateId`,
-/// `leaderId` in Figure 2) are the envelope's source, which the host authenticates
-/// by address.
+/// Figure 2's RequestVote RPC, sent by candidates. The candidate (`candidateId`) is
+/// the envelope's source, which the host authenticates by address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestVote {
+    pub term: Term,
+    pub last_log_index: LogIndex,
+    pub last_log_term: Term,
+}
+
+/// The answer to a [`RequestVote`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RequestVoteReply {
+    pub term: Term,
+    pub vote_granted: bool,
+}
+
+/// Figure 2's AppendEntries RPC, sent by leaders (empty `entries` for a heartbeat).
+/// The leader (`leaderId`) is the envelope's source.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AppendEntries {
+    pub term: Term,
+    pub prev_log_index: LogIndex,
+    pub prev_log_term: Term,
+    pub entries: Vec<Entry>,
+    pub leader_commit: LogIndex,
+}
+
+/// The answer to an [`AppendEntries`]. `match_index` says which prefix a success
+/// verified: replies may arrive in any order, so the leader cannot infer it from its
+/// own `next_index`. On failure, `x_term`/`x_index`/`x_len` (6.824's accelerated
+/// backtracking): the term of the conflicting entry (0 if none), the first index of
+/// that term in the follower's log, and the follower's log length.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AppendEntriesReply {
+    pub term: Term,
+    pub success: bool,
+    pub match_index: LogIndex,
+    pub x_term: Term,
+    pub x_index: LogIndex,
+    pub x_len: LogIndex,
+}
+
+/// A client command (lab 3: the k/v server's RPC that calls `Start()`). The client
+/// is the envelope's source: a request names no client of its own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ClientRequest {
+    pub seq: u64,
+    pub op: Op,
+}
+
+/// Everything servers and clients send each other: one struct per RPC, as in
+/// Figure 2. Senders are the envelope's source.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Msg {
-    /// Figure 2 RequestVote RPC, sent by candidates.
-    RequestVote {
-        term: Term,
-        last_log_index: LogIndex,
-        last_log_term: Term,
-    },
-    RequestVoteReply {
-        term: Term,
-        vote_granted: bool,
-    },
-    /// Figure 2 AppendEntries RPC, sent by leaders (empty `entries` for heartbeat).
-    AppendEntries {
-        term: Term,
-        prev_log_index: LogIndex,
-        prev_log_term: Term,
-        entries: Vec<Entry>,
-        leader_commit: LogIndex,
-    },
-    /// `match_index` says which prefix a success verified: replies may arrive in any
-    /// order, so the leader cannot infer it from its own `next_index`.
-    /// On failure, `x_term`/`x_index`/`x_len` (6.824's accelerated backtracking): the
-    /// term of the conflicting entry (0 if none), the first index of that term in the
-    /// follower's log, and the follower's log length.
-    AppendEntriesReply {
-        term: Term,
-        success: bool,
-        match_index: LogIndex,
-        x_term: Term,
-        x_index: LogIndex,
-        x_len: LogIndex,
-    },
-    /// A client command (lab 3: the k/v server's RPC that calls `Start()`).
-    ClientRequest {
-        client: Id,
-        seq: u64,
-        op: Op,
-    },
+    RequestVote(RequestVote),
+    RequestVoteReply(RequestVoteReply),
+    AppendEntries(AppendEntries),
+    AppendEntriesReply(AppendEntriesReply),
+    ClientRequest(ClientRequest),
     /// The command was applied; `result` is what the state machine returned.
     ClientReply {
         seq: u64,
@@ -83,6 +100,20 @@ pub enum Msg {
         seq: u64,
         leader_hint: Option<Id>,
     },
+}
+
+impl Msg {
+    /// The sender's term, for the messages servers exchange (Figure 2: "if RPC
+    /// request or response contains term T > currentTerm ...").
+    pub fn term(&self) -> Option<Term> {
+        match self {
+            Msg::RequestVote(m) => Some(m.term),
+            Msg::RequestVoteReply(m) => Some(m.term),
+            Msg::AppendEntries(m) => Some(m.term),
+            Msg::AppendEntriesReply(m) => Some(m.term),
+            Msg::ClientRequest(_) | Msg::ClientReply { .. } | Msg::NotLeader { .. } => None,
+        }
+    }
 }
 
 /// Timers an actor may set. The model checker fires any set timer at any moment;
@@ -115,45 +146,15 @@ impl Rewrite<Id> for Entry {
 impl Rewrite<Id> for Msg {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
         match self {
-            Msg::AppendEntries {
-                term,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit,
-            } => Msg::AppendEntries {
-                term: *term,
-                prev_log_index: *prev_log_index,
-                prev_log_term: *prev_log_term,
-                entries: entries.rewrite(plan),
-                leader_commit: *leader_commit,
-            },
-            Msg::ClientRequest { client, seq, op } => Msg::ClientRequest {
-                client: client.rewrite(plan),
-                seq: *seq,
-                op: op.clone(),
-            },
+            Msg::AppendEntries(m) => Msg::AppendEntries(AppendEntries {
+                entries: m.entries.rewrite(plan),
+                ..m.clone()
+            }),
             Msg::NotLeader { seq, leader_hint } => Msg::NotLeader {
                 seq: *seq,
                 leader_hint: leader_hint.rewrite(plan),
             },
             other => other.clone(),
-        }
-    }
-}
-
-/// `S1`, `S2`, ... for servers (the paper's names), `C1`, ... for clients of a model.
-pub struct Name(pub Id, pub usize);
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let i = usize::from(self.0);
-        if i < self.1 {
-            write!(f, "S{}", i + 1)
-        } else if i < self.1 + 1000 {
-            write!(f, "C{}", i - self.1 + 1)
-        } else {
-            write!(f, "client {i:#x}")
         }
     }
 }
@@ -190,57 +191,47 @@ impl fmt::Display for LogTerms<'_> {
     }
 }
 
+/// The one readable text of a message, as counterexamples, the Explorer and trace
+/// reports print it. Actors named inside are always servers (a leader hint).
 impl fmt::Debug for Msg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Msg::RequestVote {
-                term,
-                last_log_index,
-                last_log_term,
-            } => write!(
+            Msg::RequestVote(m) => write!(
                 f,
-                "RequestVote(term {term}, last {last_log_index}/{last_log_term})"
+                "RequestVote(term {}, last {}/{})",
+                m.term, m.last_log_index, m.last_log_term
             ),
-            Msg::RequestVoteReply { term, vote_granted } => write!(
+            Msg::RequestVoteReply(m) => write!(
                 f,
-                "RequestVoteReply(term {term}, {})",
-                if *vote_granted { "granted" } else { "refused" }
+                "RequestVoteReply(term {}, {})",
+                m.term,
+                if m.vote_granted { "granted" } else { "refused" }
             ),
-            Msg::AppendEntries {
-                term,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit,
-            } => write!(
+            Msg::AppendEntries(m) => write!(
                 f,
-                "AppendEntries(term {term}, prev {prev_log_index}/{prev_log_term}, {entries:?}, commit {leader_commit})"
+                "AppendEntries(term {}, prev {}/{}, {:?}, commit {})",
+                m.term, m.prev_log_index, m.prev_log_term, m.entries, m.leader_commit
             ),
-            Msg::AppendEntriesReply {
-                term,
-                success,
-                match_index,
-                x_term,
-                x_index,
-                x_len,
-            } => {
-                if *success {
-                    write!(f, "AppendEntriesReply(term {term}, ok, match {match_index})")
-                } else {
-                    write!(
-                        f,
-                        "AppendEntriesReply(term {term}, conflict, xterm {x_term} xindex {x_index} xlen {x_len})"
-                    )
-                }
-            }
-            Msg::ClientRequest { client, seq, op } => {
-                write!(f, "ClientRequest(#{seq} {op:?} from {})", usize::from(*client))
-            }
+            Msg::AppendEntriesReply(m) if m.success => write!(
+                f,
+                "AppendEntriesReply(term {}, ok, match {})",
+                m.term, m.match_index
+            ),
+            Msg::AppendEntriesReply(m) => write!(
+                f,
+                "AppendEntriesReply(term {}, conflict, xterm {} xindex {} xlen {})",
+                m.term, m.x_term, m.x_index, m.x_len
+            ),
+            Msg::ClientRequest(m) => write!(f, "ClientRequest(#{} {:?})", m.seq, m.op),
             Msg::ClientReply { seq, result } => write!(f, "ClientReply(#{seq} {result:?})"),
-            Msg::NotLeader { seq, leader_hint } => match leader_hint {
-                Some(l) => write!(f, "NotLeader(#{seq}, try S{})", usize::from(*l) + 1),
-                None => write!(f, "NotLeader(#{seq}, leader unknown)"),
-            },
+            Msg::NotLeader {
+                seq,
+                leader_hint: Some(l),
+            } => write!(f, "NotLeader(#{seq}, try {})", crate::name::server(*l)),
+            Msg::NotLeader {
+                seq,
+                leader_hint: None,
+            } => write!(f, "NotLeader(#{seq}, leader unknown)"),
         }
     }
 }

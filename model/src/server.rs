@@ -7,7 +7,10 @@
 
 use crate::actor::RaftActor;
 use crate::kv::{KvStore, OpResult};
-use crate::msg::{Entry, LogIndex, Msg, Op, Term, Timer};
+use crate::msg::{
+    AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
+    RequestVoteReply, Term, Timer,
+};
 use crate::mutant::{Mutant, MutantSet};
 use crate::server_set::ServerSet;
 use serde::{Deserialize, Serialize};
@@ -60,6 +63,17 @@ impl ServerConfig {
             crate::majority(self.servers)
         }
     }
+}
+
+/// Why a server refuses a message before any handler sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// An RPC that only servers exchange, from an actor that is not another server.
+    NotFromAPeer,
+    /// A reply meant for clients.
+    NotForServers,
+    /// A message for servers, or a reply from an actor that is not a server.
+    NotForClients,
 }
 
 /// Figure 2's persistent state: saved before the server answers anyone.
@@ -239,6 +253,8 @@ impl ServerConfig {
         step.emit(self, state, o);
     }
 
+    /// One entry point for every message, as etcd's `Step`: the term rule that
+    /// applies to every RPC first, then the handler of the RPC.
     pub fn on_msg(
         &self,
         id: Id,
@@ -248,68 +264,42 @@ impl ServerConfig {
         o: &mut Out<RaftActor>,
     ) {
         let mut step = Step::new();
-        let from_server = usize::from(src) < self.servers && src != id;
+        if self.admits(id, src, &msg).is_err() {
+            return;
+        }
+        if let Some(term) = msg.term() {
+            // Figure 2, all servers: "If RPC request or response contains term T >
+            // currentTerm: set currentTerm = T, convert to follower".
+            self.observe_term(state, term, &mut step);
+        }
         match msg {
-            Msg::RequestVote {
-                term,
-                last_log_index,
-                last_log_term,
-            } if from_server => self.on_request_vote(
-                id,
-                state,
-                src,
-                term,
-                (last_log_term, last_log_index),
-                &mut step,
-            ),
-            Msg::RequestVoteReply { term, vote_granted } if from_server => {
-                self.on_request_vote_reply(id, state, src, term, vote_granted, &mut step)
+            Msg::RequestVote(m) => self.on_request_vote(state, src, m, &mut step),
+            Msg::RequestVoteReply(m) => self.on_request_vote_reply(id, state, src, m, &mut step),
+            Msg::AppendEntries(m) => self.on_append_entries(state, src, m, &mut step),
+            Msg::AppendEntriesReply(m) => {
+                self.on_append_entries_reply(id, state, src, m, &mut step)
             }
-            Msg::AppendEntries {
-                term,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit,
-            } if from_server => self.on_append_entries(
-                id,
-                state,
-                src,
-                term,
-                (prev_log_index, prev_log_term),
-                entries,
-                leader_commit,
-                &mut step,
-            ),
-            Msg::AppendEntriesReply {
-                term,
-                success,
-                match_index,
-                x_term,
-                x_index,
-                x_len,
-            } if from_server => self.on_append_entries_reply(
-                id,
-                state,
-                src,
-                term,
-                success,
-                match_index,
-                (x_term, x_index, x_len),
-                &mut step,
-            ),
-            Msg::ClientRequest { client, seq, op } => {
-                self.on_client_request(id, state, src, client, seq, op, &mut step)
-            }
-            // Server-to-server messages from a non-server, and client replies, are
-            // not for servers: ignored.
-            _ => {}
+            Msg::ClientRequest(m) => self.on_client_request(id, state, src, m, &mut step),
+            Msg::ClientReply { .. } | Msg::NotLeader { .. } => {} // refused above
         }
         step.emit(self, state, o);
     }
 
-    /// Figure 2, all servers: "If RPC request or response contains term T >
-    /// currentTerm: set currentTerm = T, convert to follower".
+    /// Which messages server `id` accepts from `src` at all: the RPCs servers
+    /// exchange only from another server, client requests from anyone, client
+    /// replies never. The host's door refuses (and counts) the rest before they
+    /// reach a handler; the handler ignores them too.
+    pub fn admits(&self, id: Id, src: Id, msg: &Msg) -> Result<(), Refusal> {
+        let from_peer = usize::from(src) < self.servers && src != id;
+        match msg {
+            Msg::ClientRequest(_) => Ok(()),
+            Msg::ClientReply { .. } | Msg::NotLeader { .. } => Err(Refusal::NotForServers),
+            _ if from_peer => Ok(()),
+            _ => Err(Refusal::NotFromAPeer),
+        }
+    }
+
+    /// Adopts a newer term and steps down (the `no-step-down` mutant keeps the role).
     fn observe_term(&self, state: &mut Cow<ServerState>, term: Term, step: &mut Step) {
         if term <= state.current_term {
             return;
@@ -344,11 +334,11 @@ impl ServerConfig {
         s.leader_hint = None;
         step.save = true;
         step.set_timer(Timer::Election, &self.election_timeout);
-        let request = Msg::RequestVote {
+        let request = Msg::RequestVote(RequestVote {
             term: s.current_term,
             last_log_index: s.last_log_index(),
             last_log_term: s.last_log_term(),
-        };
+        });
         for peer in self.peers(id) {
             step.send(peer, request.clone());
         }
@@ -357,24 +347,22 @@ impl ServerConfig {
         }
     }
 
+    /// Figure 2, RequestVote receiver (the term rule already applied).
     fn on_request_vote(
         &self,
-        id: Id,
         state: &mut Cow<ServerState>,
         candidate: Id,
-        term: Term,
-        candidate_last: (Term, LogIndex),
+        m: RequestVote,
         step: &mut Step,
     ) {
-        let _ = id;
-        self.observe_term(state, term, step);
         let s: &ServerState = state;
         let free_to_vote =
             s.voted_for.is_none() || s.voted_for == Some(candidate) || self.has(Mutant::DoubleVote);
         // §5.4.1 election restriction: the candidate's log is at least as up to date.
-        let up_to_date = candidate_last >= (s.last_log_term(), s.last_log_index())
+        let up_to_date = (m.last_log_term, m.last_log_index)
+            >= (s.last_log_term(), s.last_log_index())
             || self.has(Mutant::NoElectionRestriction);
-        let vote_granted = term == s.current_term && free_to_vote && up_to_date;
+        let vote_granted = m.term == s.current_term && free_to_vote && up_to_date;
         if vote_granted && s.voted_for != Some(candidate) {
             let s = state.to_mut();
             s.voted_for = Some(candidate);
@@ -383,29 +371,26 @@ impl ServerConfig {
         if vote_granted {
             step.set_timer(Timer::Election, &self.election_timeout);
         }
-        step.send(
-            candidate,
-            Msg::RequestVoteReply {
-                term: state.current_term,
-                vote_granted,
-            },
-        );
+        let reply = RequestVoteReply {
+            term: state.current_term,
+            vote_granted,
+        };
+        step.send(candidate, Msg::RequestVoteReply(reply));
     }
 
+    /// Figure 2, candidates: "if votes received from majority of servers: become leader".
     fn on_request_vote_reply(
         &self,
         id: Id,
         state: &mut Cow<ServerState>,
         voter: Id,
-        term: Term,
-        vote_granted: bool,
+        m: RequestVoteReply,
         step: &mut Step,
     ) {
-        self.observe_term(state, term, step);
         let voter = usize::from(voter);
         if state.role != Role::Candidate
-            || term != state.current_term
-            || !vote_granted
+            || m.term != state.current_term
+            || !m.vote_granted
             || state.votes_granted.contains(voter)
         {
             return;
@@ -449,30 +434,31 @@ impl ServerConfig {
         let next = s.next_index[usize::from(peer)];
         let prev_log_index = next - 1;
         let end = s.log.len().min(prev_log_index as usize + batch);
-        step.send(
-            peer,
-            Msg::AppendEntries {
-                term: s.current_term,
-                prev_log_index,
-                prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
-                entries: s.log[prev_log_index as usize..end].to_vec(),
-                leader_commit: s.commit_index,
-            },
-        );
+        let request = AppendEntries {
+            term: s.current_term,
+            prev_log_index,
+            prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
+            entries: s.log[prev_log_index as usize..end].to_vec(),
+            leader_commit: s.commit_index,
+        };
+        step.send(peer, Msg::AppendEntries(request));
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Figure 2, AppendEntries receiver (the term rule already applied).
     fn on_append_entries(
         &self,
-        id: Id,
         state: &mut Cow<ServerState>,
         leader: Id,
-        term: Term,
-        (prev_log_index, prev_log_term): (LogIndex, Term),
-        entries: Vec<Entry>,
-        leader_commit: LogIndex,
+        m: AppendEntries,
         step: &mut Step,
     ) {
+        let AppendEntries {
+            term,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit,
+        } = m;
         if term < state.current_term {
             // Figure 2, receiver 1: reply false; the stale leader learns the term.
             step.send(
@@ -481,7 +467,6 @@ impl ServerConfig {
             );
             return;
         }
-        self.observe_term(state, term, step);
         if state.role != Role::Follower || state.leader_hint != Some(leader) {
             let s = state.to_mut();
             if s.role != Role::Follower {
@@ -541,34 +526,36 @@ impl ServerConfig {
         };
         let new_commit = leader_commit.min(bound);
         if new_commit > state.commit_index {
-            self.apply_up_to(id, state.to_mut(), new_commit, step);
+            self.apply_up_to(state.to_mut(), new_commit, step);
         }
-        step.send(
-            leader,
-            Msg::AppendEntriesReply {
-                term: state.current_term,
-                success: true,
-                match_index: last_new,
-                x_term: 0,
-                x_index: 0,
-                x_len: 0,
-            },
-        );
+        let reply = AppendEntriesReply {
+            term: state.current_term,
+            success: true,
+            match_index: last_new,
+            x_term: 0,
+            x_index: 0,
+            x_len: 0,
+        };
+        step.send(leader, Msg::AppendEntriesReply(reply));
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Figure 2, leaders: the follower's answer moves nextIndex/matchIndex.
     fn on_append_entries_reply(
         &self,
         id: Id,
         state: &mut Cow<ServerState>,
         follower: Id,
-        term: Term,
-        success: bool,
-        match_index: LogIndex,
-        (x_term, x_index, x_len): (Term, LogIndex, LogIndex),
+        m: AppendEntriesReply,
         step: &mut Step,
     ) {
-        self.observe_term(state, term, step);
+        let AppendEntriesReply {
+            term,
+            success,
+            match_index,
+            x_term,
+            x_index,
+            x_len,
+        } = m;
         if state.role != Role::Leader || term != state.current_term {
             return; // stale
         }
@@ -617,7 +604,7 @@ impl ServerConfig {
                 .filter(|&p| p == me || s.match_index[p] >= n)
                 .count();
             if replicas >= quorum {
-                self.apply_up_to(id, s, n, step);
+                self.apply_up_to(s, n, step);
                 return;
             }
             n -= 1;
@@ -627,8 +614,7 @@ impl ServerConfig {
     /// Commits and applies entries up to `index`. The leader answers the clients of
     /// the entries it appended itself; older entries' clients retry and are answered
     /// from their session.
-    fn apply_up_to(&self, id: Id, s: &mut ServerState, index: LogIndex, step: &mut Step) {
-        let _ = id;
+    fn apply_up_to(&self, s: &mut ServerState, index: LogIndex, step: &mut Step) {
         let no_dedup = self.has(Mutant::NoDedup);
         for i in s.commit_index..index {
             let entry = &s.log[i as usize];
@@ -646,34 +632,34 @@ impl ServerConfig {
         s.commit_index = index;
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A client's command: a leader appends it to its log (lab 3's `Start()`); a
+    /// follower points the client at the leader it knows.
     fn on_client_request(
         &self,
         id: Id,
         state: &mut Cow<ServerState>,
-        src: Id,
         client: Id,
-        seq: u64,
-        op: Op,
+        m: ClientRequest,
         step: &mut Step,
     ) {
+        let ClientRequest { seq, op } = m;
         if state.role != Role::Leader {
             let leader_hint = state.leader_hint;
-            step.send(src, Msg::NotLeader { seq, leader_hint });
+            step.send(client, Msg::NotLeader { seq, leader_hint });
             return;
         }
         if state.kv.seen(client, seq) {
             // Applied already: answer from the session (an older request: ignore).
             if let Some(result) = state.kv.answered(client, seq) {
                 let result = result.clone();
-                step.send(src, Msg::ClientReply { seq, result });
+                step.send(client, Msg::ClientReply { seq, result });
             }
             return;
         }
         if self.has(Mutant::LocalRead) {
             if let Op::Get { key } = &op {
                 let result = OpResult::Value(state.kv.data.get(key).cloned());
-                step.send(src, Msg::ClientReply { seq, result });
+                step.send(client, Msg::ClientReply { seq, result });
                 return;
             }
         }
@@ -704,14 +690,14 @@ impl ServerConfig {
 }
 
 fn reject(term: Term, x_term: Term, x_index: LogIndex, x_len: LogIndex) -> Msg {
-    Msg::AppendEntriesReply {
+    Msg::AppendEntriesReply(AppendEntriesReply {
         term,
         success: false,
         match_index: 0,
         x_term,
         x_index,
         x_len,
-    }
+    })
 }
 
 /// Moves a per-server vector (indexed by server) along a permutation of servers.

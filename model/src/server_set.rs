@@ -57,7 +57,7 @@ impl fmt::Debug for ServerSet {
             if k > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "S{}", i + 1)?;
+            f.write_str(&crate::name::server(Id::from(i)))?;
         }
         f.write_str("}")
     }

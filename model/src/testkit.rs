@@ -1,11 +1,10 @@
 //! A hand-driven cluster for tests and worked examples: every step (a timer, a
 //! delivery, a crash) is chosen by the caller, and runs the real handlers.
 
-use crate::actor::{RaftActor, RaftState};
+use crate::actor::{Input, RaftActor, RaftState};
 use crate::msg::{Msg, Timer};
 use crate::server::{PersistentState, ServerConfig, ServerState};
 use stateright::actor::{Actor, Command, Id, Out};
-use std::borrow::Cow;
 
 /// A message sent and not yet delivered.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,20 +37,14 @@ impl Cluster {
         }
     }
 
-    fn run(
-        &mut self,
-        i: usize,
-        f: impl FnOnce(&RaftActor, &mut Cow<RaftState>, &mut Out<RaftActor>),
-    ) -> Vec<Sent> {
+    fn run(&mut self, i: usize, input: Input) -> Vec<Sent> {
         let before = RaftState::Server(self.states[i].clone());
-        let mut state = Cow::Borrowed(&before);
-        let mut out = Out::new();
-        f(&self.actor, &mut state, &mut out);
-        if let RaftState::Server(s) = state.into_owned() {
+        let stepped = self.actor.handle(Id::from(i), &before, input);
+        if let Some(RaftState::Server(s)) = stepped.changed {
             self.states[i] = s;
         }
         let mut sent = Vec::new();
-        for c in out {
+        for c in stepped.out {
             match c {
                 Command::Send(dst, msg) => sent.push(Sent {
                     src: Id::from(i),
@@ -68,14 +61,13 @@ impl Cluster {
 
     /// Fires timer `t` at server `i`; returns what it sent.
     pub fn timeout(&mut self, i: usize, t: Timer) -> Vec<Sent> {
-        self.run(i, |a, s, o| a.on_timeout(Id::from(i), s, &t, o))
+        self.run(i, Input::Timeout(t))
     }
 
     /// Delivers `msg` from `src` to server `dst` (whether or not it is in flight).
     pub fn deliver(&mut self, src: usize, dst: usize, msg: Msg) -> Vec<Sent> {
-        self.run(dst, |a, s, o| {
-            a.on_msg(Id::from(dst), s, Id::from(src), msg, o)
-        })
+        let src = Id::from(src);
+        self.run(dst, Input::Deliver { src, msg })
     }
 
     /// Delivers the oldest message in flight from `src` to `dst`; panics if none.

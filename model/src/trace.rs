@@ -463,11 +463,6 @@ pub enum TraceCommand {
         dst: Id,
         msg: Msg,
     },
-    /// Never emitted by this crate's actor (`Random = ()`); recorded if it were.
-    ChooseRandom {
-        key: String,
-        choices: usize,
-    },
 }
 
 /// A command in full, comparable: the model's `Command` (which has no `PartialEq`),
@@ -478,28 +473,30 @@ pub enum Cmd {
     SetTimer(Timer, [u64; 2]),
     CancelTimer(Timer),
     Send(Id, Msg),
-    ChooseRandom(String, usize),
 }
 
 pub type ActorCommand = Command<Msg, Timer, (), PersistentState>;
 
 impl Cmd {
-    pub fn of(c: &ActorCommand) -> Cmd {
-        match c {
+    /// The command `c`; `None` for a random choice, which this crate's actor never
+    /// makes (`Random = ()`).
+    pub fn of(c: &ActorCommand) -> Option<Cmd> {
+        Some(match c {
             Command::Save(p) => Cmd::Save(p.clone()),
             Command::SetTimer(t, r) => Cmd::SetTimer(*t, range_us(r)),
             Command::CancelTimer(t) => Cmd::CancelTimer(*t),
             Command::Send(dst, msg) => Cmd::Send(*dst, msg.clone()),
-            Command::ChooseRandom(k, v) => Cmd::ChooseRandom(k.clone(), v.len()),
-        }
+            Command::ChooseRandom(..) => return None,
+        })
     }
 }
 
 impl TraceCommand {
     /// Encodes `c`; `last_save` is the previous save (or the storage read at start),
-    /// and becomes `c` if `c` is a save.
-    pub fn encode(c: &ActorCommand, last_save: &mut PersistentState) -> TraceCommand {
-        match c {
+    /// and becomes `c` if `c` is a save. `None` for a random choice, which this
+    /// crate's actor never makes (`Random = ()`).
+    pub fn encode(c: &ActorCommand, last_save: &mut PersistentState) -> Option<TraceCommand> {
+        Some(match c {
             Command::Save(p) => {
                 let log = LogDelta::between(&last_save.log, &p.log);
                 *last_save = p.clone();
@@ -518,11 +515,8 @@ impl TraceCommand {
                 dst: *dst,
                 msg: msg.clone(),
             },
-            Command::ChooseRandom(key, v) => TraceCommand::ChooseRandom {
-                key: key.clone(),
-                choices: v.len(),
-            },
-        }
+            Command::ChooseRandom(..) => return None,
+        })
     }
 
     /// The command this records; `last_save` as for [`TraceCommand::encode`].
@@ -544,25 +538,24 @@ impl TraceCommand {
             TraceCommand::SetTimer { timer, range_us } => Cmd::SetTimer(*timer, *range_us),
             TraceCommand::CancelTimer { timer } => Cmd::CancelTimer(*timer),
             TraceCommand::Send { dst, msg } => Cmd::Send(*dst, msg.clone()),
-            TraceCommand::ChooseRandom { key, choices } => Cmd::ChooseRandom(key.clone(), *choices),
         })
     }
 }
 
-impl fmt::Display for Cmd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Cmd {
+    /// The command as a person reads it; `name` names actors (a trace names its
+    /// clients by their files).
+    pub fn text(&self, name: &dyn Fn(Id) -> String) -> String {
         match self {
-            Cmd::Save(p) => write!(
-                f,
-                "save(term {}, voted {:?}, log {})",
+            Cmd::Save(p) => format!(
+                "save(term {}, voted {}, log {})",
                 p.current_term,
-                p.voted_for.map(usize::from),
+                p.voted_for.map_or("-".to_string(), crate::name::server),
                 crate::msg::LogTerms(&p.log)
             ),
-            Cmd::SetTimer(t, r) => write!(f, "set {t:?} timer {}..{} ms", r[0] / 1000, r[1] / 1000),
-            Cmd::CancelTimer(t) => write!(f, "cancel {t:?} timer"),
-            Cmd::Send(dst, msg) => write!(f, "send to {} {msg:?}", usize::from(*dst)),
-            Cmd::ChooseRandom(k, n) => write!(f, "choose random {k} of {n}"),
+            Cmd::SetTimer(t, r) => format!("set {t:?} timer {}..{} ms", r[0] / 1000, r[1] / 1000),
+            Cmd::CancelTimer(t) => format!("cancel {t:?} timer"),
+            Cmd::Send(dst, msg) => format!("send to {} {msg:?}", name(*dst)),
         }
     }
 }
@@ -608,14 +601,13 @@ mod tests {
         c.deliver(
             usize::from(client),
             0,
-            Msg::ClientRequest {
-                client,
+            Msg::ClientRequest(crate::msg::ClientRequest {
                 seq: 1,
                 op: Op::Append {
                     key: "x".into(),
                     value: "a".into(),
                 },
-            },
+            }),
         );
         c.settle(&[], 100);
         c.timeout(0, Timer::Heartbeat);
@@ -645,17 +637,21 @@ mod tests {
             ),
             Command::Send(
                 Id::from(2),
-                Msg::RequestVote {
+                Msg::RequestVote(crate::msg::RequestVote {
                     term: 2,
                     last_log_index: 1,
                     last_log_term: 1,
-                },
+                }),
             ),
         ] {
-            let t = TraceCommand::encode(&cmd, &mut enc);
+            let t = TraceCommand::encode(&cmd, &mut enc).unwrap();
             let json = serde_json::to_string(&t).unwrap();
             let back: TraceCommand = serde_json::from_str(&json).unwrap();
-            assert_eq!(back.decode(&mut dec).unwrap(), Cmd::of(&cmd), "{json}");
+            assert_eq!(
+                Some(back.decode(&mut dec).unwrap()),
+                Cmd::of(&cmd),
+                "{json}"
+            );
         }
     }
 

@@ -3,8 +3,8 @@
 
 use raft_model::testkit::{Cluster, Sent};
 use raft_model::{
-    Entry, Id, KvStore, LogIndex, Msg, Mutant, MutantSet, Op, OpResult, Role, ServerConfig,
-    ServerSet, ServerState, Term, Timer,
+    AppendEntries, ClientRequest, Entry, Id, KvStore, LogIndex, Msg, Mutant, MutantSet, Op,
+    OpResult, RequestVoteReply, Role, ServerConfig, ServerSet, ServerState, Term, Timer,
 };
 
 fn entries(terms: &[Term]) -> Vec<Entry> {
@@ -53,15 +53,15 @@ fn leader(n: usize, term: Term, log: Vec<Entry>) -> ServerState {
     }
 }
 
-fn request(client: usize, seq: u64, value: &str) -> Msg {
-    Msg::ClientRequest {
-        client: Id::from(client),
+/// A client's request; the client is whoever delivers it (the envelope's source).
+fn request(seq: u64, value: &str) -> Msg {
+    Msg::ClientRequest(ClientRequest {
         seq,
         op: Op::Append {
             key: "x".into(),
             value: value.into(),
         },
-    }
+    })
 }
 
 /// Runs the leader's AppendEntries rounds with follower S2 until nothing is in
@@ -75,7 +75,7 @@ fn repair(c: &mut Cluster) -> usize {
     let mut rejected = 0;
     while let Some(m) = c.net.first().cloned() {
         c.net.remove(0);
-        if let Msg::AppendEntriesReply { success: false, .. } = m.msg {
+        if matches!(&m.msg, Msg::AppendEntriesReply(r) if !r.success) {
             rejected += 1;
         }
         let (src, dst) = (usize::from(m.src), usize::from(m.dst));
@@ -104,7 +104,7 @@ fn figure_7_every_follower_log_is_repaired_with_one_round_per_conflicting_term()
         c.states[0] = leader(2, 8, entries(&leader_log));
         c.states[1] = follower(fterm, entries(flog));
         // The new leader's own entry of term 8, which every follower must end up with.
-        c.deliver(9, 0, request(9, 1, "z"));
+        c.deliver(9, 0, request(1, "z"));
         let rejected = repair(&mut c);
         assert_eq!(
             terms(&c.states[1]),
@@ -151,7 +151,7 @@ fn figure_8_old_term_entry_on_a_majority_is_not_committed() {
         assert_eq!(c.states[0].role, Role::Leader);
         assert_eq!(c.states[0].current_term, 2);
         c.net.clear();
-        c.deliver(5, 0, request(5, 1, "s1"));
+        c.deliver(5, 0, request(1, "s1"));
         c.timeout(0, Timer::Heartbeat);
         c.deliver_next(0, 1);
         c.net.clear();
@@ -165,7 +165,7 @@ fn figure_8_old_term_entry_on_a_majority_is_not_committed() {
         assert_eq!(c.states[4].role, Role::Leader);
         assert_eq!(c.states[4].current_term, 3);
         c.net.clear();
-        c.deliver(5, 4, request(5, 2, "s5"));
+        c.deliver(5, 4, request(2, "s5"));
         assert_eq!(terms(&c.states[4]), [1, 3]);
         // (c) S5 crashes; S1 restarts and is elected in term 4 (after learning term 3).
         c.restart(0);
@@ -189,7 +189,7 @@ fn figure_8_old_term_entry_on_a_majority_is_not_committed() {
         let before_d = c.clone();
         // (e) Alternatively S1 replicates an entry of term 4 to a majority first.
         let mut e = c.clone();
-        e.deliver(5, 0, request(5, 3, "s1-term4"));
+        e.deliver(5, 0, request(3, "s1-term4"));
         e.timeout(0, Timer::Heartbeat);
         e.net.retain(|m: &Sent| usize::from(m.dst) < 3);
         e.settle(&[3, 4], 20);
@@ -307,7 +307,7 @@ fn lecture_slots_10_to_12_either_entry_at_12_may_be_dropped() {
     }
     // Replicated on all three but of term 4: not committed until a term-6 entry is.
     assert_eq!(c.states[1].commit_index, 0);
-    c.deliver(7, 1, request(7, 1, "v"));
+    c.deliver(7, 1, request(1, "v"));
     c.timeout(1, Timer::Heartbeat);
     c.settle(&[], 100);
     assert_eq!(c.states[1].commit_index, 13);
@@ -323,13 +323,13 @@ fn stale_or_duplicate_append_entries_never_cuts_the_log() {
         c.deliver(
             0,
             1,
-            Msg::AppendEntries {
+            Msg::AppendEntries(AppendEntries {
                 term: 1,
                 prev_log_index: 0,
                 prev_log_term: 0,
                 entries: entries(&[1]),
                 leader_commit: 0,
-            },
+            }),
         );
         terms(&c.states[1])
     };
@@ -349,13 +349,13 @@ fn follower_commit_index_is_bounded_by_the_last_verified_entry() {
     c.deliver(
         0,
         1,
-        Msg::AppendEntries {
+        Msg::AppendEntries(AppendEntries {
             term: 3,
             prev_log_index: 1,
             prev_log_term: 1,
             entries: vec![],
             leader_commit: 5,
-        },
+        }),
     );
     assert_eq!(
         c.states[1].commit_index, 1,
@@ -380,10 +380,10 @@ fn a_vote_survives_a_restart_and_is_given_once_per_term() {
     let replies = c.deliver_next(2, 0);
     assert!(matches!(
         replies[0].msg,
-        Msg::RequestVoteReply {
+        Msg::RequestVoteReply(RequestVoteReply {
             term: 1,
             vote_granted: false
-        }
+        })
     ));
 }
 
@@ -396,10 +396,10 @@ fn the_election_restriction_refuses_a_candidate_with_an_older_log() {
     let replies = c.deliver_next(1, 0);
     assert!(matches!(
         replies[0].msg,
-        Msg::RequestVoteReply {
+        Msg::RequestVoteReply(RequestVoteReply {
             vote_granted: false,
             ..
-        }
+        })
     ));
 }
 
@@ -412,7 +412,7 @@ fn a_retried_request_is_applied_once_and_answered_from_the_session() {
         Role::Leader,
         "a cluster of one elects itself"
     );
-    let first = c.deliver(1, 0, request(1, 1, "a"));
+    let first = c.deliver(1, 0, request(1, "a"));
     assert!(matches!(
         first[0].msg,
         Msg::ClientReply {
@@ -420,7 +420,7 @@ fn a_retried_request_is_applied_once_and_answered_from_the_session() {
             result: OpResult::Done
         }
     ));
-    let retry = c.deliver(1, 0, request(1, 1, "a"));
+    let retry = c.deliver(1, 0, request(1, "a"));
     assert!(matches!(
         retry[0].msg,
         Msg::ClientReply {
@@ -437,7 +437,7 @@ fn a_follower_redirects_clients_to_the_leader() {
     let mut c = Cluster::new(ServerConfig::new(3));
     c.timeout(0, Timer::Election);
     c.settle(&[], 20);
-    let replies = c.deliver(3, 1, request(3, 1, "a"));
+    let replies = c.deliver(3, 1, request(1, "a"));
     assert!(matches!(
         replies[0].msg,
         Msg::NotLeader { seq: 1, leader_hint: Some(l) } if l == Id::from(0)
@@ -456,14 +456,13 @@ fn a_lost_append_entries_is_resent_after_the_next_heartbeat() {
     c.timeout(0, Timer::Election);
     c.settle(&[], 100);
     assert_eq!(c.states[0].role, Role::Leader);
-    c.deliver(3, 0, request(3, 1, "a"));
+    c.deliver(3, 0, request(1, "a"));
     // The AppendEntries with the new entry to S2 is lost; S3 gets it and the entry commits.
     let lost = c
         .net
         .iter()
         .position(|m| {
-            m.dst == Id::from(1)
-                && matches!(&m.msg, Msg::AppendEntries { entries, .. } if !entries.is_empty())
+            m.dst == Id::from(1) && matches!(&m.msg, Msg::AppendEntries(a) if !a.entries.is_empty())
         })
         .expect("the new entry is sent to S2");
     c.net.remove(lost);

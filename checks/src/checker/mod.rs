@@ -1,0 +1,12 @@
+//! Running the checker: the `stateright::Model` impl, a check and its report,
+//! counterexamples, and the mutant catalogue.
+
+pub mod catalogue;
+pub mod counterexample;
+pub mod model;
+pub mod mutants;
+pub mod report;
+pub mod run;
+
+pub use report::{Found, PropertyResult, Report, Status};
+pub use run::{check, RunOptions, Strategy};

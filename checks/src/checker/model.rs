@@ -1,0 +1,55 @@
+//! What stateright's checker and Explorer see of the Raft model: the
+//! `stateright::Model` impl, which wires the model's transitions (`crate::model`),
+//! the properties (`crate::properties`) and the renderings (`crate::render`).
+
+use crate::model::{Action, RaftModel, State};
+use crate::properties;
+use crate::render;
+use stateright::{Model, Path, Property};
+
+impl std::fmt::Debug for State {
+    /// What the Explorer shows of a state: Raft's view of it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&render::text::state(self))
+    }
+}
+
+impl Model for RaftModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        self.init()
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        self.enabled(state, actions)
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        self.step(last, action)
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        render::text::action(self.servers(), action)
+    }
+
+    fn format_step(&self, last: &State, action: Action) -> Option<String> {
+        let next = self.step(last, action.clone())?;
+        Some(render::text::step(self, &action, &next))
+    }
+
+    /// The Explorer draws this above the state: the run's last steps as a
+    /// message sequence diagram.
+    fn as_svg(&self, path: Path<State, Action>) -> Option<String> {
+        render::path_svg::svg(self, &path.into_vec())
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties::all(&self.bounds)
+    }
+
+    fn within_boundary(&self, state: &State) -> bool {
+        self.in_bounds(state)
+    }
+}

@@ -1,0 +1,149 @@
+//! The properties a check judges, in one registry ([`named`]): each a plain
+//! function of a state, so that tests can call them on hand-built states. The
+//! properties that need only the servers and the history also judge every global
+//! state of a recorded run ([`server_invariants`], used by `raftlab trace check`).
+
+pub mod linearizability;
+pub mod safety;
+pub mod views;
+pub mod witnesses;
+
+pub use linearizability::{linearizable, linearization};
+pub use safety::*;
+pub use views::{InModel, ServerView, ServerViews};
+pub use witnesses::*;
+
+use crate::bounds::Bounds;
+use crate::model::{History, RaftModel, State, Violation};
+use stateright::{Expectation, Property};
+
+pub const ELECTION_SAFETY: &str = "Election Safety";
+pub const LOG_MATCHING: &str = "Log Matching";
+pub const LEADER_COMPLETENESS: &str = "Leader Completeness";
+pub const STATE_MACHINE_SAFETY: &str = "State Machine Safety";
+pub const LEADER_APPEND_ONLY: &str = "Leader Append-Only";
+pub const LINEARIZABILITY: &str = "Linearizability";
+pub const TERMS_MONOTONIC: &str = "Terms never decrease";
+pub const COMMIT_MONOTONIC: &str = "Commit index never decreases";
+pub const COMMITTED_ON_MAJORITY: &str = "Committed entries on a majority";
+pub const LEADER_ELECTED: &str = "A leader is elected";
+pub const ENTRY_COMMITTED: &str = "An entry is committed";
+pub const CLIENT_ANSWERED: &str = "A client receives a reply";
+pub const CLIENTS_DONE: &str = "Every client completes its operations";
+pub const LOGS_DIVERGE: &str = "Logs diverge";
+pub const SERVER_REJOINS: &str = "A server recovers and rejoins";
+
+/// An invariant of servers and history alone (no network, no clients).
+pub type ServerInvariant = fn(&History, &dyn ServerViews) -> bool;
+
+/// A property's name, kind and condition, as the reports list them.
+pub struct Named {
+    pub name: &'static str,
+    pub expectation: Expectation,
+    pub condition: fn(&RaftModel, &State) -> bool,
+    /// The same judgement on servers and a history alone, if it needs nothing
+    /// else: what a recorded run's global states are judged with.
+    pub on_servers: Option<ServerInvariant>,
+}
+
+/// An Always property of servers and history: its model condition is the server
+/// invariant on the model state's servers.
+macro_rules! server_invariant {
+    ($name:expr, $judge:expr) => {
+        Named {
+            name: $name,
+            expectation: Expectation::Always,
+            condition: |m, s| ($judge)(&s.history, &InModel(m.servers(), s)),
+            on_servers: Some($judge),
+        }
+    };
+}
+
+fn property(
+    name: &'static str,
+    expectation: Expectation,
+    condition: fn(&RaftModel, &State) -> bool,
+) -> Named {
+    Named {
+        name,
+        expectation,
+        condition,
+        on_servers: None,
+    }
+}
+
+/// Every property of a check under `bounds`, Always first: the one registry.
+pub fn named(bounds: &Bounds) -> Vec<Named> {
+    use Expectation::{Always, Sometimes};
+    let mut v = vec![
+        server_invariant!(ELECTION_SAFETY, |h: &History, _: &dyn ServerViews| {
+            election_safety_in(h)
+        }),
+        server_invariant!(LOG_MATCHING, |_: &History, v: &dyn ServerViews| {
+            log_matching_in(v)
+        }),
+        server_invariant!(LEADER_COMPLETENESS, |_: &History, v: &dyn ServerViews| {
+            leader_completeness_in(v)
+        }),
+        server_invariant!(STATE_MACHINE_SAFETY, |h: &History, v: &dyn ServerViews| {
+            state_machine_safety_in(h, v)
+        }),
+        server_invariant!(LEADER_APPEND_ONLY, |h: &History, _: &dyn ServerViews| {
+            leader_append_only(h)
+        }),
+        property(LINEARIZABILITY, Always, |_, s| linearizable(&s.history)),
+        server_invariant!(TERMS_MONOTONIC, |h: &History, _: &dyn ServerViews| {
+            !h.violated(Violation::TermDecreased)
+        }),
+        server_invariant!(COMMIT_MONOTONIC, |h: &History, _: &dyn ServerViews| {
+            !h.violated(Violation::CommitDecreased)
+        }),
+        server_invariant!(COMMITTED_ON_MAJORITY, |_: &History, v: &dyn ServerViews| {
+            committed_on_majority_in(v)
+        }),
+        property(LEADER_ELECTED, Sometimes, |m, s| {
+            leader_elected(m.servers(), s)
+        }),
+        property(ENTRY_COMMITTED, Sometimes, |m, s| {
+            entry_committed(m.servers(), s)
+        }),
+        property(CLIENT_ANSWERED, Sometimes, |_, s| {
+            client_answered(&s.history)
+        }),
+        property(CLIENTS_DONE, Sometimes, clients_done),
+    ];
+    // With one or two servers the leader's log always contains every other log (two
+    // servers must both vote), so logs never diverge: nothing to witness.
+    if bounds.servers >= 3 {
+        v.push(property(LOGS_DIVERGE, Sometimes, |m, s| {
+            logs_diverge(m.servers(), s)
+        }));
+    }
+    if bounds.crashes > 0 {
+        v.push(property(SERVER_REJOINS, Sometimes, |m, s| {
+            server_rejoins(m.servers(), s)
+        }));
+    }
+    v
+}
+
+/// The registry's server invariants: what every global state of a recorded run is
+/// checked against.
+pub fn server_invariants() -> Vec<(&'static str, ServerInvariant)> {
+    named(&Bounds::default())
+        .into_iter()
+        .filter_map(|p| Some((p.name, p.on_servers?)))
+        .collect()
+}
+
+/// The registry as stateright's properties.
+pub fn all(bounds: &Bounds) -> Vec<Property<RaftModel>> {
+    named(bounds)
+        .into_iter()
+        .map(|p| match p.expectation {
+            Expectation::Always => Property::always(p.name, p.condition),
+            Expectation::Sometimes => Property::sometimes(p.name, p.condition),
+            Expectation::Eventually => Property::eventually(p.name, p.condition),
+        })
+        .collect()
+}

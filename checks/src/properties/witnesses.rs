@@ -1,0 +1,53 @@
+//! The Sometimes properties: states a check must reach, so that a check that
+//! explores nothing (or too little) fails instead of proving a vacuous truth.
+
+use crate::model::{History, RaftModel, State};
+use raft_model::Role;
+
+pub fn leader_elected(n: usize, state: &State) -> bool {
+    (0..n).any(|i| state.live_server(i).is_some_and(|s| s.role == Role::Leader))
+}
+
+pub fn entry_committed(n: usize, state: &State) -> bool {
+    (0..n).any(|i| state.live_server(i).is_some_and(|s| s.commit_index > 0))
+}
+
+pub fn client_answered(h: &History) -> bool {
+    h.clients.iter().any(|c| c.returned > 0)
+}
+
+/// Every client has had every operation answered (with two or more, the last is a
+/// get: so linearizability is judged on reads, not only on appends).
+pub fn clients_done(model: &RaftModel, state: &State) -> bool {
+    model.inner.actors.iter().enumerate().all(|(i, a)| match a {
+        raft_model::RaftActor::Client(cfg) => {
+            let returned = i
+                .checked_sub(model.servers())
+                .and_then(|c| state.history.clients.get(c))
+                .map_or(0, |c| c.returned);
+            returned as usize >= cfg.ops.len()
+        }
+        raft_model::RaftActor::Server(_) => true,
+    })
+}
+
+/// Two servers hold different entries at the same index: the situation a new leader
+/// must repair (lecture: "logs may diverge at the end of the old term").
+pub fn logs_diverge(n: usize, state: &State) -> bool {
+    (0..n).any(|a| {
+        (a + 1..n).any(|b| {
+            let (x, y) = (state.log_of(a), state.log_of(b));
+            x.iter().zip(y).any(|(e, f)| e.term != f.term)
+        })
+    })
+}
+
+/// A server that crashed is up again and has heard from (or become) a leader.
+pub fn server_rejoins(n: usize, state: &State) -> bool {
+    (0..n).any(|i| {
+        state.history.crashed_before.contains(i)
+            && state
+                .live_server(i)
+                .is_some_and(|s| s.role == Role::Leader || s.leader_hint.is_some())
+    })
+}

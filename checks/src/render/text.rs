@@ -1,0 +1,305 @@
+//! Readable text for actions, servers, storage, states and steps: what a person
+//! reads in a counterexample, the Explorer and a trace report, in the paper's
+//! vocabulary. Messages read as their `Debug` (the model's one message text).
+
+use crate::model::{Action, RaftModel, State, Violation};
+use raft_model::msg::LogTerms;
+use raft_model::{Id, PersistentState, RaftState, Role, ServerState, Timer};
+use serde::Serialize;
+use stateright::actor::ActorModelAction;
+
+/// `S1`.. for servers, `C1`.. for the model's clients.
+pub fn name(n: usize, id: Id) -> String {
+    raft_model::name::actor(id, n)
+}
+
+pub fn timer(t: &Timer) -> &'static str {
+    match t {
+        Timer::Election => "election timeout",
+        Timer::Heartbeat => "heartbeat timer",
+        Timer::ClientRetry => "retry timer",
+    }
+}
+
+pub fn action(n: usize, a: &Action) -> String {
+    match a {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            format!("{} -> {} {msg:?}", name(n, *src), name(n, *dst))
+        }
+        ActorModelAction::Drop(env) => format!(
+            "network loses {} -> {} {:?}",
+            name(n, env.src),
+            name(n, env.dst),
+            env.msg
+        ),
+        ActorModelAction::Timeout(id, t) => format!("{} {}", name(n, *id), timer(t)),
+        ActorModelAction::Crash(id) => format!("{} crashes", name(n, *id)),
+        ActorModelAction::Recover(id) => format!("{} restarts from its storage", name(n, *id)),
+        ActorModelAction::SelectRandom { actor, .. } => {
+            format!("{} random choice", name(n, *actor))
+        }
+    }
+}
+
+pub fn role(r: Role) -> &'static str {
+    match r {
+        Role::Follower => "follower",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
+
+/// One line per server: role, term, vote, log terms with the committed prefix marked,
+/// commit index, the key/value contents. (Votes are always for servers.)
+pub fn server_line(s: &ServerState) -> String {
+    let c = s.commit_index as usize;
+    let committed = LogTerms(&s.log[..c]).to_string();
+    let rest = LogTerms(&s.log[c..]).to_string();
+    let log = match (c, s.log.len() - c) {
+        (0, _) => rest,
+        (_, 0) => format!("{}|]", committed.trim_end_matches(']')),
+        _ => format!(
+            "{}|{}",
+            committed.trim_end_matches(']'),
+            rest.trim_start_matches('[')
+        ),
+    };
+    let voted = s
+        .voted_for
+        .map_or("-".to_string(), raft_model::name::server);
+    format!(
+        "{} term {} voted {} log {} commit {} kv {:?}",
+        role(s.role),
+        s.current_term,
+        voted,
+        log,
+        s.commit_index,
+        s.kv
+    )
+}
+
+/// A leader's view of replication: `match S2:2 S3:0`.
+fn leader_progress(n: usize, me: usize, s: &ServerState) -> String {
+    let peers: Vec<String> = (0..n)
+        .filter(|&j| j != me)
+        .filter_map(|j| {
+            let m = s.match_index.get(j)?;
+            Some(format!("{}:{m}", name(n, Id::from(j))))
+        })
+        .collect();
+    format!("  match {}", peers.join(" "))
+}
+
+/// What a server's storage holds: what it restarts from.
+pub fn storage_line(p: Option<&PersistentState>) -> String {
+    match p {
+        None => "nothing saved".into(),
+        Some(p) => format!(
+            "saved term {} voted {} log {}",
+            p.current_term,
+            p.voted_for
+                .map_or("-".to_string(), raft_model::name::server),
+            LogTerms(&p.log)
+        ),
+    }
+}
+
+/// The whole state as a person reads it: one line per server and client, the
+/// messages in flight, and what the run has done so far. This is the state's
+/// `Debug`, so it is what stateright's Explorer shows.
+pub fn state(st: &State) -> String {
+    use std::fmt::Write;
+    let n = st
+        .actor_states
+        .iter()
+        .filter(|s| s.server().is_some())
+        .count();
+    let mut out = String::new();
+    for (i, actor) in st.actor_states.iter().enumerate() {
+        let id = Id::from(i);
+        let mut timers: Vec<&str> = st
+            .timers_set
+            .get(i)
+            .map(|t| t.iter().map(timer).collect())
+            .unwrap_or_default();
+        timers.sort_unstable();
+        let timers = if timers.is_empty() {
+            String::new()
+        } else {
+            format!("  timers: {}", timers.join(", "))
+        };
+        let line = if st.is_down(i) {
+            format!("down  ({})", storage_line(st.storage(i)))
+        } else {
+            match &**actor {
+                RaftState::Server(s) if s.role == Role::Leader => {
+                    format!("{}{}{timers}", server_line(s), leader_progress(n, i, s))
+                }
+                RaftState::Server(s) => format!("{}{timers}", server_line(s)),
+                RaftState::Client(c) => format!(
+                    "client  {} ops answered, sends to {}{timers}",
+                    c.done,
+                    name(n, c.target)
+                ),
+            }
+        };
+        let _ = writeln!(out, "{}  {line}", name(n, id));
+    }
+    let mut in_flight: Vec<String> = st
+        .network
+        .iter_all()
+        .map(|env| format!("{} -> {} {:?}", name(n, env.src), name(n, env.dst), env.msg))
+        .collect();
+    in_flight.sort();
+    let _ = writeln!(out, "in flight: {}", in_flight.len());
+    for m in &in_flight {
+        let _ = writeln!(out, "  {m}");
+    }
+    let h = &st.history;
+    let leaders: Vec<String> = h
+        .leaders
+        .iter()
+        .enumerate()
+        .filter(|(_, set)| !set.is_empty())
+        .map(|(t, set)| {
+            let who: Vec<String> = set.iter().map(|j| name(n, Id::from(j))).collect();
+            format!("term {t}: {}", who.join(" and "))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "leaders so far: {}",
+        if leaders.is_empty() {
+            "none".to_string()
+        } else {
+            leaders.join(", ")
+        }
+    );
+    let applied: Vec<String> = h.applied.iter().map(|e| format!("{e:?}")).collect();
+    let _ = writeln!(out, "applied so far: [{}]", applied.join(", "));
+    let crashed: Vec<String> = h
+        .crashed_before
+        .iter()
+        .map(|j| name(n, Id::from(j)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "crashes so far: {}{}",
+        h.crashes,
+        if crashed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", crashed.join(", "))
+        }
+    );
+    let _ = write!(
+        out,
+        "client operations: {} invoked, {} answered",
+        h.invoked(),
+        h.answered()
+    );
+    let broken: Vec<&str> = Violation::ALL
+        .into_iter()
+        .filter(|v| h.violated(*v))
+        .map(Violation::text)
+        .collect();
+    if !broken.is_empty() {
+        let _ = write!(out, "\nalready broken: {}", broken.join("; "));
+    }
+    out
+}
+
+/// One row of a counterexample.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRow {
+    pub step: usize,
+    pub action: String,
+    pub server: String,
+    pub detail: String,
+    /// The affected actor after the step.
+    pub after: String,
+}
+
+fn actor_after(model: &RaftModel, state: &State, id: Id) -> String {
+    let n = model.servers();
+    let i = usize::from(id);
+    if state.is_down(i) {
+        return "down".into();
+    }
+    match state.actor_states.get(i).map(|s| &**s) {
+        Some(RaftState::Server(s)) => server_line(s),
+        Some(RaftState::Client(c)) => {
+            format!("{} ops answered, next target {}", c.done, name(n, c.target))
+        }
+        None => String::new(),
+    }
+}
+
+pub fn row(model: &RaftModel, step: usize, a: &Action, next: &State) -> StepRow {
+    let n = model.servers();
+    let (kind, who, detail) = match a {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            ("deliver", *dst, format!("from {}: {msg:?}", name(n, *src)))
+        }
+        ActorModelAction::Drop(env) => (
+            "lose",
+            env.dst,
+            format!("from {}: {:?}", name(n, env.src), env.msg),
+        ),
+        ActorModelAction::Timeout(id, t) => ("timeout", *id, timer(t).to_string()),
+        ActorModelAction::Crash(id) => ("crash", *id, String::new()),
+        ActorModelAction::Recover(id) => ("restart", *id, "from storage".to_string()),
+        ActorModelAction::SelectRandom { actor, .. } => ("random", *actor, String::new()),
+    };
+    StepRow {
+        step,
+        action: kind.into(),
+        server: name(n, who),
+        detail,
+        after: actor_after(model, next, who),
+    }
+}
+
+/// The properties judged on one state: what holds there, what is violated, and
+/// which Sometimes properties this run has reached.
+pub fn verdicts(model: &RaftModel, st: &State) -> String {
+    use stateright::Expectation;
+    let mut out = String::new();
+    for p in crate::properties::named(&model.bounds) {
+        let holds = (p.condition)(model, st);
+        let line = match (p.expectation, holds) {
+            (Expectation::Always, true) => format!("  ✓ holds      {}\n", p.name),
+            (Expectation::Always, false) => format!("  ✗ VIOLATED   {}\n", p.name),
+            (_, true) => format!("  ✓ reached    {} (sometimes)\n", p.name),
+            (_, false) => format!("  · not yet    {} (sometimes)\n", p.name),
+        };
+        out.push_str(&line);
+    }
+    out
+}
+
+/// The text of a step for stateright's Explorer (its "outcome", which the Explorer
+/// shows instead of the state): the step, the properties judged on the state it
+/// leads to, and that state.
+pub fn step(model: &RaftModel, a: &Action, next: &State) -> String {
+    let r = row(model, 0, a, next);
+    // The Explorer steps anywhere; the checker stops at the bounds.
+    let beyond = if model.in_bounds(next) {
+        String::new()
+    } else {
+        format!(
+            "\nBEYOND THE BOUNDS: `raftlab check` does not explore this state ({}).\n",
+            crate::bounds::describe(&model.bounds)
+        )
+    };
+    format!(
+        "{} {} {}\n{}: {}\n{beyond}\nProperties in this state:\n{}\nState:\n{}",
+        r.action,
+        r.server,
+        r.detail,
+        r.server,
+        r.after,
+        verdicts(model, next),
+        state(next)
+    )
+}

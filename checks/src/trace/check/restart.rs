@@ -1,0 +1,70 @@
+//! The restart rule: a start reads the storage last made durable before the
+//! crash (or the save under way when it struck); a first start reads none.
+
+use super::describe::storage_text;
+use super::replay::replay;
+use super::{Checker, RESTART};
+use raft_model::{PersistentState, RaftState, ServerState};
+use stateright::actor::{Actor, Out};
+use std::sync::Arc;
+
+impl<'r> Checker<'r> {
+    pub(super) fn start(&mut self, f: usize, r: usize, storage: &'r Option<PersistentState>) {
+        let a = &self.actors[f];
+        let allowed: Vec<Option<Arc<PersistentState>>> = if !a.started {
+            vec![None]
+        } else if a.clean || !a.pending {
+            vec![a.durable.clone()]
+        } else {
+            // A crash while saving: the save may have become durable before the flush
+            // record was written.
+            vec![a.durable.clone(), a.last_saved.clone()]
+        };
+        let restart = a.started;
+        let read = storage.clone().map(Arc::new);
+        if allowed.contains(&read) {
+            self.pass(RESTART);
+        } else {
+            let what = if !restart {
+                "no storage: a trace begins at the node's first start (record from a fresh \
+                 data directory)"
+                    .to_string()
+            } else {
+                let mut v: Vec<String> = allowed
+                    .iter()
+                    .map(|p| storage_text(&p.as_deref().cloned()))
+                    .collect();
+                v.dedup();
+                format!(
+                    "the storage last made durable: {}",
+                    v.join(", or (crash while saving) ")
+                )
+            };
+            self.fail(RESTART, f, r, what, storage_text(storage));
+        }
+        if restart {
+            self.restarts += 1;
+        }
+        let a = &mut self.actors[f];
+        a.save_base = storage.clone().unwrap_or_default();
+        a.last_saved = None;
+        a.durable = read;
+        a.pending = false;
+        a.timers.clear();
+        a.unreleased.clear();
+        a.up = true;
+        a.started = true;
+        a.clean = false;
+        let previous = a.state.take();
+        let (actor, id) = (&a.actor, a.id);
+        let replayed = replay(|| {
+            let mut out = Out::new();
+            let s = actor.on_start(id, storage, &mut out);
+            (Some(s), out)
+        });
+        // For the history, a restart goes from what the storage holds (as a crash in
+        // the model leaves it).
+        let before = RaftState::Server(ServerState::from_storage(storage.as_ref()));
+        self.judge_step(f, r, previous, replayed, Some(before));
+    }
+}
