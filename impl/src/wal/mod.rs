@@ -27,7 +27,7 @@
 //! write that was never acknowledged) is cut off and reported ([`TornTail`]); any
 //! other damage (a bad frame with intact frames after it, a bad frame in an earlier
 //! segment, a bad header, a missing segment, a missing or damaged snapshot, a
-//! directory of another node) is a [`WalError`] naming the file and byte offset,
+//! directory of another node) is a [`StorageError`] naming the file and byte offset,
 //! and the node refuses to start.
 //!
 //! **Saves as differences** ([`diff`]): the model emits its whole persistent state
@@ -36,6 +36,7 @@
 
 pub mod diff;
 mod files;
+mod legacy;
 pub mod record;
 mod recover;
 pub mod segment;
@@ -60,7 +61,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a data directory cannot be used.
 #[derive(Debug)]
-pub struct WalError {
+pub struct StorageError {
     pub path: PathBuf,
     /// The byte offset in `path` where the problem is, if it is in the file's bytes.
     pub offset: Option<u64>,
@@ -70,9 +71,9 @@ pub struct WalError {
     pub corrupt: bool,
 }
 
-impl WalError {
-    pub(crate) fn corrupt(path: PathBuf, offset: Option<u64>, problem: String) -> WalError {
-        WalError {
+impl StorageError {
+    pub(crate) fn corrupt(path: PathBuf, offset: Option<u64>, problem: String) -> StorageError {
+        StorageError {
             path,
             offset,
             problem,
@@ -80,8 +81,8 @@ impl WalError {
         }
     }
 
-    pub(crate) fn unreadable(path: PathBuf, e: &io::Error) -> WalError {
-        WalError {
+    pub(crate) fn unreadable(path: PathBuf, e: &io::Error) -> StorageError {
+        StorageError {
             path,
             offset: None,
             problem: format!("cannot be read ({e}); fix its permissions or restore it"),
@@ -89,8 +90,13 @@ impl WalError {
         }
     }
 
-    pub(crate) fn other_node(path: PathBuf, index: u64, servers: u64, owner: Owner) -> WalError {
-        WalError {
+    pub(crate) fn other_node(
+        path: PathBuf,
+        index: u64,
+        servers: u64,
+        owner: Owner,
+    ) -> StorageError {
+        StorageError {
             path,
             offset: None,
             problem: format!(
@@ -105,7 +111,7 @@ impl WalError {
     }
 }
 
-impl fmt::Display for WalError {
+impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "storage file {}", self.path.display())?;
         if let Some(at) = self.offset {
@@ -129,7 +135,7 @@ impl fmt::Display for WalError {
     }
 }
 
-impl std::error::Error for WalError {}
+impl std::error::Error for StorageError {}
 
 /// A torn write that recovery cut off the end of the last segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,6 +206,9 @@ pub struct Wal {
     /// may be appended after it (recovery will cut it).
     failed: bool,
     buf: Vec<u8>,
+    /// Where the last frame of records begins (segment, offset), while the log
+    /// still holds the state before it.
+    last_records_frame: Option<(u64, u64)>,
 }
 
 impl Wal {
@@ -211,8 +220,8 @@ impl Wal {
         index: u64,
         servers: u64,
         options: WalOptions,
-    ) -> Result<(Wal, Recovered), WalError> {
-        let io_err = |problem: String| WalError {
+    ) -> Result<(Wal, Recovered), StorageError> {
+        let io_err = |problem: String| StorageError {
             path: dir.to_path_buf(),
             offset: None,
             problem,
@@ -224,7 +233,7 @@ impl Wal {
             File::open(dir).map_err(|e| io_err(format!("cannot open the data directory: {e}")))?;
         let lock = files::lock_dir(dir).map_err(io_err)?;
         let owner = Owner { index, servers };
-        let found = recover::recover(dir, owner)?;
+        let found = recover::recover(dir, owner, None)?;
         let tidy = |e: io::Error| io_err(format!("cannot tidy up the data directory: {e}"));
         // Temporary files are writes that never completed: never durable, never
         // acknowledged, safe to remove.
@@ -238,7 +247,7 @@ impl Wal {
                 let file = File::options()
                     .append(true)
                     .open(&path)
-                    .map_err(|e| WalError::unreadable(path, &e))?;
+                    .map_err(|e| StorageError::unreadable(path, &e))?;
                 if found.torn_tail.is_some() {
                     file.set_len(intact).map_err(tidy)?;
                     file.sync_all().map_err(tidy)?;
@@ -262,6 +271,7 @@ impl Wal {
         for name in &found.obsolete_snapshots {
             fs::remove_file(dir.join(name)).map_err(tidy)?;
         }
+        let found_last = found.last_records_frame;
         let recovered = Recovered {
             hard_state: found.state.hard_state,
             snapshot: found.snapshot,
@@ -281,6 +291,7 @@ impl Wal {
             frames_in_segment: frames,
             failed: false,
             buf: Vec::new(),
+            last_records_frame: found_last,
         };
         Ok((wal, recovered))
     }
@@ -313,7 +324,28 @@ impl Wal {
         if self.len >= self.options.segment_bytes && self.frames_in_segment > 0 {
             self.rotate()?;
         }
-        self.write_frame(FrameRef::Records(records))
+        let at = (self.seq, self.len);
+        self.write_frame(FrameRef::Records(records))?;
+        self.last_records_frame = Some(at);
+        Ok(())
+    }
+
+    /// The state before the last frame of records, as recovery would read it had
+    /// that frame never been written; `None` if the log no longer holds it (a
+    /// checkpoint came after it, or nothing was saved yet). For the test-only host
+    /// fault that restarts from an older save.
+    pub fn before_last_save(&self) -> Result<Option<Recovered>, StorageError> {
+        let Some(until) = self.last_records_frame else {
+            return Ok(None);
+        };
+        let found = recover::recover(&self.dir, self.owner, Some(until))?;
+        Ok(Some(Recovered {
+            hard_state: found.state.hard_state,
+            snapshot: found.snapshot,
+            entries: found.state.entries,
+            torn_tail: None,
+            fresh: false,
+        }))
     }
 
     fn write_frame(&mut self, frame: FrameRef) -> io::Result<()> {
@@ -392,6 +424,7 @@ impl Wal {
         self.seq = next;
         self.len = len;
         self.frames_in_segment = 1;
+        self.last_records_frame = None;
         self.delete_before(old, &name)
     }
 

@@ -4,18 +4,23 @@
 //! The newest segment that begins with a checkpoint is where the state starts; the
 //! segments after it must all be there, in sequence, and are replayed frame by frame.
 //! A frame that cannot be read is a torn write only if it is at the very end of the
-//! last segment: then nothing intact follows it (a torn write is the last thing a
-//! crashed process did, and a frame is acknowledged only once it is durable, so it
-//! was never acknowledged). Anywhere else, and if an intact frame follows it, it is
-//! damage, and recovery refuses, naming the file and the byte offset.
+//! last segment (nothing intact follows it: a torn write is the last thing a crashed
+//! process did, and a frame is acknowledged only once it is durable, so it was never
+//! acknowledged) and it looks like one: the file ends inside it, or part of it reads
+//! as zeros (a 512-byte sector that the file system had allocated but not yet
+//! written when the power went; etcd's WAL uses the same test). Anything else (a
+//! complete frame whose checksum fails, a bad frame with intact frames after it, a
+//! bad frame in an earlier segment) is damage, possibly to something acknowledged,
+//! and recovery refuses, naming the file and the byte offset.
 
 use super::files::{self, segment_name};
 use super::record::{
     find_intact_frame, read_frame, Checkpoint, Frame, FrameError, HardState, Record, SnapshotRef,
+    FRAME_HEADER,
 };
 use super::segment::{SegmentHeader, SEGMENT_HEADER};
 use super::snapshot_file::{self, Owner, Snapshot};
-use super::{TornTail, WalError};
+use super::{StorageError, TornTail};
 use raft_model::{Entry, LogIndex};
 use std::fs::{self, File};
 use std::io::Read;
@@ -94,14 +99,18 @@ pub struct Found {
     pub obsolete_snapshots: Vec<String>,
     /// Files of writes that never completed.
     pub temps: Vec<String>,
+    /// Segment and offset of the last frame of records: the state before the last
+    /// save is the log cut there.
+    pub last_records_frame: Option<(u64, u64)>,
 }
 
-/// Reads the log in `dir`, which belongs to `owner`.
-pub fn recover(dir: &Path, owner: Owner) -> Result<Found, WalError> {
-    let listing = files::list(dir).map_err(|e| WalError::unreadable(dir.to_path_buf(), &e))?;
+/// Reads the log in `dir`, which belongs to `owner`; with `until` (segment, byte
+/// length), as if the log ended there.
+pub fn recover(dir: &Path, owner: Owner, until: Option<(u64, u64)>) -> Result<Found, StorageError> {
+    let listing = files::list(dir).map_err(|e| StorageError::unreadable(dir.to_path_buf(), &e))?;
     let Some(&newest) = listing.segments.last() else {
         if let Some(seq) = listing.snapshots.first() {
-            return Err(WalError::corrupt(
+            return Err(StorageError::corrupt(
                 dir.join(files::snapshot_name(*seq)),
                 None,
                 "is a snapshot without any log segment: the segments are missing".into(),
@@ -115,6 +124,7 @@ pub fn recover(dir: &Path, owner: Owner) -> Result<Found, WalError> {
             obsolete_segments: Vec::new(),
             obsolete_snapshots: Vec::new(),
             temps: listing.temps,
+            last_records_frame: None,
         });
     };
     // Every header must be sound: a damaged flag could otherwise make recovery
@@ -128,7 +138,7 @@ pub fn recover(dir: &Path, owner: Owner) -> Result<Found, WalError> {
     }
     let Some(base) = base else {
         let first = listing.segments[0];
-        return Err(WalError::corrupt(
+        return Err(StorageError::corrupt(
             dir.join(segment_name(first)),
             Some(0),
             "does not begin with a checkpoint, and no earlier segment is there: the segments \
@@ -140,11 +150,12 @@ pub fn recover(dir: &Path, owner: Owner) -> Result<Found, WalError> {
         .segments
         .iter()
         .copied()
-        .filter(|s| *s >= base)
+        .filter(|s| *s >= base && until.is_none_or(|(u, _)| *s <= u))
         .collect();
+    let newest = chain.last().copied().unwrap_or(newest);
     for w in chain.windows(2) {
         if w[1] != w[0] + 1 {
-            return Err(WalError::corrupt(
+            return Err(StorageError::corrupt(
                 dir.join(segment_name(w[0] + 1)),
                 None,
                 format!(
@@ -159,12 +170,17 @@ pub fn recover(dir: &Path, owner: Owner) -> Result<Found, WalError> {
     let mut torn_tail = None;
     let mut last_len = 0;
     let mut unsealed_before: Option<u64> = None;
+    let mut last_records_frame = None;
     for &seq in &chain {
         let last = seq == newest;
-        let read = replay_segment(dir, seq, seq == base, last, &mut state)?;
+        let limit = until.filter(|(u, _)| *u == seq).map(|(_, len)| len);
+        let read = replay_segment(dir, seq, seq == base, last, limit, &mut state)?;
+        if let Some(at) = read.last_records_frame {
+            last_records_frame = Some((seq, at));
+        }
         if read.frames > 0 {
             if let Some(prev) = unsealed_before {
-                return Err(WalError::corrupt(
+                return Err(StorageError::corrupt(
                     dir.join(segment_name(prev)),
                     None,
                     format!(
@@ -176,7 +192,7 @@ pub fn recover(dir: &Path, owner: Owner) -> Result<Found, WalError> {
         }
         unsealed_before = (!read.sealed).then_some(seq);
         if read.sealed && last {
-            return Err(WalError::corrupt(
+            return Err(StorageError::corrupt(
                 dir.join(segment_name(seq + 1)),
                 None,
                 format!(
@@ -211,15 +227,16 @@ pub fn recover(dir: &Path, owner: Owner) -> Result<Found, WalError> {
         snapshot,
         last_segment: Some((newest, last_len)),
         torn_tail,
+        last_records_frame,
     })
 }
 
-fn read_header(dir: &Path, seq: u64, owner: Owner) -> Result<SegmentHeader, WalError> {
+fn read_header(dir: &Path, seq: u64, owner: Owner) -> Result<SegmentHeader, StorageError> {
     let path = dir.join(segment_name(seq));
     let mut bytes = Vec::with_capacity(SEGMENT_HEADER);
     File::open(&path)
         .and_then(|f| f.take(SEGMENT_HEADER as u64).read_to_end(&mut bytes))
-        .map_err(|e| WalError::unreadable(path.clone(), &e))?;
+        .map_err(|e| StorageError::unreadable(path.clone(), &e))?;
     check_header(&path, &bytes, seq, owner)
 }
 
@@ -228,11 +245,11 @@ fn check_header(
     bytes: &[u8],
     seq: u64,
     owner: Owner,
-) -> Result<SegmentHeader, WalError> {
+) -> Result<SegmentHeader, StorageError> {
     let h = SegmentHeader::decode(bytes)
-        .map_err(|problem| WalError::corrupt(path.to_path_buf(), Some(0), problem))?;
+        .map_err(|problem| StorageError::corrupt(path.to_path_buf(), Some(0), problem))?;
     if (h.index, h.servers) != (owner.index, owner.servers) {
-        return Err(WalError::other_node(
+        return Err(StorageError::other_node(
             path.to_path_buf(),
             h.index,
             h.servers,
@@ -240,7 +257,7 @@ fn check_header(
         ));
     }
     if h.seq != seq {
-        return Err(WalError::corrupt(
+        return Err(StorageError::corrupt(
             path.to_path_buf(),
             Some(28),
             format!("says it is segment {}, but its name says {seq}", h.seq),
@@ -249,9 +266,46 @@ fn check_header(
     Ok(h)
 }
 
+/// The granularity at which a disk writes: a torn write may leave a whole sector
+/// unwritten (zeros), never half of one.
+const SECTOR: usize = 512;
+
+/// Whether the unreadable frame at `at` looks like a write cut short: the file ends
+/// inside it, or a sector-aligned piece of it is all zeros.
+fn looks_torn(bytes: &[u8], at: usize, e: &FrameError) -> bool {
+    match e {
+        FrameError::Incomplete(_) => true,
+        FrameError::Undecodable(_) => false,
+        FrameError::Checksum(_) => {
+            let end = frame_end(bytes, at).unwrap_or(bytes.len()).min(bytes.len());
+            let mut start = at;
+            while start < end {
+                let stop = ((start / SECTOR + 1) * SECTOR).min(end);
+                if bytes[start..stop].iter().all(|b| *b == 0) {
+                    return true;
+                }
+                start = stop;
+            }
+            false
+        }
+    }
+}
+
+/// Where the frame at `at` ends, if its header is intact.
+fn frame_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let h = bytes.get(at..at.checked_add(FRAME_HEADER)?)?;
+    let header_crc = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+    if crc32fast::hash(&h[..8]) != header_crc {
+        return None;
+    }
+    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    at.checked_add(FRAME_HEADER)?.checked_add(len)
+}
+
 /// What reading one segment found.
 struct SegmentRead {
     frames: u64,
+    last_records_frame: Option<u64>,
     sealed: bool,
     intact_len: u64,
     torn_tail: Option<TornTail>,
@@ -262,14 +316,19 @@ fn replay_segment(
     seq: u64,
     base: bool,
     last: bool,
+    limit: Option<u64>,
     state: &mut Replay,
-) -> Result<SegmentRead, WalError> {
+) -> Result<SegmentRead, StorageError> {
     let path = dir.join(segment_name(seq));
-    let bytes = fs::read(&path).map_err(|e| WalError::unreadable(path.clone(), &e))?;
+    let mut bytes = fs::read(&path).map_err(|e| StorageError::unreadable(path.clone(), &e))?;
+    if let Some(len) = limit {
+        bytes.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+    }
     let corrupt =
-        |at: usize, problem: String| WalError::corrupt(path.clone(), Some(at as u64), problem);
+        |at: usize, problem: String| StorageError::corrupt(path.clone(), Some(at as u64), problem);
     let mut read = SegmentRead {
         frames: 0,
+        last_records_frame: None,
         sealed: false,
         intact_len: bytes.len() as u64,
         torn_tail: None,
@@ -282,7 +341,7 @@ fn replay_segment(
                 let intact_after = find_intact_frame(&bytes, at + 1);
                 let torn = last
                     && intact_after.is_none()
-                    && !matches!(e, FrameError::Undecodable(_))
+                    && looks_torn(&bytes, at, &e)
                     && !(base && read.frames == 0);
                 if torn {
                     read.intact_len = at as u64;
@@ -294,6 +353,12 @@ fn replay_segment(
                     break;
                 }
                 let why = match intact_after {
+                    None if last && matches!(e, FrameError::Checksum(_)) => {
+                        "; it is the last frame, but complete and without zeroed sectors, \
+                         so it is damage to a write that was acknowledged, not a write cut \
+                         short by a crash"
+                            .into()
+                    }
                     Some(p) => format!(
                         "; an intact frame follows at byte {p}, so this is damage in the \
                          middle of the log, not a write cut short by a crash"
@@ -329,6 +394,7 @@ fn replay_segment(
                 ))
             }
             Frame::Records(records) => {
+                read.last_records_frame = Some(at as u64);
                 for (i, r) in records.into_iter().enumerate() {
                     state.apply(r).map_err(|m| {
                         corrupt(

@@ -11,7 +11,7 @@
 
 use super::files::write_atomic;
 use super::record::SnapshotRef;
-use super::WalError;
+use super::StorageError;
 use raft_model::{LogIndex, Term};
 use std::fs::{self, File};
 use std::io;
@@ -81,9 +81,9 @@ pub fn read(
     r: &SnapshotRef,
     owner: Owner,
     referrer: &str,
-) -> Result<Snapshot, WalError> {
+) -> Result<Snapshot, StorageError> {
     if r.file.is_empty() || r.file.contains(['/', '\\']) || r.file.starts_with('.') {
-        return Err(WalError::corrupt(
+        return Err(StorageError::corrupt(
             dir.join(referrer),
             None,
             format!(
@@ -96,16 +96,16 @@ pub fn read(
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(WalError::corrupt(
+            return Err(StorageError::corrupt(
                 path,
                 None,
                 format!("is missing, but the log ({referrer}) refers to it"),
             ))
         }
-        Err(e) => return Err(WalError::unreadable(path, &e)),
+        Err(e) => return Err(StorageError::unreadable(path, &e)),
     };
     let bad = |offset: usize, problem: String| {
-        WalError::corrupt(path.clone(), Some(offset as u64), problem)
+        StorageError::corrupt(path.clone(), Some(offset as u64), problem)
     };
     let Some(h) = bytes.get(..SNAPSHOT_HEADER) else {
         return Err(bad(
@@ -137,7 +137,7 @@ pub fn read(
     }
     let (index, servers) = (u64_at(12), u64_at(20));
     if (index, servers) != (owner.index, owner.servers) {
-        return Err(WalError::other_node(path, index, servers, owner));
+        return Err(StorageError::other_node(path, index, servers, owner));
     }
     let fields = [
         ("last included index", u64_at(28), r.last_included_index, 28),

@@ -2,10 +2,11 @@
 //! persistent state out. A save writes the difference from the previous save, so it
 //! costs what changed, not the size of the state.
 
-use super::{diff, Recovered, TornTail, Wal, WalError, WalOptions};
+use super::{diff, legacy, Owner, Recovered, StorageError, TornTail, Wal, WalOptions};
 use raft_model::PersistentState;
+use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A node's durable storage.
 pub struct Store {
@@ -30,31 +31,46 @@ impl Store {
         index: u64,
         servers: u64,
         options: WalOptions,
-    ) -> Result<(Store, Loaded), WalError> {
+    ) -> Result<(Store, Loaded), StorageError> {
         let (wal, r) = Wal::open(dir, index, servers, options)?;
-        let Recovered {
-            hard_state,
-            snapshot,
-            entries,
-            torn_tail,
-            fresh,
-        } = r;
-        if snapshot.is_some() {
-            return Err(WalError {
-                path: wal.segment_path(),
-                offset: None,
-                problem: "holds a snapshot, which this version of raftlab's nodes cannot use"
-                    .into(),
-                corrupt: false,
-            });
+        let torn_tail = r.torn_tail.clone();
+        let fresh = r.fresh;
+        let saved = as_state(&wal, r)?;
+        let mut store = Store { wal, saved };
+        let mut state = (!fresh).then(|| store.saved.clone());
+        if fresh {
+            if let Some((path, old)) = legacy::read(dir, Owner { index, servers })? {
+                let imported = dir.join(legacy::IMPORTED_NAME);
+                let failed = |e: io::Error| StorageError {
+                    path: path.clone(),
+                    offset: None,
+                    problem: format!("could not be imported into the log ({e})"),
+                    corrupt: false,
+                };
+                store.save(old.clone()).map_err(failed)?;
+                fs::rename(&path, imported).map_err(failed)?;
+                state = Some(old);
+            }
         }
-        let saved = PersistentState {
-            current_term: hard_state.current_term,
-            voted_for: hard_state.voted_for,
-            log: entries,
-        };
-        let state = (!fresh).then(|| saved.clone());
-        Ok((Store { wal, saved }, Loaded { state, torn_tail }))
+        Ok((store, Loaded { state, torn_tail }))
+    }
+
+    /// The state before the last save, if the log still holds it (for the
+    /// test-only host fault that restarts from an older save).
+    pub fn before_last_save(&self) -> Result<Option<PersistentState>, StorageError> {
+        match self.wal.before_last_save()? {
+            Some(r) => as_state(&self.wal, r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The file being appended to (for messages).
+    pub fn path(&self) -> PathBuf {
+        self.wal.segment_path()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.wal.dir()
     }
 
     /// Saves `next` durably (one fsync): when this returns `Ok`, a crash cannot
@@ -76,6 +92,23 @@ impl Store {
     pub fn wal(&self) -> &Wal {
         &self.wal
     }
+}
+
+/// A recovered log as the model's persistent state.
+fn as_state(wal: &Wal, r: Recovered) -> Result<PersistentState, StorageError> {
+    if r.snapshot.is_some() {
+        return Err(StorageError {
+            path: wal.segment_path(),
+            offset: None,
+            problem: "holds a snapshot, which this version of raftlab's nodes cannot use".into(),
+            corrupt: false,
+        });
+    }
+    Ok(PersistentState {
+        current_term: r.hard_state.current_term,
+        voted_for: r.hard_state.voted_for,
+        log: r.entries,
+    })
 }
 
 #[cfg(test)]

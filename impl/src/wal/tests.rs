@@ -45,11 +45,11 @@ fn history() -> Vec<PersistentState> {
     ]
 }
 
-fn open(dir: &Path) -> Result<(Wal, Recovered), WalError> {
+fn open(dir: &Path) -> Result<(Wal, Recovered), StorageError> {
     open_with(dir, WalOptions::default())
 }
 
-fn open_with(dir: &Path, options: WalOptions) -> Result<(Wal, Recovered), WalError> {
+fn open_with(dir: &Path, options: WalOptions) -> Result<(Wal, Recovered), StorageError> {
     Wal::open(dir, 1, 3, options)
 }
 
@@ -385,4 +385,33 @@ proptest! {
         fs::write(&path, &junk).unwrap();
         let _ = open(d.path());
     }
+}
+
+#[test]
+fn damage_to_a_complete_last_frame_is_refused_but_a_zeroed_one_is_torn() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut wal, _) = open(d.path()).unwrap();
+    save_all(&mut wal, &history());
+    let path = wal.segment_path();
+    drop(wal);
+    let good = fs::read(&path).unwrap();
+    let last = *frame_offsets(&good).last().unwrap();
+    assert!(good.len() < 512, "the frames fit one sector");
+    for i in last..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x41;
+        fs::write(&path, &bad).unwrap();
+        let e = open(d.path())
+            .err()
+            .unwrap_or_else(|| panic!("byte {i}: accepted"));
+        assert_eq!(e.offset, Some(last as u64), "byte {i}: {e}");
+        assert!(e.problem.contains("acknowledged"), "byte {i}: {e}");
+    }
+    // The file system extended the file but never wrote the data: zeros.
+    let mut zeroed = good.clone();
+    zeroed[last..].fill(0);
+    fs::write(&path, &zeroed).unwrap();
+    let (_, r) = open(d.path()).unwrap();
+    assert_eq!(as_state(&r), history()[history().len() - 2]);
+    assert_eq!(r.torn_tail.map(|t| t.offset), Some(last as u64));
 }
