@@ -532,7 +532,10 @@ fn corrupt_storage_makes_the_node_refuse_to_start() {
         })
         .collect();
     segments.sort();
-    let file = segments.first().expect("a log segment after a write").clone();
+    let file = segments
+        .first()
+        .expect("a log segment after a write")
+        .clone();
     let mut bytes = std::fs::read(&file).expect("read the segment");
     bytes[raft_impl::wal::segment::SEGMENT_HEADER + 13] ^= 0x01;
     std::fs::write(&file, &bytes).expect("corrupt it");

@@ -27,22 +27,22 @@
 //! `raftlab trace check` at the next restart ("Restarts read the durable storage").
 
 use super::record::{HardState, Record};
-use raft_model::{Entry, PersistentState};
+use raft_model::PersistentState;
 
 /// The records that turn the saved state `prev` into `next`, in the order recovery
 /// applies them (they are written as one frame, applied whole or not at all).
 pub fn diff(prev: &PersistentState, next: &PersistentState) -> Vec<Record> {
     let mut records = Vec::new();
-    let keep = common_prefix(&prev.log, &next.log);
-    if keep < prev.log.len() {
+    let keep = prev.log.common_prefix(&next.log);
+    if keep < prev.log.last_index() {
         records.push(Record::Truncate {
-            keep_below: keep as u64 + 1,
+            keep_below: keep + 1,
         });
     }
-    if keep < next.log.len() {
+    if keep < next.log.last_index() {
         records.push(Record::Append {
-            first_index: keep as u64 + 1,
-            entries: next.log[keep..].to_vec(),
+            first_index: keep + 1,
+            entries: next.log.iter_from(keep + 1).cloned().collect(),
         });
     }
     let hard = |p: &PersistentState| HardState {
@@ -55,34 +55,12 @@ pub fn diff(prev: &PersistentState, next: &PersistentState) -> Vec<Record> {
     records
 }
 
-/// The length of the common prefix of two logs of one server, with O(log n) term
-/// comparisons (see the module's docs for why terms suffice).
-pub fn common_prefix(a: &[Entry], b: &[Entry]) -> usize {
-    let n = a.len().min(b.len());
-    // Invariant: terms agree below `lo`; they differ at `hi` (or `hi` is `n`).
-    let (mut lo, mut hi) = (0, n);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if a[mid].term == b[mid].term {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    if lo == 0 || a[lo - 1] == b[lo - 1] {
-        lo
-    } else {
-        // Log Matching does not hold for these logs: be exact rather than fast.
-        a.iter().zip(b).take_while(|(x, y)| x == y).count()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::recover::Replay;
     use super::*;
     use proptest::prelude::*;
-    use raft_model::{Id, Op};
+    use raft_model::{Entry, Id, Log, Op};
 
     fn entry(term: u64, seq: u64) -> Entry {
         Entry {
@@ -98,7 +76,7 @@ mod tests {
 
     /// A log by its terms; entries with the same index and term are equal, as Log
     /// Matching guarantees of real logs.
-    fn log(terms: &[u64]) -> Vec<Entry> {
+    fn log(terms: &[u64]) -> Log {
         terms
             .iter()
             .enumerate()
@@ -108,7 +86,7 @@ mod tests {
 
     fn replay(prev: &PersistentState, records: Vec<Record>) -> PersistentState {
         let mut r = Replay {
-            entries: prev.log.clone(),
+            entries: prev.log.iter().cloned().collect(),
             ..Replay::default()
         };
         r.hard_state = HardState {
@@ -121,7 +99,7 @@ mod tests {
         PersistentState {
             current_term: r.hard_state.current_term,
             voted_for: r.hard_state.voted_for,
-            log: r.entries,
+            log: r.entries.into(),
         }
     }
 
@@ -174,8 +152,8 @@ mod tests {
         ) {
             let prev = PersistentState { current_term: 3, voted_for: None, log: log(&a) };
             let next = PersistentState { current_term: 4, voted_for: vote.map(Id::from), log: log(&b) };
-            let exact = prev.log.iter().zip(&next.log).take_while(|(x, y)| x == y).count();
-            prop_assert_eq!(common_prefix(&prev.log, &next.log), exact);
+            let exact = prev.log.iter().zip(next.log.iter()).take_while(|(x, y)| x == y).count();
+            prop_assert_eq!(prev.log.common_prefix(&next.log), exact as u64);
             prop_assert_eq!(replay(&prev, diff(&prev, &next)), next);
         }
     }
@@ -203,10 +181,14 @@ mod tests {
     fn logs_that_break_log_matching_are_still_diffed_exactly() {
         // Same terms, a different last entry: what a broken model could produce.
         let a = log(&[1, 1, 1]);
-        let mut b = a.clone();
-        b[2] = entry(1, 98);
-        assert_eq!(common_prefix(&a, &b), 2);
-        b[1] = entry(1, 99);
-        assert_eq!(common_prefix(&a, &b), 1);
+        let b: Log = a.iter().take(2).cloned().chain([entry(1, 98)]).collect();
+        assert_eq!(a.common_prefix(&b), 2);
+        let c: Log = a
+            .iter()
+            .take(1)
+            .cloned()
+            .chain([entry(1, 99), entry(1, 98)])
+            .collect();
+        assert_eq!(a.common_prefix(&c), 1);
     }
 }

@@ -118,7 +118,8 @@ mod tests {
                 client: Id::from(1usize << 63),
                 seq: 1,
                 op: Op::Get { key: "k".into() },
-            }],
+            }]
+            .into(),
         };
         fs::write(d.path().join(FILE_NAME), encode(1, 3, &state)).unwrap();
         let opts = super::super::WalOptions::default();

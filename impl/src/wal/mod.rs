@@ -45,7 +45,7 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 
-pub use diff::{common_prefix, diff};
+pub use diff::diff;
 pub use record::{Checkpoint, HardState, Record, SnapshotRef};
 pub use snapshot_file::{Owner, Snapshot};
 pub use store::{Loaded, Store};

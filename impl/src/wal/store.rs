@@ -107,7 +107,7 @@ fn as_state(wal: &Wal, r: Recovered) -> Result<PersistentState, StorageError> {
     Ok(PersistentState {
         current_term: r.hard_state.current_term,
         voted_for: r.hard_state.voted_for,
-        log: r.entries,
+        log: r.entries.into(),
     })
 }
 
@@ -134,7 +134,7 @@ mod tests {
         let mut p = PersistentState {
             current_term: 1,
             voted_for: Some(Id::from(0)),
-            log: vec![entry(1)],
+            log: vec![entry(1)].into(),
         };
         s.save(p.clone()).unwrap();
         let len = fs::metadata(s.wal().segment_path()).unwrap().len();

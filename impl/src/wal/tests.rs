@@ -59,7 +59,7 @@ fn as_state(r: &Recovered) -> PersistentState {
     PersistentState {
         current_term: r.hard_state.current_term,
         voted_for: r.hard_state.voted_for,
-        log: r.entries.clone(),
+        log: r.entries.clone().into(),
     }
 }
 
