@@ -92,6 +92,10 @@ struct RunReport {
     max_ms: f64,
     /// The fill's rate (64 clients or more), if there was a fill.
     fill_writes_per_s: Option<f64>,
+    /// CPU time (user + system) the node processes spent per 1,000 measured
+    /// writes, all nodes together: what a write costs the servers, whatever the
+    /// machine's other load does to the rate.
+    node_cpu_ms_per_1000_writes: Option<f64>,
     /// Bytes in each node's data directory at the end of the run.
     data_dir_bytes: Vec<u64>,
     /// Log entries on the leader at the end of the run.
@@ -256,6 +260,15 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
+    /// CPU milliseconds the node processes have used so far.
+    fn node_cpu(&self) -> Option<f64> {
+        let mut total = 0.0;
+        for p in &self.nodes.procs {
+            total += p.cpu_time()?.as_secs_f64() * 1000.0;
+        }
+        Some(total)
+    }
+
     /// `total` writes by `clients` concurrent clients: their latencies (sorted) and
     /// the seconds they took.
     fn writes(
@@ -301,11 +314,20 @@ fn one_run(
     let fill = w - probe;
     let fill_writes_per_s = if fill > 0 {
         let (lat, secs) = cluster.writes(fill, c.max(64), "fill")?;
+        // Measure from a settled cluster: every follower has caught up.
+        cluster.nodes.settle(Duration::from_secs(60))?;
         Some((lat.len() as f64 / secs).round())
     } else {
         None
     };
+    let cpu_before = cluster.node_cpu();
     let (lat, secs) = cluster.writes(probe, c, "bench")?;
+    let node_cpu_ms_per_1000_writes = match (cpu_before, cluster.node_cpu()) {
+        (Some(a), Some(b)) => {
+            Some(((b - a) * 1000.0 / lat.len().max(1) as f64 * 10.0).round() / 10.0)
+        }
+        _ => None,
+    };
     let (leader, _) = cluster.nodes.settle(Duration::from_secs(20))?;
     let log_entries = status_of(&cluster.nodes.addrs[leader]).map_or(0, |s| s.log_len);
     let data_dir_bytes = (0..args.nodes)
@@ -323,6 +345,7 @@ fn one_run(
         p99_ms: ms(quantile(&lat, 0.99)),
         max_ms: ms(lat.last().copied().unwrap_or_default()),
         fill_writes_per_s,
+        node_cpu_ms_per_1000_writes,
         data_dir_bytes,
         log_entries,
         restart_answers_ms: ms(answers),
@@ -461,6 +484,8 @@ struct ThroughputRow {
     p99: String,
     #[tabled(rename = "max ms")]
     max: String,
+    #[tabled(rename = "node CPU ms / 1000 writes")]
+    cpu: String,
     #[tabled(rename = "data dir (largest)")]
     data: String,
     #[tabled(rename = "restart: answers / caught up ms")]
@@ -490,6 +515,9 @@ fn print_tables(r: &Report) {
             p50: format!("{:.1}", x.p50_ms),
             p99: format!("{:.1}", x.p99_ms),
             max: format!("{:.1}", x.max_ms),
+            cpu: x
+                .node_cpu_ms_per_1000_writes
+                .map_or("-".into(), |c| format!("{c:.0}")),
             data: format!(
                 "{:.2} MB ({} entries)",
                 x.data_dir_bytes.iter().max().copied().unwrap_or(0) as f64 / 1e6,
