@@ -99,7 +99,9 @@ pub fn main(args: &ClusterArgs) -> i32 {
     );
     if let Some(t) = &args.trace {
         println!(
-            "recording traces in {}: run clients with --trace {0}, then `raftlab trace check {0}`",
+            "recording the nodes' traces in {0}. Record every client too (raftlab client \
+             --trace {0} ...): a delivery from a client that left no trace cannot be shown \
+             to have been sent, and `raftlab trace check {0}` reports it",
             t.display()
         );
     }
