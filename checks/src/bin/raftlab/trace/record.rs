@@ -2,8 +2,6 @@
 //! every node and client recording its trace, then checked against the model.
 
 use clap::Args;
-use raft_checks::trace::check as trace_check;
-use raft_checks::trace::load as trace_load;
 use raft_impl::client::{self, ClientError};
 use raft_impl::faults::FaultPatch;
 use raft_impl::host_fault::HostFault;
@@ -90,23 +88,7 @@ pub fn main(args: &RecordArgs) -> i32 {
     if let Err(e) = &outcome {
         eprintln!("error: the scenario did not complete: {e}");
     }
-    let run = match trace_load::load(&args.dir) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let report = trace_check::check(&run);
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => super::print_out(&s),
-            Err(e) => eprintln!("error: cannot encode the report: {e}"),
-        }
-    } else {
-        super::print_out(&super::render(&report));
-    }
-    match super::exit_code(&report) {
+    match super::check_and_print(&args.dir, args.json) {
         0 if outcome.is_err() => 3,
         code => code,
     }
