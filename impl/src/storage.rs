@@ -139,11 +139,11 @@ impl Storage {
             return Err(StorageError {
                 path,
                 problem: format!(
-                    "belongs to S{} of a {}-node cluster, but this node was started as S{} of \
+                    "belongs to {} of a {}-node cluster, but this node was started as {} of \
                      {}: check --id, --peers and --data",
-                    stored.index + 1,
+                    raft_model::name::server(raft_model::Id::from(stored.index as usize)),
                     stored.servers,
-                    self.index + 1,
+                    raft_model::name::server(raft_model::Id::from(self.index as usize)),
                     self.servers
                 ),
                 corrupt: false,
