@@ -183,6 +183,19 @@ fn role(st: &[Option<NodeStatus>], i: usize) -> Option<Role> {
     st[i].as_ref().map(|s| s.role)
 }
 
+/// `raftlab client --cluster ADDRS rest...` against the cluster at `addrs`.
+fn client_cli(addrs: &[SocketAddr], rest: &[&str]) -> (Option<i32>, String, String) {
+    let cluster = cluster_arg(addrs);
+    let mut args = vec!["client", "--cluster", &cluster];
+    args.extend_from_slice(rest);
+    raftlab(&args, Duration::from_secs(10))
+}
+
+/// `raftlab client status --json` against the cluster at `addrs`.
+fn status_json(addrs: &[SocketAddr]) -> (Option<i32>, String, String) {
+    client_cli(addrs, &["status", "--json"])
+}
+
 fn cluster_arg(addrs: &[SocketAddr]) -> String {
     addrs
         .iter()
@@ -209,16 +222,7 @@ fn three_nodes_elect_one_leader() {
         );
     }
     // The CLI's JSON view agrees.
-    let (code, out, err) = raftlab(
-        &[
-            "client",
-            "--cluster",
-            &cluster_arg(&c.addrs),
-            "status",
-            "--json",
-        ],
-        Duration::from_secs(10),
-    );
+    let (code, out, err) = status_json(&c.addrs);
     assert_eq!(code, Some(0), "{err}");
     let rows: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
     let rows = rows.as_array().expect("a JSON array");
@@ -341,16 +345,7 @@ fn full_restart_loses_nothing_acknowledged() {
     );
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("no leader with a majority"), "{err}");
-    let (code, out, _) = raftlab(
-        &[
-            "client",
-            "--cluster",
-            &cluster_arg(&c.addrs),
-            "status",
-            "--json",
-        ],
-        Duration::from_secs(10),
-    );
+    let (code, out, _) = status_json(&c.addrs);
     assert_eq!(code, Some(3));
     assert_eq!(out.matches("\"unreachable\"").count(), 3, "{out}");
 
@@ -379,19 +374,8 @@ fn partitioned_minority_leader_cannot_commit() {
 
     // Cut the leader from both others (through the CLI, as a user would).
     let cut = format!("{},{}", others[0] + 1, others[1] + 1);
-    let (code, out, err) = raftlab(
-        &[
-            "client",
-            "--cluster",
-            &cluster_arg(&c.addrs),
-            "fault",
-            "--node",
-            &(old + 1).to_string(),
-            "--partition",
-            &cut,
-        ],
-        Duration::from_secs(10),
-    );
+    let node = (old + 1).to_string();
+    let (code, out, err) = client_cli(&c.addrs, &["fault", "--node", &node, "--partition", &cut]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("cut from"), "{out}");
 
@@ -442,18 +426,7 @@ fn partitioned_minority_leader_cannot_commit() {
     c.run(vec![put("after", "2")]);
 
     // Heal: the old leader steps down and its uncommitted entry is gone.
-    let (code, _, err) = raftlab(
-        &[
-            "client",
-            "--cluster",
-            &cluster_arg(&c.addrs),
-            "fault",
-            "--node",
-            &(old + 1).to_string(),
-            "--heal",
-        ],
-        Duration::from_secs(10),
-    );
+    let (code, _, err) = client_cli(&c.addrs, &["fault", "--node", &node, "--heal"]);
     assert_eq!(code, Some(0), "{err}");
     let (_, new_term) = c.wait_leader(term);
     assert!(new_term > term);

@@ -859,3 +859,89 @@ fn a_client_that_restarts_ends_the_path_at_the_last_step_the_model_can_take() {
         run.steps() - 1
     );
 }
+
+/// The boxes behind the diagram's labels and badges: (x, y, width, height).
+fn boxes(svg: &str) -> Vec<(f64, f64, f64, f64)> {
+    let attr = |tag: &str, name: &str| -> Option<f64> {
+        let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        tag[start..].split('"').next()?.parse().ok()
+    };
+    svg.split("<rect ")
+        .skip(1)
+        .filter(|t| t.starts_with("class=\"badge\"") || t.starts_with("class=\"label\""))
+        .filter_map(|t| {
+            let tag = t.split('>').next()?;
+            Some((
+                attr(tag, "x")?,
+                attr(tag, "y")?,
+                attr(tag, "width")?,
+                attr(tag, "height")?,
+            ))
+        })
+        .collect()
+}
+
+/// rsvg-convert (librsvg) renders `svg` to PNG; `None` if it is not installed.
+fn rsvg(svg: &str, dir: &Path, name: &str) -> Option<u64> {
+    let input = dir.join(format!("{name}.svg"));
+    let output = dir.join(format!("{name}.png"));
+    std::fs::write(&input, svg).expect("write svg");
+    let status = std::process::Command::new("rsvg-convert")
+        .arg("-o")
+        .arg(&output)
+        .arg(&input)
+        .status()
+        .ok()?;
+    assert!(
+        status.success(),
+        "rsvg-convert failed on {}",
+        input.display()
+    );
+    Some(std::fs::metadata(&output).expect("png written").len())
+}
+
+#[test]
+fn diagrams_render_in_a_standard_converter_and_no_label_covers_another() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    for name in ["leader-kill", "partition", "loss-dup", "leader-kill-loss"] {
+        let run = load(&fixtures().join(name)).expect("load");
+        let text = svg(&run, &merge(&run), &ShowOptions::default());
+        assert!(
+            !text.contains("context-stroke"),
+            "{name}: converters do not draw it"
+        );
+        let b = boxes(&text);
+        assert!(b.len() > 20, "{name}: only {} labels and badges", b.len());
+        for (i, p) in b.iter().enumerate() {
+            for q in &b[i + 1..] {
+                let apart =
+                    p.0 + p.2 <= q.0 || q.0 + q.2 <= p.0 || p.1 + p.3 <= q.1 || q.1 + q.3 <= p.1;
+                assert!(apart, "{name}: {p:?} covers {q:?}");
+            }
+        }
+        // Rendered, the diagram is far from blank: compare with an empty canvas of
+        // the same size.
+        let size = text
+            .split('>')
+            .next()
+            .map(|head| head.to_string())
+            .unwrap_or_default();
+        let blank = format!("{size}><rect width=\"100%\" height=\"100%\" fill=\"white\"/></svg>");
+        match (
+            rsvg(&text, tmp.path(), name),
+            rsvg(&blank, tmp.path(), "blank"),
+        ) {
+            (Some(png), Some(empty)) => assert!(
+                png > 5 * empty,
+                "{name}: the PNG ({png} bytes) is about as empty as a blank one ({empty})"
+            ),
+            _ => {
+                assert!(
+                    std::env::var("RAFTLAB_REQUIRE_CONVERTER").is_err(),
+                    "rsvg-convert is not installed (apt-get install librsvg2-bin)"
+                );
+                eprintln!("SKIPPED the conversion: no rsvg-convert on PATH");
+            }
+        }
+    }
+}

@@ -72,6 +72,11 @@ impl NodeProc {
         Ok(())
     }
 
+    /// `S1`.. : the paper's name of this node.
+    pub fn name(&self) -> String {
+        raft_model::name::server(raft_model::Id::from(self.index))
+    }
+
     pub fn log_path(&self) -> &Path {
         &self.log
     }
@@ -252,8 +257,8 @@ impl LocalCluster {
         .map(drop)
         .map_err(|_| {
             format!(
-                "S{} did not catch up within {:.0} s",
-                i + 1,
+                "{} did not catch up within {:.0} s",
+                raft_model::name::server(raft_model::Id::from(i)),
                 within.as_secs_f64()
             )
         })
@@ -276,7 +281,7 @@ impl LocalCluster {
                 let down: Vec<String> = self
                     .procs
                     .iter_mut()
-                    .filter_map(|p| p.try_wait().map(|s| format!("S{} {s}", p.index + 1)))
+                    .filter_map(|p| p.try_wait().map(|s| format!("{} {s}", p.name())))
                     .collect();
                 Err(format!(
                     "the cluster did not settle within {:.0} s (exited: {})",

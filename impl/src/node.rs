@@ -213,10 +213,10 @@ impl Node {
         for (i, a) in cfg.peers.iter().enumerate() {
             if let Some(j) = cfg.peers[..i].iter().position(|b| b == a) {
                 return Err(NodeError::Config(format!(
-                    "--peers lists {a} twice (for S{} and S{}): every server needs its own \
+                    "--peers lists {a} twice (for {} and {}): every server needs its own \
                      address",
-                    j + 1,
-                    i + 1
+                    raft_model::name::server(Id::from(j)),
+                    raft_model::name::server(Id::from(i))
                 )));
             }
         }
@@ -228,7 +228,10 @@ impl Node {
         )
         .map_err(NodeError::Storage)?;
         if let Some(t) = &loaded.torn_tail {
-            eprintln!("S{}: recovering the log: {t}", cfg.index + 1);
+            eprintln!(
+                "{}: recovering the log: {t}",
+                raft_model::name::server(Id::from(cfg.index))
+            );
         }
         let mut boundary: Box<dyn Boundary> = match cfg.host_fault {
             Some(f) => Box::new(Broken::new(f, n)),
@@ -256,15 +259,15 @@ impl Node {
         if cfg.verbose {
             match &saved {
                 Some(p) => eprintln!(
-                    "S{}: restarted from {} (term {}, {} log entries)",
-                    cfg.index + 1,
+                    "{}: restarted from {} (term {}, {} log entries)",
+                    raft_model::name::server(id),
                     storage.dir().display(),
                     p.current_term,
                     p.log.len()
                 ),
                 None => eprintln!(
-                    "S{}: fresh node, storage {}",
-                    cfg.index + 1,
+                    "{}: fresh node, storage {}",
+                    raft_model::name::server(id),
                     storage.dir().display()
                 ),
             }
@@ -598,15 +601,15 @@ impl Node {
         if let Some(p) = &patch.partition {
             if let Some(bad) = p.iter().find(|i| **i >= n) {
                 return Err(format!(
-                    "--partition names S{}, but the cluster has {n} servers",
-                    bad + 1
+                    "--partition names {}, but the cluster has {n} servers",
+                    raft_model::name::server(Id::from(*bad as usize))
                 ));
             }
         }
         let mut f = self.faults.clone();
         f.apply(patch)?;
         if self.cfg.verbose {
-            eprintln!("S{}: faults now: {f}", self.cfg.index + 1);
+            eprintln!("{}: faults now: {f}", raft_model::name::server(self.id));
         }
         self.faults = f.clone();
         Ok(f)
@@ -648,8 +651,8 @@ impl Node {
         if now != self.last_seen {
             if self.cfg.verbose {
                 eprintln!(
-                    "S{}: {:?} in term {}",
-                    self.cfg.index + 1,
+                    "{}: {:?} in term {}",
+                    raft_model::name::server(self.id),
                     s.role,
                     s.current_term
                 );

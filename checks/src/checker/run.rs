@@ -246,7 +246,8 @@ fn shorten(
         say(
             opts,
             &format!(
-                "violated: {}; searching breadth-first for the shortest counterexample                  (at most {:.0} s)",
+                "violated: {}; searching breadth-first for the shortest counterexample \
+                 (at most {:.0} s)",
                 violated.iter().copied().collect::<Vec<_>>().join(", "),
                 within.as_secs_f64()
             ),
@@ -284,7 +285,8 @@ fn shorten(
         say(
             opts,
             &format!(
-                "{}: no shortest counterexample found in time; minimising the depth-first                  one ({} steps)",
+                "{}: no shortest counterexample found in time; minimising the depth-first \
+                 one ({} steps)",
                 r.name,
                 actions.len()
             ),

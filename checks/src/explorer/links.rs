@@ -91,12 +91,16 @@ pub fn explore_args(bounds: &Bounds) -> Vec<String> {
     args
 }
 
-/// `raftlab explore ...` for `bounds`, as one line to paste.
-pub fn explore_command(bounds: &Bounds) -> String {
+/// `raftlab explore ...` for `bounds`, serving on `addr`, as one line to paste.
+pub fn explore_command(bounds: &Bounds, addr: &str) -> String {
     let mut line = String::from("raftlab explore");
     for a in explore_args(bounds) {
         line.push(' ');
         line.push_str(&a);
+    }
+    if addr != super::DEFAULT_ADDR {
+        line.push_str(" --addr ");
+        line.push_str(addr);
     }
     line
 }

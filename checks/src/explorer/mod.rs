@@ -1,6 +1,7 @@
 //! stateright's Explorer (a web UI to step through the model) serving the Raft
 //! model, and the links into it ([`links`]).
 
+mod front;
 pub mod links;
 
 pub use links::{decode, explore_args, explore_command, url};
@@ -33,10 +34,21 @@ pub fn can_listen(addr: &str) -> Result<(), String> {
 /// is explored until the page asks: stepping explores on demand, and the page's
 /// "Run to completion" button runs a breadth-first check (without symmetry
 /// reduction) whose findings the page then links.
+///
+/// stateright's server listens on a free loopback port; `addr` is served by the
+/// front door ([`front`]), which amends stateright's page and passes the rest on.
 pub fn serve(model: RaftModel, addr: &str, threads: usize) -> Result<(), String> {
     can_listen(addr)?;
-    let checker = model.checker().threads(threads.max(1)).serve(addr);
-    // `serve` returns only if its web server stops.
-    let _ = checker.is_done();
+    let front =
+        tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let upstream = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("cannot find a free loopback port for the Explorer: {e}"))?;
+    std::thread::spawn(move || {
+        let checker = model.checker().threads(threads.max(1)).serve(upstream);
+        // `serve` returns only if its web server stops.
+        let _ = checker.is_done();
+    });
+    front::run(front, upstream);
     Err(format!("the Explorer's web server on {addr} stopped"))
 }

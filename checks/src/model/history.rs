@@ -155,12 +155,14 @@ pub fn observe_client_send(
     id: Id,
     msg: &raft_model::Msg,
 ) -> Option<History> {
-    let mut progress = *h.clients.get(c)?;
-    let op = progress.on_send(msg)?.clone();
-    let mut h = h.clone();
-    Arc::make_mut(&mut h.clients)[c] = progress;
-    let _ = Arc::make_mut(&mut h.lin).on_invoke(id, op);
-    Some(h)
+    observe_client(
+        h,
+        c,
+        |p| p.on_send(msg).cloned(),
+        |lin, op| {
+            let _ = lin.on_invoke(id, op);
+        },
+    )
 }
 
 /// Records that client `c` (actor `id`) was delivered `msg`: a return, if it is one.
@@ -170,10 +172,28 @@ pub fn observe_client_delivery(
     id: Id,
     msg: &raft_model::Msg,
 ) -> Option<History> {
+    observe_client(
+        h,
+        c,
+        |p| p.on_delivery(msg).cloned(),
+        |lin, result| {
+            let _ = lin.on_return(id, result);
+        },
+    )
+}
+
+/// The history after client `c`'s event, if `event` finds one in its progress:
+/// only then are the progress and the tester copied and moved on.
+fn observe_client<T>(
+    h: &History,
+    c: usize,
+    event: impl FnOnce(&mut ClientProgress) -> Option<T>,
+    record: impl FnOnce(&mut LinearizabilityTester<Id, KvSpec>, T),
+) -> Option<History> {
     let mut progress = *h.clients.get(c)?;
-    let result = progress.on_delivery(msg)?.clone();
+    let e = event(&mut progress)?;
     let mut h = h.clone();
     Arc::make_mut(&mut h.clients)[c] = progress;
-    let _ = Arc::make_mut(&mut h.lin).on_return(id, result);
+    record(Arc::make_mut(&mut h.lin), e);
     Some(h)
 }

@@ -105,27 +105,51 @@ impl Rect {
 }
 
 /// Places labels and badges so that none covers another: each goes where it asks,
-/// or is moved right until it is clear of everything placed before.
+/// or is moved right until it is clear of everything placed before. Boxes are
+/// kept by horizontal band, so a placement looks only at its neighbours.
 #[derive(Default)]
 pub struct Layout {
-    placed: Vec<Rect>,
+    bands: std::collections::HashMap<i64, Vec<Rect>>,
+    count: usize,
 }
 
+/// The height of a band of [`Layout`].
+const BAND: f64 = 16.0;
+
 impl Layout {
+    fn bands_of(r: &Rect) -> std::ops::RangeInclusive<i64> {
+        ((r.y / BAND).floor() as i64)..=(((r.y + r.h) / BAND).floor() as i64)
+    }
+
     /// Where a box of `w` x `h` asked for at (`x`, `y`) goes.
     pub fn place(&mut self, x: f64, y: f64, w: f64, h: f64) -> Rect {
         let mut r = Rect { x, y, w, h };
-        // Only boxes near this row can overlap: a short scan each time.
-        while let Some(o) = self.placed.iter().rev().take(64).find(|o| o.overlaps(&r)) {
-            r.x = o.x + o.w + 3.0;
+        loop {
+            let blocker = Self::bands_of(&r)
+                .filter_map(|b| self.bands.get(&b))
+                .flatten()
+                .filter(|o| o.overlaps(&r))
+                .map(|o| o.x + o.w)
+                .fold(None, |m: Option<f64>, e| Some(m.map_or(e, |m| m.max(e))));
+            match blocker {
+                Some(right) => r.x = right + 3.0,
+                None => break,
+            }
         }
-        self.placed.push(r);
+        for b in Self::bands_of(&r) {
+            self.bands.entry(b).or_default().push(r);
+        }
+        self.count += 1;
         r
     }
 
-    /// Every box placed so far.
-    pub fn placed(&self) -> &[Rect] {
-        &self.placed
+    /// How many boxes were placed.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 
@@ -170,6 +194,22 @@ pub fn badge(
         r.y,
         r.x + 3.5,
         r.y + 11.0,
+        esc(text)
+    );
+}
+
+/// A small grey note to the left of the lifeline at (`x`, `y`) (a timer that
+/// fired), where `layout` finds room.
+pub fn note(out: &mut String, layout: &mut Layout, x: f64, y: f64, text: &str) {
+    let w = text_width(text, 5.8);
+    let r = layout.place(x - 8.0 - w, y - 7.0, w, 11.0);
+    let _ = writeln!(
+        out,
+        r##"<rect class="label" x="{:.1}" y="{:.1}" width="{w:.1}" height="11" fill="white" fill-opacity="0.85"/><text x="{:.1}" y="{:.1}" fill="#555" font-size="10">{}</text>"##,
+        r.x,
+        r.y,
+        r.x,
+        r.y + 9.0,
         esc(text)
     );
 }

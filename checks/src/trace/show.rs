@@ -14,7 +14,7 @@
 use super::load::{sends, EvKind, Run};
 use super::merge::{Merged, SendRef};
 use crate::render::svg::{
-    arrow, badge, color, defs, esc, is_heartbeat, label, lifeline, Layout, PALETTE,
+    arrow, badge, color, defs, esc, is_heartbeat, label, lifeline, note, Layout, PALETTE,
 };
 use raft_model::trace::{Event, Record, TraceState};
 use raft_model::Role;
@@ -368,17 +368,16 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
                 badge(&mut out, &mut layout, x, y, "stop", "#eeeeee", "#555555");
             }
             Event::Timeout { timer } => {
+                let text = match timer {
+                    raft_model::Timer::Election => "election timeout",
+                    raft_model::Timer::Heartbeat => "heartbeat",
+                    raft_model::Timer::ClientRetry => "retry",
+                };
                 let _ = writeln!(
                     out,
-                    r##"<circle cx="{x}" cy="{y}" r="4" fill="white" stroke="#555"/><text x="{}" y="{}" text-anchor="end" fill="#555" font-size="10">{}</text>"##,
-                    x - 8.0,
-                    y + 4.0,
-                    match timer {
-                        raft_model::Timer::Election => "election timeout",
-                        raft_model::Timer::Heartbeat => "heartbeat",
-                        raft_model::Timer::ClientRetry => "retry",
-                    }
+                    r##"<circle cx="{x}" cy="{y}" r="4" fill="white" stroke="#555"/>"##
                 );
+                note(&mut out, &mut layout, x, y, text);
             }
             _ => {
                 let _ = writeln!(out, r##"<circle cx="{x}" cy="{y}" r="2.5" fill="#333"/>"##);

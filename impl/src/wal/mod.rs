@@ -100,15 +100,22 @@ impl StorageError {
             path,
             offset: None,
             problem: format!(
-                "belongs to S{} of a {servers}-node cluster, but this node was started as S{} \
+                "belongs to {} of a {servers}-node cluster, but this node was started as {} \
                  of {}: check --id, --peers and --data",
-                index.saturating_add(1),
-                owner.index + 1,
+                server_name(index),
+                server_name(owner.index),
                 owner.servers
             ),
             corrupt: false,
         }
     }
+}
+
+/// `S1`.. for a 0-based server index from a file or the command line.
+fn server_name(index: u64) -> String {
+    raft_model::name::server(raft_model::Id::from(
+        usize::try_from(index).unwrap_or(usize::MAX),
+    ))
 }
 
 impl fmt::Display for StorageError {

@@ -454,7 +454,7 @@ fn failover(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<FailoverRe
         writable.push(took);
         cluster.nodes.procs[leader]
             .start()
-            .map_err(|e| format!("cannot restart S{}: {e}", leader + 1))?;
+            .map_err(|e| format!("cannot restart {}: {e}", cluster.nodes.procs[leader].name()))?;
         eprint!("\rkill {}/{}", k + 1, args.kills);
     }
     eprintln!();

@@ -18,6 +18,10 @@ pub struct CheckArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Where the printed `raftlab explore` command serves, and so where the
+    /// printed counterexample links point.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADDR)]
+    pub explorer_addr: String,
 }
 
 pub fn main(args: &CheckArgs) -> i32 {
@@ -39,7 +43,7 @@ pub fn main(args: &CheckArgs) -> i32 {
             Err(e) => eprintln!("error: could not encode the report as JSON: {e}"),
         }
     } else {
-        print_report(&report);
+        print_report(&report, &args.explorer_addr);
     }
     report.exit_code()
 }
@@ -94,7 +98,7 @@ fn status_text(r: &Report, s: Status) -> String {
     }
 }
 
-pub fn print_report(r: &Report) {
+pub fn print_report(r: &Report, explorer: &str) {
     let rows: Vec<PropRow> = r
         .properties
         .iter()
@@ -128,9 +132,9 @@ pub fn print_report(r: &Report) {
         if let Some(path) = &p.explorer_path {
             println!(
                 "Step through it in the Explorer: run `{}` and open",
-                explore_command(&r.bounds)
+                explore_command(&r.bounds, explorer)
             );
-            println!("  {}", url(DEFAULT_ADDR, Some(path)));
+            println!("  {}", url(explorer, Some(path)));
         }
     }
     if r.violated().is_empty() && r.bounds.mutants != raft_model::MutantSet::NONE {

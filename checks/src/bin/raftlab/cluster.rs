@@ -80,8 +80,8 @@ pub fn main(args: &ClusterArgs) -> i32 {
     );
     for p in &procs {
         println!(
-            "  S{}  {}  pid {}  log {}",
-            p.index + 1,
+            "  {}  {}  pid {}  log {}",
+            p.name(),
             p.addr,
             p.pid().map_or("-".into(), |p| p.to_string()),
             p.log_path().display()
@@ -99,7 +99,9 @@ pub fn main(args: &ClusterArgs) -> i32 {
     );
     if let Some(t) = &args.trace {
         println!(
-            "recording traces in {}: run clients with --trace {0}, then `raftlab trace check {0}`",
+            "recording the nodes' traces in {0}. Record every client too (raftlab client \
+             --trace {0} ...): a delivery from a client that left no trace cannot be shown \
+             to have been sent, and `raftlab trace check {0}` reports it",
             t.display()
         );
     }
@@ -117,9 +119,9 @@ pub fn main(args: &ClusterArgs) -> i32 {
             if let Some(status) = p.try_wait() {
                 exited[i] = true;
                 println!(
-                    "[{:7.2}s] S{} exited ({status}); last lines of {}:\n{}",
+                    "[{:7.2}s] {} exited ({status}); last lines of {}:\n{}",
                     start.elapsed().as_secs_f64(),
-                    i + 1,
+                    p.name(),
                     p.log_path().display(),
                     indent(&p.log_tail(5))
                 );
@@ -134,7 +136,10 @@ pub fn main(args: &ClusterArgs) -> i32 {
         if shown != Some(leader) {
             let t = start.elapsed().as_secs_f64();
             match leader {
-                Some((i, term)) => println!("[{t:7.2}s] leader: S{} (term {term})", i + 1),
+                Some((i, term)) => println!(
+                    "[{t:7.2}s] leader: {} (term {term})",
+                    raft_model::name::server(raft_model::Id::from(i))
+                ),
                 None => println!("[{t:7.2}s] no leader"),
             }
             shown = Some(leader);

@@ -25,6 +25,10 @@ pub struct MutantsArgs {
     /// Print a JSON array of rows instead of tables.
     #[arg(long)]
     json: bool,
+    /// Where the printed `raftlab explore` commands serve, and so where the printed
+    /// counterexample links point.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADDR)]
+    explorer_addr: String,
 }
 
 #[derive(Tabled)]
@@ -62,7 +66,7 @@ pub fn main(args: &MutantsArgs) -> i32 {
         }
     } else {
         print_table(&rows);
-        print_links(&rows);
+        print_links(&rows, &args.explorer_addr);
         if args.verbose {
             for r in &rows {
                 println!();
@@ -99,7 +103,7 @@ fn verdict(r: &Row) -> String {
 }
 
 /// Each counterexample's Explorer link, with the command that serves its model.
-fn print_links(rows: &[Row]) {
+fn print_links(rows: &[Row], explorer: &str) {
     let linked: Vec<&Row> = rows.iter().filter(|r| r.explorer_path.is_some()).collect();
     if linked.is_empty() {
         return;
@@ -108,8 +112,8 @@ fn print_links(rows: &[Row]) {
     println!("Step through a counterexample in the Explorer: run the command, open the link.");
     for r in linked {
         if let Some(path) = &r.explorer_path {
-            println!("  {}", explore_command(&r.bounds));
-            println!("    {}", url(DEFAULT_ADDR, Some(path)));
+            println!("  {}", explore_command(&r.bounds, explorer));
+            println!("    {}", url(explorer, Some(path)));
         }
     }
 }

@@ -90,7 +90,13 @@ pub fn main(cmd: &TraceCommand) -> i32 {
 }
 
 fn check(args: &CheckArgs) -> i32 {
-    let run = match trace_load::load(&args.dir) {
+    check_and_print(&args.dir, args.json)
+}
+
+/// Loads and checks the traces in `dir`, prints the report (a table, or JSON),
+/// and returns the exit code: 2 if the traces cannot be read.
+pub fn check_and_print(dir: &std::path::Path, json: bool) -> i32 {
+    let run = match trace_load::load(dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -98,7 +104,7 @@ fn check(args: &CheckArgs) -> i32 {
         }
     };
     let report = trace_check::check(&run);
-    if args.json {
+    if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => print_out(&s),
             Err(e) => {

@@ -2,8 +2,6 @@
 //! every node and client recording its trace, then checked against the model.
 
 use clap::Args;
-use raft_checks::trace::check as trace_check;
-use raft_checks::trace::load as trace_load;
 use raft_impl::client::{self, ClientError};
 use raft_impl::faults::FaultPatch;
 use raft_impl::host_fault::HostFault;
@@ -90,23 +88,7 @@ pub fn main(args: &RecordArgs) -> i32 {
     if let Err(e) = &outcome {
         eprintln!("error: the scenario did not complete: {e}");
     }
-    let run = match trace_load::load(&args.dir) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let report = trace_check::check(&run);
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => super::print_out(&s),
-            Err(e) => eprintln!("error: cannot encode the report: {e}"),
-        }
-    } else {
-        super::print_out(&super::render(&report));
-    }
-    match super::exit_code(&report) {
+    match super::check_and_print(&args.dir, args.json) {
         0 if outcome.is_err() => 3,
         code => code,
     }
@@ -209,7 +191,7 @@ fn scenario(args: &RecordArgs, c: &mut Cluster) -> Result<(), String> {
         c.phase("2", args.ops)?;
         c.nodes.procs[old]
             .start()
-            .map_err(|e| format!("cannot restart S{}: {e}", old + 1))?;
+            .map_err(|e| format!("cannot restart {}: {e}", c.nodes.procs[old].name()))?;
         c.nodes.wait_caught_up(old, leader, WAIT)?;
         c.phase("3", args.ops)?;
     }
@@ -246,7 +228,7 @@ fn scenario(args: &RecordArgs, c: &mut Cluster) -> Result<(), String> {
         c.phase("6", args.ops)?;
         c.nodes.procs[f]
             .start()
-            .map_err(|e| format!("cannot restart S{}: {e}", f + 1))?;
+            .map_err(|e| format!("cannot restart {}: {e}", c.nodes.procs[f].name()))?;
         // The restarted follower catches up while the clients work; no wait for it,
         // so that a host that breaks it (a test-only fault) still ends in time.
         c.phase("7", args.ops)?;
