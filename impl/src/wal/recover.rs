@@ -11,7 +11,11 @@
 //! written when the power went; etcd's WAL uses the same test). Anything else (a
 //! complete frame whose checksum fails, a bad frame with intact frames after it, a
 //! bad frame in an earlier segment) is damage, possibly to something acknowledged,
-//! and recovery refuses, naming the file and the byte offset.
+//! and recovery refuses, naming the file and the byte offset. (The search for
+//! intact frames after a bad one errs on the side of refusing: a torn frame whose
+//! payload happens to contain a whole valid frame, which a client could arrange
+//! with a crafted value, is taken for damage; the node then refuses to start
+//! rather than cut it.)
 
 use super::files::{self, segment_name};
 use super::record::{
