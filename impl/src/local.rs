@@ -85,6 +85,19 @@ impl NodeProc {
         self.child.as_ref().map(Child::id)
     }
 
+    /// CPU time (user + system) the running process has used (Linux: /proc).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // The fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let per_s = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+        let ticks = utime.checked_add(stime)?;
+        Some(Duration::from_secs_f64(ticks as f64 / per_s.max(1) as f64))
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.try_wait().is_none() && self.child.is_some()
     }
