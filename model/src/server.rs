@@ -7,11 +7,13 @@
 
 use crate::actor::RaftActor;
 use crate::kv::{KvStore, OpResult};
+use crate::limits::{batch_end, MAX_TERM};
 use crate::msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
     RequestVoteReply, Term, Timer,
 };
 use crate::mutant::{Mutant, MutantSet};
+pub use crate::sanity::Refusal;
 use crate::server_set::ServerSet;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
@@ -31,6 +33,11 @@ pub struct ServerConfig {
     pub heartbeat_interval: Range<Duration>,
     /// The most entries one AppendEntries carries.
     pub max_entries_per_append: usize,
+    /// The most bytes of entries one AppendEntries carries (by
+    /// [`crate::limits::entry_bytes`]; a single larger entry still goes alone).
+    pub max_append_bytes: usize,
+    /// The largest operation (key plus value bytes) a server takes.
+    pub max_op_bytes: usize,
     /// Known Raft bugs switched on (none by default).
     pub mutants: MutantSet,
 }
@@ -42,6 +49,8 @@ impl ServerConfig {
             election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
             heartbeat_interval: Duration::from_millis(50)..Duration::from_millis(50),
             max_entries_per_append: 64,
+            max_append_bytes: 48 * 1024,
+            max_op_bytes: 1024,
             mutants: MutantSet::NONE,
         }
     }
@@ -63,17 +72,6 @@ impl ServerConfig {
             crate::majority(self.servers)
         }
     }
-}
-
-/// Why a server refuses a message before any handler sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// An RPC that only servers exchange, from an actor that is not another server.
-    NotFromAPeer,
-    /// A reply meant for clients.
-    NotForServers,
-    /// A message for servers, or a reply from an actor that is not a server.
-    NotForClients,
 }
 
 /// Figure 2's persistent state: saved before the server answers anyone.
@@ -264,7 +262,7 @@ impl ServerConfig {
         o: &mut Out<RaftActor>,
     ) {
         let mut step = Step::new();
-        if self.admits(id, src, &msg).is_err() {
+        if self.accepts(id, state, src, &msg).is_err() {
             return;
         }
         if let Some(term) = msg.term() {
@@ -285,11 +283,13 @@ impl ServerConfig {
         step.emit(self, state, o);
     }
 
-    /// Which messages server `id` accepts from `src` at all: the RPCs servers
-    /// exchange only from another server, client requests from anyone, client
-    /// replies never. The host's door refuses (and counts) the rest before they
-    /// reach a handler; the handler ignores them too.
+    /// Which messages server `id` accepts from `src` at all: well-formed ones
+    /// (see [`crate::sanity`]), the RPCs servers exchange only from another
+    /// server, client requests from anyone, client replies never. The host's door
+    /// refuses (and counts) the rest before they reach a handler; the handler
+    /// ignores them too.
     pub fn admits(&self, id: Id, src: Id, msg: &Msg) -> Result<(), Refusal> {
+        self.well_formed(msg)?;
         let from_peer = usize::from(src) < self.servers && src != id;
         match msg {
             Msg::ClientRequest(_) => Ok(()),
@@ -327,7 +327,13 @@ impl ServerConfig {
 
     /// Figure 2, followers and candidates: on election timeout, start an election.
     fn start_election(&self, id: Id, s: &mut ServerState, step: &mut Step) {
-        s.current_term += 1;
+        let Some(term) = s.current_term.checked_add(1).filter(|t| *t <= MAX_TERM) else {
+            // No term is left to start: stay, and try again later (never reached
+            // but by a forged term).
+            step.set_timer(Timer::Election, &self.election_timeout);
+            return;
+        };
+        s.current_term = term;
         s.role = Role::Candidate;
         s.voted_for = Some(id);
         s.votes_granted = ServerSet::singleton(usize::from(id));
@@ -406,7 +412,7 @@ impl ServerConfig {
         s.role = Role::Leader;
         s.leader_hint = Some(id);
         s.votes_granted = ServerSet::EMPTY;
-        s.next_index = vec![s.last_log_index() + 1; self.servers];
+        s.next_index = vec![s.last_log_index().saturating_add(1); self.servers];
         s.match_index = vec![0; self.servers];
         step.cancel_timer(Timer::Election);
         step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
@@ -431,14 +437,16 @@ impl ServerConfig {
     }
 
     fn send_entries_from_next(&self, s: &ServerState, peer: Id, batch: usize, step: &mut Step) {
-        let next = s.next_index[usize::from(peer)];
-        let prev_log_index = next - 1;
-        let end = s.log.len().min(prev_log_index as usize + batch);
+        let next = s.next_index.get(usize::from(peer)).copied().unwrap_or(1);
+        // next_index stays within 1..=last+1; saturate anyway, never panic.
+        let prev_log_index = next.saturating_sub(1).min(s.last_log_index());
+        let start = prev_log_index as usize;
+        let end = batch_end(&s.log, start, batch, self.max_append_bytes);
         let request = AppendEntries {
             term: s.current_term,
             prev_log_index,
             prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
-            entries: s.log[prev_log_index as usize..end].to_vec(),
+            entries: s.log.get(start..end).unwrap_or_default().to_vec(),
             leader_commit: s.commit_index,
         };
         step.send(peer, Msg::AppendEntries(request));
@@ -499,9 +507,10 @@ impl ServerConfig {
 
         // Receiver 3 and 4: cut the log only at a real conflict, then append what is new.
         // A stale or duplicated AppendEntries whose entries all match changes nothing.
-        let last_new = prev_log_index + entries.len() as LogIndex;
+        // In range: `admits` bounds prev_log_index + entries by MAX_INDEX.
+        let last_new = prev_log_index.saturating_add(entries.len() as LogIndex);
         let conflict = entries.iter().enumerate().find_map(|(k, e)| {
-            let index = prev_log_index + 1 + k as LogIndex;
+            let index = prev_log_index.saturating_add(1 + k as LogIndex);
             match state.term_at(index) {
                 Some(t) if t == e.term => None,
                 _ => Some(k),
@@ -560,30 +569,38 @@ impl ServerConfig {
             return; // stale
         }
         let f = usize::from(follower);
+        let (Some(&matched), Some(&next_f)) = (state.match_index.get(f), state.next_index.get(f))
+        else {
+            return; // not a follower of this leader (refused by `admits`)
+        };
+        // `plausible` bounds match_index by the log: next_index stays in 1..=last+1.
+        let last = state.last_log_index();
         if success {
-            if match_index > state.match_index[f] {
+            if match_index > matched {
                 let s = state.to_mut();
                 s.match_index[f] = match_index;
-                s.next_index[f] = s.next_index[f].max(match_index + 1);
+                s.next_index[f] = next_f.max(match_index.saturating_add(1));
                 self.advance_commit_index(id, s, step);
             }
             // The follower is alive and still lacks entries (the ones sent may have
             // been lost): send them.
-            if state.next_index[f] <= state.last_log_index() {
+            if state.next_index[f] <= last {
                 self.send_append_entries(state, follower, step);
             }
         } else {
             // 6.824 accelerated backtracking: skip a whole conflicting term at once.
             let next = if x_term == 0 {
-                x_len + 1
+                x_len.saturating_add(1)
             } else {
                 match state.log.iter().rposition(|e| e.term == x_term) {
                     Some(pos) => pos as LogIndex + 2,
                     None => x_index,
                 }
             };
-            let next = next.clamp(state.match_index[f] + 1, state.last_log_index() + 1);
-            if next != state.next_index[f] {
+            let next = next
+                .min(last.saturating_add(1))
+                .max(matched.saturating_add(1));
+            if next != next_f {
                 state.to_mut().next_index[f] = next;
             }
             self.send_append_entries(state, follower, step);
@@ -601,7 +618,7 @@ impl ServerConfig {
                 break; // older entries commit only by way of a current-term entry
             }
             let replicas = (0..self.servers)
-                .filter(|&p| p == me || s.match_index[p] >= n)
+                .filter(|&p| p == me || s.match_index.get(p).is_some_and(|m| *m >= n))
                 .count();
             if replicas >= quorum {
                 self.apply_up_to(s, n, step);
@@ -616,8 +633,11 @@ impl ServerConfig {
     /// from their session.
     fn apply_up_to(&self, s: &mut ServerState, index: LogIndex, step: &mut Step) {
         let no_dedup = self.has(Mutant::NoDedup);
+        let index = index.min(s.last_log_index());
         for i in s.commit_index..index {
-            let entry = &s.log[i as usize];
+            let Some(entry) = s.log.get(i as usize) else {
+                break;
+            };
             s.kv.apply(entry, no_dedup);
             if s.role == Role::Leader && entry.term == s.current_term {
                 if let Some(result) = s.kv.answered(entry.client, entry.seq) {
@@ -664,7 +684,10 @@ impl ServerConfig {
             }
         }
         let term = state.current_term;
-        let pending = state.log[state.commit_index as usize..]
+        let pending = state
+            .log
+            .get(state.commit_index as usize..)
+            .unwrap_or_default()
             .iter()
             .any(|e| e.term == term && e.client == client && e.seq == seq);
         if pending {
