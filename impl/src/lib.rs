@@ -7,16 +7,24 @@
 //! - [`node`]: one server's event loop.
 //! - [`storage`]: durable, checksummed persistent state.
 //! - [`wire`]: the datagram format (postcard) and the status/counter types.
-//! - [`client`]: the model's client actor over UDP, status and control requests.
+//! - [`auth`]: the shared secret's tags, and who may send control requests.
+//! - [`cluster_id`]: the cluster id a node keeps with its data.
+//! - [`random`]: ids from the operating system's randomness.
+//! - [`client`]: the model's client actor over UDP, one session per client id.
+//! - [`link`]: how to reach a cluster (addresses, id, secret); status and control.
 //! - [`faults`]: drop, duplicate, delay and partition injection.
 //! - [`host_fault`]: the node's boundary, and the test-only faults that break it.
 //! - [`local`]: node processes on this machine (for `raftlab cluster`, tests, bench).
 
+pub mod auth;
 pub mod client;
+pub mod cluster_id;
 pub mod faults;
 pub mod host_fault;
+pub mod link;
 pub mod local;
 pub mod node;
+pub mod random;
 pub mod storage;
 pub mod trace;
 pub mod wire;

@@ -3,10 +3,13 @@
 
 use clap::{Args, Subcommand};
 use raft_impl::client::{self, ClientError, Completed};
+use raft_impl::link::Link;
 use raft_impl::local::{free_base_port, LocalCluster};
+use raft_impl::trace::ClientTrace;
 use raft_model::Op;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
@@ -44,6 +47,9 @@ pub struct BenchClusterArgs {
     /// costs: compare with a run without it; check with `raftlab trace check DIR`).
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
+    /// Port of node 1 (node i uses BASE+i-1) [default: a free run of ports]
+    #[arg(long, value_name = "BASE")]
+    base_port: Option<u16>,
 }
 
 pub fn main(cmd: &BenchCommand) -> i32 {
@@ -102,12 +108,12 @@ fn quantile(v: &[Duration], q: f64) -> Duration {
 /// The benchmark's cluster: the nodes, and where the clients record (if they do).
 struct Cluster {
     nodes: LocalCluster,
-    trace: Option<PathBuf>,
+    trace: Option<Arc<ClientTrace>>,
 }
 
 impl Cluster {
     fn run_ops(&self, ops: Vec<Op>, timeout: Duration) -> Result<Vec<Completed>, ClientError> {
-        client::run_ops_traced(&self.nodes.addrs, ops, timeout, self.trace.as_deref())
+        client::run_ops_traced(&self.nodes.link, ops, timeout, self.trace.as_deref())
     }
 }
 
@@ -126,7 +132,10 @@ fn bench_cluster(args: &BenchClusterArgs) -> Result<(), String> {
         return Err("--nodes and every --clients count must be at least 1".into());
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find raftlab itself: {e}"))?;
-    let base = free_base_port(n).map_err(|e| e.to_string())?;
+    let base = match args.base_port {
+        Some(b) => b,
+        None => free_base_port(n).map_err(|e| e.to_string())?,
+    };
     let (dir, temporary) = match &args.data {
         Some(d) => (d.clone(), false),
         None => (
@@ -140,10 +149,13 @@ fn bench_cluster(args: &BenchClusterArgs) -> Result<(), String> {
     }
     let nodes = LocalCluster::spawn(&exe, n, base, &dir, &extra)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
-    let mut cluster = Cluster {
-        nodes,
-        trace: args.trace.clone(),
+    let trace = match &args.trace {
+        Some(t) => Some(Arc::new(
+            ClientTrace::create(t).map_err(|e| format!("cannot create a client trace: {e}"))?,
+        )),
+        None => None,
     };
+    let mut cluster = Cluster { nodes, trace };
     let result = run(&mut cluster, args);
     drop(cluster);
     if temporary {
@@ -158,7 +170,7 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
         "raftlab bench cluster: {n} node processes on 127.0.0.1, UDP, fsync on every save \
          (temp file + fsync + rename + directory fsync), election timeout 300-600 ms, \
          heartbeat 50 ms, {}",
-        match &cluster.trace {
+        match &args.trace {
             Some(t) => format!("recording traces in {}", t.display()),
             None => "no trace".to_string(),
         }
@@ -174,11 +186,11 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
         let start = Instant::now();
         let handles: Vec<_> = (0..c)
             .map(|k| {
-                let addrs = cluster.nodes.addrs.clone();
+                let link = cluster.nodes.link.clone();
                 let trace = cluster.trace.clone();
                 let ops = puts(&format!("bench-{c}-{k}"), per);
                 std::thread::spawn(move || {
-                    client::run_ops_traced(&addrs, ops, Duration::from_secs(120), trace.as_deref())
+                    client::run_ops_traced(&link, ops, Duration::from_secs(120), trace.as_deref())
                 })
             })
             .collect();
@@ -215,11 +227,11 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
         let (leader, term) = cluster.nodes.settle(Duration::from_secs(20))?;
         let t0 = Instant::now();
         cluster.nodes.procs[leader].kill9();
-        let addrs = cluster.nodes.addrs.clone();
+        let link = cluster.nodes.link.clone();
         let trace = cluster.trace.clone();
         let writer = std::thread::spawn(move || {
             let r = client::run_ops_traced(
-                &addrs,
+                &link,
                 puts(&format!("failover-{k}"), 1),
                 Duration::from_secs(20),
                 trace.as_deref(),
@@ -230,9 +242,15 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
             .filter(|i| *i != leader)
             .map(|i| cluster.nodes.addrs[i])
             .collect();
+        let live = Link {
+            addrs: live,
+            ..cluster.nodes.link.clone()
+        };
         let deadline = t0 + Duration::from_secs(20);
         loop {
-            let st = client::status_all(&live, Duration::from_millis(100)).unwrap_or_default();
+            let st = live
+                .status_all(Duration::from_millis(100))
+                .unwrap_or_default();
             if client::leader_of(&st).is_some_and(|(_, t)| t > term) {
                 elected.push(t0.elapsed());
                 break;

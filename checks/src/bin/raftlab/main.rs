@@ -13,7 +13,10 @@ mod mutants;
 mod node;
 mod trace;
 
-pub use args::{parse_duration, probability, usage_error, BoundsArgs, RunArgs};
+pub use args::{
+    cluster_id, parse_duration, probability, secret_from, usage_error, BoundsArgs, LinkArgs,
+    RunArgs,
+};
 
 // The checker clones and drops millions of small states: mimalloc does that markedly
 // faster than the system allocator.
