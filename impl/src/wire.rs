@@ -238,7 +238,7 @@ pub use raft_model::op_bytes;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_model::{limits::batch_end, AppendEntries, Entry, Op};
+    use raft_model::{limits::batch_len, AppendEntries, Entry, Op};
 
     const C: u64 = 0x1234_5678_9abc_def0;
 
@@ -328,7 +328,7 @@ mod tests {
             },
         };
         let log = vec![entry; 1000];
-        let end = batch_end(&log, 0, MAX_ENTRIES_PER_APPEND, MAX_APPEND_BYTES);
+        let end = batch_len(&log, MAX_ENTRIES_PER_APPEND, MAX_APPEND_BYTES);
         assert!(end < MAX_ENTRIES_PER_APPEND, "the byte limit binds: {end}");
         let w = Wire::Raft {
             src: Id::from(0),

@@ -34,23 +34,24 @@ pub fn entry_bytes(e: &Entry) -> usize {
     ENTRY_OVERHEAD.saturating_add(op_bytes(&e.op))
 }
 
-/// The end (exclusive, 0-based) of the batch that starts at `start` in `log`: at
-/// most `max_entries` entries of at most `max_bytes` bytes together, but at least
-/// one entry if there is one, so that replication always progresses.
-pub fn batch_end(log: &[Entry], start: usize, max_entries: usize, max_bytes: usize) -> usize {
-    let Some(rest) = log.get(start..) else {
-        return start;
-    };
+/// How many of `entries` (a log from some index on) one AppendEntries carries: at
+/// most `max_entries`, of at most `max_bytes` bytes together, but at least one if
+/// there is one, so that replication always progresses.
+pub fn batch_len<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    max_entries: usize,
+    max_bytes: usize,
+) -> usize {
     let mut bytes = 0usize;
     let mut n = 0;
-    for e in rest.iter().take(max_entries) {
+    for e in entries.into_iter().take(max_entries) {
         bytes = bytes.saturating_add(entry_bytes(e));
         if n > 0 && bytes > max_bytes {
             break;
         }
         n += 1;
     }
-    start + n
+    n
 }
 
 #[cfg(test)]
@@ -75,16 +76,12 @@ mod tests {
         let log: Vec<Entry> = (0..10).map(|_| entry(100)).collect();
         let one = entry_bytes(&log[0]);
         assert_eq!(one, ENTRY_OVERHEAD + 100);
-        assert_eq!(batch_end(&log, 0, 64, usize::MAX), 10);
-        assert_eq!(batch_end(&log, 2, 3, usize::MAX), 5);
-        assert_eq!(batch_end(&log, 0, 64, 3 * one), 3);
-        assert_eq!(batch_end(&log, 0, 64, 3 * one - 1), 2);
-        assert_eq!(
-            batch_end(&log, 4, 64, 1),
-            5,
-            "one entry even if it is larger"
-        );
-        assert_eq!(batch_end(&log, 10, 64, 1), 10);
-        assert_eq!(batch_end(&log, 99, 64, 1), 99, "past the end: nothing");
+        assert_eq!(batch_len(&log, 64, usize::MAX), 10);
+        assert_eq!(batch_len(&log[2..], 3, usize::MAX), 3);
+        assert_eq!(batch_len(&log, 64, 3 * one), 3);
+        assert_eq!(batch_len(&log, 64, 3 * one - 1), 2);
+        assert_eq!(batch_len(&log[4..], 64, 1), 1, "one entry even if larger");
+        assert_eq!(batch_len(&log[10..], 64, 1), 0);
+        assert_eq!(batch_len(&log, 0, usize::MAX), 0, "a heartbeat");
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::actor::RaftActor;
 use crate::kv::{KvStore, OpResult};
-use crate::limits::{batch_end, MAX_TERM};
+use crate::limits::{batch_len, MAX_TERM};
 use crate::msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
     RequestVoteReply, Term, Timer,
@@ -440,13 +440,13 @@ impl ServerConfig {
         let next = s.next_index.get(usize::from(peer)).copied().unwrap_or(1);
         // next_index stays within 1..=last+1; saturate anyway, never panic.
         let prev_log_index = next.saturating_sub(1).min(s.last_log_index());
-        let start = prev_log_index as usize;
-        let end = batch_end(&s.log, start, batch, self.max_append_bytes);
+        let rest = s.log.get(prev_log_index as usize..).unwrap_or_default();
+        let n = batch_len(rest, batch, self.max_append_bytes);
         let request = AppendEntries {
             term: s.current_term,
             prev_log_index,
             prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
-            entries: s.log.get(start..end).unwrap_or_default().to_vec(),
+            entries: rest[..n].to_vec(),
             leader_commit: s.commit_index,
         };
         step.send(peer, Msg::AppendEntries(request));
