@@ -27,12 +27,14 @@
 mod delivery;
 mod describe;
 mod invariants;
+mod lin_search;
 mod linearizability;
 mod replay;
 pub mod report;
 mod restart;
 
 pub use describe::{describe, diff_states};
+pub use lin_search::{search as lin_search, KeyOp, Verdict as LinVerdict};
 pub use linearizability::LIN_BUDGET;
 pub use report::*;
 
@@ -92,6 +94,8 @@ struct Checker<'r> {
     crashes: u64,
     restarts: u64,
     position: usize,
+    /// Deliveries from actors outside the traced run.
+    unverifiable: u64,
 }
 
 /// Checks a loaded run. Never panics on what the files hold: a handler that panics
@@ -158,6 +162,7 @@ impl<'r> Checker<'r> {
             crashes: 0,
             restarts: 0,
             position: 0,
+            unverifiable: 0,
         }
     }
 
@@ -318,6 +323,11 @@ impl<'r> Checker<'r> {
             lost += s.saturating_sub(d);
         }
         self.rule(MESSAGES).note = format!("{dup} duplicated, {lost} lost");
+        if self.unverifiable > 0 {
+            let n = self.unverifiable;
+            self.rule(MESSAGES).note +=
+                &format!("; {n} from actors that left no trace (unverifiable input, not judged)");
+        }
         let (crashes, restarts) = (self.crashes, self.restarts);
         self.rule(RESTART).note = format!("{restarts} restarts, {crashes} after a crash");
         self.linearizability();
@@ -335,6 +345,7 @@ impl<'r> Checker<'r> {
             .min_by_key(|f| (f.position, cause_first(f.rule)));
         let clients = self.actors.iter().filter(|a| !a.is_server).count();
         Report {
+            unverifiable: self.unverifiable,
             dir: self.run.dir.display().to_string(),
             servers: self.run.servers,
             clients,
