@@ -509,14 +509,7 @@ impl ServerConfig {
         // A stale or duplicated AppendEntries whose entries all match changes nothing.
         // In range: `admits` bounds prev_log_index + entries by MAX_INDEX.
         let last_new = prev_log_index.saturating_add(entries.len() as LogIndex);
-        let conflict = entries.iter().enumerate().find_map(|(k, e)| {
-            let index = prev_log_index.saturating_add(1 + k as LogIndex);
-            match state.term_at(index) {
-                Some(t) if t == e.term => None,
-                _ => Some(k),
-            }
-        });
-        if let Some(k) = conflict {
+        if let Some(k) = first_conflict(state, prev_log_index, &entries) {
             let s = state.to_mut();
             s.log.truncate((prev_log_index as usize) + k);
             s.log.extend_from_slice(&entries[k..]);
@@ -710,6 +703,22 @@ impl ServerConfig {
         }
         self.advance_commit_index(id, s, step);
     }
+}
+
+/// The position in `entries` (which follow `prev_log_index`) of the first one that
+/// the log does not hold (Figure 2, receiver 3: a conflict, or past the end).
+pub(crate) fn first_conflict(
+    s: &ServerState,
+    prev_log_index: LogIndex,
+    entries: &[Entry],
+) -> Option<usize> {
+    entries.iter().enumerate().find_map(|(k, e)| {
+        let index = prev_log_index.saturating_add(1 + k as LogIndex);
+        match s.term_at(index) {
+            Some(t) if t == e.term => None,
+            _ => Some(k),
+        }
+    })
 }
 
 fn reject(term: Term, x_term: Term, x_index: LogIndex, x_len: LogIndex) -> Msg {

@@ -58,7 +58,7 @@ pub fn leader_completeness_in<V: ServerViews + ?Sized>(v: &V) -> bool {
         (0..n).all(|i| match v.live(i) {
             Some(s) if s.current_term <= leader.current_term => {
                 let c = s.commit_index as usize;
-                leader.log.len() >= c && leader.log[..c] == s.log[..c]
+                leader.log.len() >= c && leader.log.get(..c) == s.log.get(..c)
             }
             _ => true,
         })
@@ -81,7 +81,7 @@ pub fn state_machine_safety_in<V: ServerViews + ?Sized>(h: &History, v: &V) -> b
         (a + 1..n).all(|b| match (v.live(a), v.live(b)) {
             (Some(x), Some(y)) => {
                 let c = x.commit_index.min(y.commit_index) as usize;
-                x.log[..c] == y.log[..c]
+                x.log.get(..c) == y.log.get(..c)
             }
             _ => true,
         })
@@ -99,9 +99,13 @@ pub fn committed_on_majority_in<V: ServerViews + ?Sized>(v: &V) -> bool {
         let Some(s) = v.live(i) else {
             return true;
         };
+        // A server that committed past its log (a broken run) holds no such entry.
         (0..s.commit_index as usize).all(|k| {
+            let Some(term) = s.log.get(k).map(|e| e.term) else {
+                return false;
+            };
             let holders = (0..n)
-                .filter(|&j| v.log(j).get(k).map(|e| e.term) == Some(s.log[k].term))
+                .filter(|&j| v.log(j).get(k).map(|e| e.term) == Some(term))
                 .count();
             holders >= majority(n)
         })

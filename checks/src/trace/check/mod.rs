@@ -27,11 +27,13 @@
 mod delivery;
 mod describe;
 mod invariants;
+mod judge;
 mod lin_search;
 mod linearizability;
 mod replay;
 pub mod report;
 mod restart;
+mod server_step;
 
 pub use describe::{describe, diff_states};
 pub use lin_search::{search as lin_search, KeyOp, Verdict as LinVerdict};
@@ -73,7 +75,25 @@ struct Replay {
     unreleased: Vec<usize>,
     /// Client: its operations invoked and answered so far.
     progress: ClientProgress,
+    /// Server: the state as recorded, kept beside the replayed one and changed
+    /// in place by each record (see `server_step`).
+    shadow: Option<raft_model::ServerState>,
+    /// The last save holds the log the actor's state has (every step that
+    /// changes the log saves it; cleared by one that does not).
+    saved_log_current: bool,
 }
+
+/// How `trace check` judges a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckOptions {
+    /// Judge every global state with the registry's property functions on whole
+    /// states (the reference the incremental judge is tested against), instead
+    /// of incrementally. Costs the length of the logs at every step.
+    pub full_judge: bool,
+}
+
+/// Progress of a long check: records done and in all.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize);
 
 struct Checker<'r> {
     run: &'r Run,
@@ -96,6 +116,9 @@ struct Checker<'r> {
     position: usize,
     /// Deliveries from actors outside the traced run.
     unverifiable: u64,
+    /// The incremental judge of the server invariants (`None`: the registry's
+    /// functions on whole states, with `history`).
+    judge: Option<judge::Judge>,
 }
 
 /// Checks a loaded run. Never panics on what the files hold: a handler that panics
@@ -105,13 +128,23 @@ pub fn check(run: &Run) -> Report {
 }
 
 pub fn check_merged(run: &Run, merged: &Merged) -> Report {
+    check_with(run, merged, CheckOptions::default(), None)
+}
+
+/// [`check_merged`] with options, reporting progress as it goes.
+pub fn check_with(
+    run: &Run,
+    merged: &Merged,
+    opts: CheckOptions,
+    progress: Option<Progress>,
+) -> Report {
     let started = Instant::now();
-    let mut c = Checker::new(run);
-    c.run_all(merged);
+    let mut c = Checker::new(run, opts);
+    c.run_all(merged, progress);
     c.finish(started)
 }
 impl<'r> Checker<'r> {
-    fn new(run: &'r Run) -> Self {
+    fn new(run: &'r Run, opts: CheckOptions) -> Self {
         let mut rules = vec![
             RuleReport::new(REPLAY, "steps"),
             RuleReport::new(TIMERS, "timeouts"),
@@ -143,6 +176,8 @@ impl<'r> Checker<'r> {
                 clean: false,
                 unreleased: Vec::new(),
                 progress: ClientProgress::default(),
+                shadow: None,
+                saved_log_current: true,
             })
             .collect();
         let server_files = (0..run.servers)
@@ -163,6 +198,7 @@ impl<'r> Checker<'r> {
             restarts: 0,
             position: 0,
             unverifiable: 0,
+            judge: (!opts.full_judge).then(|| judge::Judge::new(run.servers)),
         }
     }
 
@@ -209,10 +245,16 @@ impl<'r> Checker<'r> {
         }
     }
 
-    fn run_all(&mut self, merged: &Merged) {
+    fn run_all(&mut self, merged: &Merged, mut progress: Option<Progress>) {
         let cycles: BTreeSet<usize> = merged.cycles.iter().copied().collect();
+        let total = merged.order.len();
         for (pos, &(f, e)) in merged.order.iter().enumerate() {
             self.position = pos;
+            if pos % 4096 == 0 {
+                if let Some(p) = progress.as_mut() {
+                    p(pos, total);
+                }
+            }
             match self.run.files[f].events[e].kind {
                 EvKind::Crash => {
                     // The record before the crash locates it.
@@ -258,7 +300,18 @@ impl<'r> Checker<'r> {
         a.unreleased.clear();
         if a.is_server {
             self.crashes += 1;
+            self.server_down(f);
             self.judge_states(f, r);
+        }
+    }
+
+    /// A server went down: the invariants see its durable storage now.
+    fn server_down(&mut self, f: usize) {
+        let a = &self.actors[f];
+        let i = usize::from(a.id);
+        if let Some(j) = &mut self.judge {
+            j.set_live(i, None);
+            j.set_log(i, a.durable.as_ref().map_or(&[], |p| &p.log));
         }
     }
 
@@ -270,7 +323,7 @@ impl<'r> Checker<'r> {
             Event::Deliver { src, msg } => {
                 self.delivery(f, r, *src, msg);
                 let (src, msg) = (*src, msg.clone());
-                self.step(f, r, Input::Deliver { src, msg });
+                self.any_step(f, r, Input::Deliver { src, msg });
             }
             Event::Timeout { timer } => {
                 let a = &mut self.actors[f];
@@ -291,7 +344,7 @@ impl<'r> Checker<'r> {
                         format!("the {timer:?} timer fired, which is not set"),
                     );
                 }
-                self.step(f, r, Input::Timeout(*timer));
+                self.any_step(f, r, Input::Timeout(*timer));
             }
             Event::Flush => {
                 let a = &mut self.actors[f];
@@ -309,9 +362,18 @@ impl<'r> Checker<'r> {
                 a.clean = true;
                 a.timers.clear();
                 if a.is_server {
+                    self.server_down(f);
                     self.judge_states(f, r);
                 }
             }
+        }
+    }
+
+    fn any_step(&mut self, f: usize, r: usize, input: Input) {
+        if self.actors[f].is_server {
+            self.server_step(f, r, input);
+        } else {
+            self.step(f, r, input);
         }
     }
 
