@@ -1,7 +1,7 @@
 //! `raftlab bench cluster`: throughput, latency and fail-over time of a real local
 //! cluster (separate node processes, loopback UDP, fsync on every save).
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use raft_impl::client::{self, ClientError, Completed};
 use raft_impl::link::Link;
 use raft_impl::local::{free_base_port, LocalCluster};
@@ -13,18 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
-
-/// Measure a real local cluster (see `raftlab bench cluster --help`).
-#[derive(Subcommand, Debug)]
-#[command(about = "Measure real local clusters: throughput, latency, fail-over time")]
-pub enum BenchCommand {
-    /// Benchmark a local cluster: committed writes per second and latency
-    /// percentiles, then leader fail-over time over repeated kill -9 of the leader.
-    ///
-    /// Starts its own nodes (separate processes on free loopback ports, data in a
-    /// temporary directory unless --data is given), with fsync on every save.
-    Cluster(BenchClusterArgs),
-}
 
 #[derive(Args, Debug)]
 pub struct BenchClusterArgs {
@@ -52,15 +40,13 @@ pub struct BenchClusterArgs {
     base_port: Option<u16>,
 }
 
-pub fn main(cmd: &BenchCommand) -> i32 {
-    match cmd {
-        BenchCommand::Cluster(args) => match bench_cluster(args) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                1
-            }
-        },
+pub fn main(args: &BenchClusterArgs) -> i32 {
+    match bench_cluster(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
     }
 }
 
