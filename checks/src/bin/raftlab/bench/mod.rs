@@ -7,8 +7,10 @@ mod trace;
 
 /// Measure real local clusters and the trace checker.
 #[derive(Subcommand, Debug)]
-#[command(about = "Measure real local clusters (throughput, latency, fail-over) and the trace \
-                   checker (steps per second)")]
+#[command(
+    about = "Measure real local clusters (throughput, latency, fail-over) and the trace \
+                   checker (steps per second)"
+)]
 pub enum BenchCommand {
     /// Benchmark a local cluster: committed writes per second and latency
     /// percentiles, then leader fail-over time over repeated kill -9 of the leader.

@@ -16,7 +16,11 @@ use tabled::{Table, Tabled};
 #[derive(Args, Debug)]
 pub struct BenchTraceArgs {
     /// Run lengths (handler calls), comma-separated; one run each.
-    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000,1000000")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,100000,1000000"
+    )]
     steps: Vec<usize>,
     /// Clients working at once.
     #[arg(long, default_value_t = 3)]
