@@ -15,6 +15,7 @@
 //! - [`faults`]: drop, duplicate, delay and partition injection.
 //! - [`host_fault`]: the node's boundary, and the test-only faults that break it.
 //! - [`local`]: node processes on this machine (for `raftlab cluster`, tests, bench).
+//! - [`workload`], [`nemesis`]: concurrent clients and a fault schedule (`raftlab chaos`).
 
 pub mod auth;
 pub mod client;
@@ -23,8 +24,10 @@ pub mod faults;
 pub mod host_fault;
 pub mod link;
 pub mod local;
+pub mod nemesis;
 pub mod node;
 pub mod random;
 pub mod storage;
 pub mod trace;
 pub mod wire;
+pub mod workload;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod args;
 mod bench;
+mod chaos;
 mod check;
 mod client;
 mod cluster;
@@ -73,6 +74,7 @@ enum Command {
     Node(node::NodeArgs),
     Cluster(cluster::ClusterArgs),
     Client(client::ClientArgs),
+    Chaos(chaos::ChaosArgs),
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Recorded runs of real nodes: check them against the model (`trace check`),
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::Node(args) => node::main(&args),
         Command::Cluster(args) => cluster::main(&args),
         Command::Client(args) => client::main(&args),
+        Command::Chaos(args) => chaos::main(&args),
         Command::Bench(cmd) => bench::main(&cmd),
         Command::Trace(cmd) => trace::main(&cmd),
     };
