@@ -148,3 +148,236 @@ proptest! {
         }
     }
 }
+
+// The wire, the storage, the footprint and whole simulated runs.
+
+use raft_impl::auth::Secret;
+use raft_impl::wire::{decode, encode, Wire};
+use raft_model::{AppendEntries, AppendEntriesReply, ClientRequest, Entry, Msg, RequestVote};
+
+fn number() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..5, Just(u64::MAX), any::<u64>()]
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    (number(), any::<u64>(), number(), op_strategy()).prop_map(|(term, c, seq, op)| Entry {
+        term,
+        client: Id::from((c | (1 << 63)) as usize),
+        seq,
+        op,
+    })
+}
+
+fn message() -> impl Strategy<Value = Msg> {
+    prop_oneof![
+        (number(), number(), number()).prop_map(|(term, i, t)| Msg::RequestVote(RequestVote {
+            term,
+            last_log_index: i,
+            last_log_term: t
+        })),
+        (
+            number(),
+            number(),
+            number(),
+            proptest::collection::vec(entry(), 0..4),
+            number()
+        )
+            .prop_map(
+                |(term, p, pt, entries, c)| Msg::AppendEntries(AppendEntries {
+                    term,
+                    prev_log_index: p,
+                    prev_log_term: pt,
+                    entries,
+                    leader_commit: c
+                })
+            ),
+        (
+            number(),
+            any::<bool>(),
+            number(),
+            number(),
+            number(),
+            number()
+        )
+            .prop_map(|(term, success, m, xt, xi, xl)| Msg::AppendEntriesReply(
+                AppendEntriesReply {
+                    term,
+                    success,
+                    match_index: m,
+                    x_term: xt,
+                    x_index: xi,
+                    x_len: xl
+                }
+            )),
+        (number(), op_strategy())
+            .prop_map(|(seq, op)| Msg::ClientRequest(ClientRequest { seq, op })),
+        (number(), proptest::option::of(0usize..5)).prop_map(|(seq, l)| Msg::NotLeader {
+            seq,
+            leader_hint: l.map(Id::from)
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any bytes: the decoder answers, never panics, with or without a secret.
+    #[test]
+    fn the_wire_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let secret = Secret::new(b"a sixteen-byte key").expect("key");
+        let _ = decode(&bytes, None);
+        let _ = decode(&bytes, Some(&secret));
+        let mut with_magic = raft_impl::wire::MAGIC.to_vec();
+        with_magic.extend_from_slice(&bytes);
+        let _ = decode(&with_magic, None);
+    }
+
+    /// Every message round-trips, tagged or not, and any cut of it is refused.
+    #[test]
+    fn every_message_round_trips(
+        msg in message(),
+        src in any::<u64>(),
+        dst in any::<u64>(),
+        cluster in 1u64..,
+        cut in any::<usize>(),
+    ) {
+        let secret = Secret::new(b"a sixteen-byte key").expect("key");
+        let w = Wire::Raft {
+            src: raft_impl::wire::id_from_u64(src),
+            dst: raft_impl::wire::id_from_u64(dst),
+            msg,
+        };
+        let plain = encode(cluster, &w, None).expect("encode");
+        prop_assert_eq!(decode(&plain, None), Ok((cluster, w.clone())));
+        let tagged = encode(cluster, &w, Some(&secret)).expect("encode");
+        prop_assert_eq!(decode(&tagged, Some(&secret)), Ok((cluster, w)));
+        let cut = cut % tagged.len();
+        prop_assert!(decode(&tagged[..cut], Some(&secret)).is_err());
+        prop_assert!(decode(&plain[..cut.min(plain.len() - 1)], None).is_err());
+    }
+
+    /// Any bytes in the storage file: load refuses them with a message, or reads a
+    /// state; it never panics.
+    #[test]
+    fn storage_load_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400), valid_header in any::<bool>()) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let s = raft_impl::storage::Storage::open(dir.path(), 0, 3).expect("open");
+        let mut b = bytes;
+        if valid_header {
+            // A real header in front, so the decoder gets past the magic.
+            let mut h = b"RAFTLAB\0".to_vec();
+            h.extend_from_slice(&1u32.to_le_bytes());
+            h.extend_from_slice(&(b.len() as u64).to_le_bytes());
+            h.extend_from_slice(&crc32fast_hash(&b).to_le_bytes());
+            h.extend_from_slice(&b);
+            b = h;
+        }
+        std::fs::write(s.path(), &b).expect("write");
+        match s.load() {
+            Ok(_) => {}
+            Err(e) => prop_assert!(e.to_string().contains(raft_impl::storage::FILE_NAME)),
+        }
+    }
+}
+
+/// CRC-32 (IEEE), as the storage header uses it.
+fn crc32fast_hash(b: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &x in b {
+        crc ^= u32::from(x);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Random schedules of the simulated host (delivery order and delays, loss,
+    /// duplication, kills and restarts, clients) always record runs that `trace
+    /// check` accepts.
+    #[test]
+    fn random_schedules_of_the_host_yield_runs_trace_check_accepts(
+        seed in any::<u64>(),
+        drop in 0.0f64..0.2,
+        duplicate in 0.0f64..0.2,
+        kill_ms in proptest::option::of(200u64..2000),
+        clients in 1usize..5,
+        servers in prop_oneof![Just(1usize), Just(3), Just(5)],
+    ) {
+        use raft_checks::trace::synth::{synthesize, SynthOptions};
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let o = SynthOptions {
+            servers,
+            clients,
+            steps: 1500,
+            seed,
+            drop,
+            duplicate,
+            kill_every: kill_ms.map(std::time::Duration::from_millis),
+            ..SynthOptions::default()
+        };
+        synthesize(tmp.path(), &o).expect("simulate");
+        let run = raft_checks::trace::load::load(tmp.path()).expect("load");
+        let report = raft_checks::trace::check::check(&run);
+        let broken: Vec<_> = report.rules.iter().filter(|r| !r.ok()).map(|r| (r.rule, r.first.clone())).collect();
+        prop_assert!(report.ok && report.decided, "{:#?}", broken);
+    }
+
+    /// The model's log footprint holds: on random schedules of the hand-driven
+    /// cluster, no handler changes an entry at or below it.
+    #[test]
+    fn the_log_footprint_holds(seed in any::<u64>(), mutant in any::<bool>()) {
+        use raft_model::testkit::Cluster;
+        use raft_model::{Input, Mutant, MutantSet, ServerConfig, Timer};
+        let mut cfg = ServerConfig::new(3);
+        if mutant {
+            cfg = cfg.with_mutants(MutantSet::NONE.with(Mutant::TruncateOnStaleAppend));
+        }
+        let mut c = Cluster::new(cfg.clone());
+        let mut rng = seed;
+        let mut next = |n: usize| {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((rng >> 33) as usize) % n.max(1)
+        };
+        let client = Id::from(1usize << 63 | 9);
+        let mut seq = 0;
+        for _ in 0..300 {
+            let i = next(3);
+            let before = c.states[i].clone();
+            match next(10) {
+                0 => { c.timeout(i, Timer::Election); }
+                1 => { c.timeout(i, Timer::Heartbeat); }
+                2 => {
+                    seq += 1;
+                    let m = Msg::ClientRequest(ClientRequest { seq, op: Op::Put { key: "k".into(), value: "v".into() } });
+                    c.deliver(usize::from(client), i, m);
+                }
+                _ if !c.net.is_empty() => {
+                    let k = next(c.net.len());
+                    // Deliver in any order, sometimes twice.
+                    let m = if next(4) == 0 { c.net[k].clone() } else { c.net.remove(k) };
+                    let (src, dst) = (usize::from(m.src), usize::from(m.dst));
+                    if dst < 3 {
+                        let before = c.states[dst].clone();
+                        let input = Input::Deliver { src: m.src, msg: m.msg.clone() };
+                        let kept = cfg.log_footprint(&before, &input) as usize;
+                        c.deliver(src, dst, m.msg);
+                        prop_assert_eq!(&c.states[dst].log[..kept.min(c.states[dst].log.len())], &before.log[..kept.min(c.states[dst].log.len())]);
+                        prop_assert!(c.states[dst].log.len() >= kept, "the footprint claims entries the handler removed");
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            // A timeout or a client request: the footprint is the whole log.
+            prop_assert!(c.states[i].log.starts_with(&before.log));
+        }
+    }
+}

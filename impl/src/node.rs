@@ -702,6 +702,10 @@ pub fn nonce() -> u64 {
 }
 
 #[cfg(test)]
+#[path = "door_props.rs"]
+mod door_props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
