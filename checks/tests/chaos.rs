@@ -58,10 +58,12 @@ fn a_short_chaos_run_holds_every_rule_and_draws_its_pictures() {
         let p = data.join(name);
         let svg = std::fs::read_to_string(&p).expect("the picture is written");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("time (s)"), "{name} has a time axis");
         assert!(
-            svg.contains("time (s)") && svg.contains("kill")
-                || svg.contains("partition")
-                || svg.contains("loss")
+            ["kill", "partition", "loss"]
+                .iter()
+                .any(|f| svg.contains(f)),
+            "{name} names its fault windows"
         );
         assert!(r.to_string().contains(name), "the report names {name}");
         converts(&p);
