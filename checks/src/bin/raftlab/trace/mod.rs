@@ -78,6 +78,13 @@ pub struct CheckArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Judge every global state with the property functions on whole states (the
+    /// reference the incremental judge is tested against; slow on long runs).
+    #[arg(long)]
+    whole_states: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn main(cmd: &TraceCommand) -> i32 {
@@ -97,7 +104,23 @@ fn check(args: &CheckArgs) -> i32 {
             return 2;
         }
     };
-    let report = trace_check::check(&run);
+    let merged = raft_checks::trace::merge::merge(&run);
+    let opts = trace_check::CheckOptions {
+        full_judge: args.whole_states,
+    };
+    let started = std::time::Instant::now();
+    let mut last = started;
+    let mut progress = |done: usize, total: usize| {
+        if !args.quiet && last.elapsed() >= std::time::Duration::from_secs(2) {
+            last = std::time::Instant::now();
+            eprintln!(
+                "trace check: {:.0}% ({done} of {total} events, {:.0} s)",
+                100.0 * done as f64 / total.max(1) as f64,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let report = trace_check::check_with(&run, &merged, opts, Some(&mut progress));
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => print_out(&s),
