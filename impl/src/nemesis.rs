@@ -80,7 +80,7 @@ impl FromStr for Fault {
 }
 
 /// A fault in force from `start` to `end` (seconds from the run's start).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     pub fault: String,
     /// The node it struck (1-based), if one.

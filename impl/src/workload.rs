@@ -26,7 +26,7 @@ pub struct WorkloadOptions {
     pub seed: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {
     Put,
@@ -53,7 +53,7 @@ impl OpKind {
 }
 
 /// How an operation ended, as Jepsen names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Answered: it took effect (a write) or saw this value (a read).
@@ -65,7 +65,7 @@ pub enum Outcome {
 }
 
 /// One operation, its times in seconds from the workload's start.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct OpRecord {
     pub client: usize,
     pub kind: OpKind,

@@ -4,7 +4,7 @@
 //! named. Plain SVG (no scripts, no CSS, no `context-stroke`) so that browsers
 //! and converters (rsvg-convert, ImageMagick) draw the same thing.
 
-use super::svg::{esc, Layout};
+use super::svg::esc;
 use raft_impl::nemesis::Window;
 use raft_impl::workload::{OpKind, OpRecord, Outcome};
 use std::fmt::Write;
@@ -13,7 +13,7 @@ const W: f64 = 1100.0;
 const H: f64 = 460.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 150.0;
-const TOP: f64 = 50.0;
+const TOP: f64 = 78.0;
 const BOTTOM: f64 = 60.0;
 
 const KINDS: [(OpKind, &str); 3] = [
@@ -69,7 +69,9 @@ impl Frame {
             r##"<rect x="0" y="0" width="{W}" height="{H}" fill="white"/><text x="{LEFT}" y="24" font-size="15" font-weight="bold" fill="#222">{}</text>"##,
             esc(title)
         );
-        let mut labels = Layout::default();
+        // Labels above their window, on the first of three rows where they fit;
+        // a window whose label fits nowhere is named by its colour alone.
+        let mut rows: [f64; 3] = [f64::MIN; 3];
         for w in windows {
             let (x0, x1) = (f.x(w.start_s), f.x(w.end_s));
             let _ = writeln!(
@@ -80,14 +82,17 @@ impl Frame {
                 fault_fill(&w.fault)
             );
             let text = w.to_string();
-            let r = labels.place(x0 + 2.0, TOP - 14.0, 5.6 * text.len() as f64, 11.0);
-            let _ = writeln!(
-                f.out,
-                r##"<text x="{:.1}" y="{:.1}" font-size="9.5" fill="#555">{}</text>"##,
-                r.x,
-                r.y + 9.0,
-                esc(&text)
-            );
+            let width = 5.4 * text.len() as f64;
+            let fits = x0 + width <= LEFT + f.plot_w + RIGHT - 10.0;
+            if let Some(k) = (0..rows.len()).find(|&k| fits && rows[k] + 4.0 <= x0) {
+                rows[k] = x0 + width;
+                let _ = writeln!(
+                    f.out,
+                    r##"<text x="{x0:.1}" y="{:.1}" font-size="9.5" fill="#555">{}</text>"##,
+                    TOP - 6.0 - 12.0 * (2 - k) as f64,
+                    esc(&text)
+                );
+            }
         }
         f
     }
@@ -152,6 +157,22 @@ impl Frame {
                 x + 16.0,
                 y + 4.0,
                 esc(label)
+            );
+        }
+        // The fault windows' colours.
+        let y0 = TOP + 30.0 + 18.0 * items.len() as f64;
+        for (k, f) in ["kill", "restart", "partition", "loss", "dup", "delay"]
+            .iter()
+            .enumerate()
+        {
+            let y = y0 + 16.0 * k as f64;
+            let _ = writeln!(
+                self.out,
+                r##"<rect x="{x:.1}" y="{:.1}" width="11" height="11" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#222">{f}</text>"##,
+                y - 5.5,
+                fault_fill(f),
+                x + 16.0,
+                y + 4.0
             );
         }
     }

@@ -87,6 +87,10 @@ pub struct ChaosArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Draw the pictures of the run in --data again (from its history.json and
+    /// report.json), and do nothing else.
+    #[arg(long)]
+    redraw: bool,
 }
 
 #[derive(Serialize)]
@@ -129,6 +133,7 @@ struct ChaosReport {
     lost_detail: String,
     leader_changes: usize,
     windows: Vec<WindowRow>,
+    fault_windows: Vec<Window>,
     settled: Result<(), String>,
     read_back: Result<usize, String>,
     trace_files: usize,
@@ -150,6 +155,15 @@ pub fn main(args: &ChaosArgs) -> i32 {
         return crate::usage_error("--rate must be a positive number of operations per second");
     }
     let trace_dir = args.data.join("trace");
+    if args.redraw {
+        return match redraw(&args.data) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        };
+    }
     if trace_dir.exists() || args.data.join("nodes").exists() {
         return crate::usage_error(&format!(
             "{} already holds a run: give a new directory",
@@ -319,19 +333,7 @@ fn judge(
         "raftlab chaos: {} nodes, {} clients, seed {}",
         args.nodes, args.clients, args.seed
     );
-    let latency_path = args.data.join("latency.svg");
-    let throughput_path = args.data.join("throughput.svg");
-    let write = |p: &Path, text: String| {
-        std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
-    };
-    write(
-        &latency_path,
-        chaos_svg::latency(&ops, &windows, duration_s, &format!("{title}: latency")),
-    )?;
-    write(
-        &throughput_path,
-        chaos_svg::throughput(&ops, &windows, duration_s, &format!("{title}: throughput")),
-    )?;
+    let (latency_path, throughput_path) = draw(&args.data, &ops, &windows, duration_s, &title)?;
     write(
         &args.data.join("history.json"),
         serde_json::to_string(&ops).map_err(|e| e.to_string())?,
@@ -365,6 +367,7 @@ fn judge(
         lost_detail,
         leader_changes,
         windows: window_rows(&ops, &windows, duration_s),
+        fault_windows: windows.clone(),
         settled,
         read_back,
         trace_files: files,
@@ -382,6 +385,75 @@ fn judge(
         serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?,
     )?;
     Ok(r)
+}
+
+fn write(p: &Path, text: String) -> Result<(), String> {
+    std::fs::write(p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))
+}
+
+/// Writes DIR/latency.svg and DIR/throughput.svg; their paths.
+fn draw(
+    dir: &Path,
+    ops: &[OpRecord],
+    windows: &[Window],
+    duration_s: f64,
+    title: &str,
+) -> Result<(PathBuf, PathBuf), String> {
+    let latency_path = dir.join("latency.svg");
+    let throughput_path = dir.join("throughput.svg");
+    write(
+        &latency_path,
+        chaos_svg::latency(ops, windows, duration_s, &format!("{title}: latency")),
+    )?;
+    write(
+        &throughput_path,
+        chaos_svg::throughput(ops, windows, duration_s, &format!("{title}: throughput")),
+    )?;
+    Ok((latency_path, throughput_path))
+}
+
+/// The pictures of the run in `dir`, drawn again from what it wrote.
+fn redraw(dir: &Path) -> Result<(), String> {
+    let read = |name: &str| -> Result<serde_json::Value, String> {
+        let p = dir.join(name);
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let ops: Vec<OpRecord> =
+        serde_json::from_value(read("history.json")?).map_err(|e| format!("history.json: {e}"))?;
+    let r = read("report.json")?;
+    let windows: Vec<Window> = match r.get("fault_windows") {
+        Some(w) => serde_json::from_value(w.clone()).map_err(|e| format!("report.json: {e}"))?,
+        // Reports written before fault_windows: from the table's rows.
+        None => r["windows"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|w| {
+                        let what = w["what"].as_str()?;
+                        let (fault, node) = match what.rsplit_once(" S") {
+                            Some((f, n)) if n.parse::<usize>().is_ok() => (f, n.parse().ok()),
+                            _ => (what, None),
+                        };
+                        Some(Window {
+                            fault: fault.to_string(),
+                            node,
+                            start_s: w["from_s"].as_str()?.parse().ok()?,
+                            end_s: w["to_s"].as_str()?.parse().ok()?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let title = format!(
+        "raftlab chaos: {} nodes, {} clients, seed {}",
+        r["nodes"], r["clients"], r["seed"]
+    );
+    let duration = r["duration_s"].as_f64().unwrap_or(1.0);
+    let (a, b) = draw(dir, &ops, &windows, duration, &title)?;
+    println!("{}\n{}", a.display(), b.display());
+    Ok(())
 }
 
 /// Availability in each fault window and in the quiet time between them.
