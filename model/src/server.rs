@@ -7,12 +7,14 @@
 
 use crate::actor::RaftActor;
 use crate::kv::{KvStore, OpResult};
+use crate::limits::{batch_len, MAX_TERM};
 use crate::log::Log;
 use crate::msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
     RequestVoteReply, Term, Timer,
 };
 use crate::mutant::{Mutant, MutantSet};
+pub use crate::sanity::Refusal;
 use crate::server_set::ServerSet;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
@@ -32,6 +34,11 @@ pub struct ServerConfig {
     pub heartbeat_interval: Range<Duration>,
     /// The most entries one AppendEntries carries.
     pub max_entries_per_append: usize,
+    /// The most bytes of entries one AppendEntries carries (by
+    /// [`crate::limits::entry_bytes`]; a single larger entry still goes alone).
+    pub max_append_bytes: usize,
+    /// The largest operation (key plus value bytes) a server takes.
+    pub max_op_bytes: usize,
     /// Known Raft bugs switched on (none by default).
     pub mutants: MutantSet,
 }
@@ -43,6 +50,8 @@ impl ServerConfig {
             election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
             heartbeat_interval: Duration::from_millis(50)..Duration::from_millis(50),
             max_entries_per_append: 64,
+            max_append_bytes: 48 * 1024,
+            max_op_bytes: 1024,
             mutants: MutantSet::NONE,
         }
     }
@@ -64,17 +73,6 @@ impl ServerConfig {
             crate::majority(self.servers)
         }
     }
-}
-
-/// Why a server refuses a message before any handler sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// An RPC that only servers exchange, from an actor that is not another server.
-    NotFromAPeer,
-    /// A reply meant for clients.
-    NotForServers,
-    /// A message for servers, or a reply from an actor that is not a server.
-    NotForClients,
 }
 
 /// Figure 2's persistent state: saved before the server answers anyone.
@@ -261,7 +259,7 @@ impl ServerConfig {
         o: &mut Out<RaftActor>,
     ) {
         let mut step = Step::new();
-        if self.admits(id, src, &msg).is_err() {
+        if self.accepts(id, state, src, &msg).is_err() {
             return;
         }
         if let Some(term) = msg.term() {
@@ -282,11 +280,13 @@ impl ServerConfig {
         step.emit(self, state, o);
     }
 
-    /// Which messages server `id` accepts from `src` at all: the RPCs servers
-    /// exchange only from another server, client requests from anyone, client
-    /// replies never. The host's door refuses (and counts) the rest before they
-    /// reach a handler; the handler ignores them too.
+    /// Which messages server `id` accepts from `src` at all: well-formed ones
+    /// (see [`crate::sanity`]), the RPCs servers exchange only from another
+    /// server, client requests from anyone, client replies never. The host's door
+    /// refuses (and counts) the rest before they reach a handler; the handler
+    /// ignores them too.
     pub fn admits(&self, id: Id, src: Id, msg: &Msg) -> Result<(), Refusal> {
+        self.well_formed(msg)?;
         let from_peer = usize::from(src) < self.servers && src != id;
         match msg {
             Msg::ClientRequest(_) => Ok(()),
@@ -324,7 +324,13 @@ impl ServerConfig {
 
     /// Figure 2, followers and candidates: on election timeout, start an election.
     fn start_election(&self, id: Id, s: &mut ServerState, step: &mut Step) {
-        s.current_term += 1;
+        let Some(term) = s.current_term.checked_add(1).filter(|t| *t <= MAX_TERM) else {
+            // No term is left to start: stay, and try again later (never reached
+            // but by a forged term).
+            step.set_timer(Timer::Election, &self.election_timeout);
+            return;
+        };
+        s.current_term = term;
         s.role = Role::Candidate;
         s.voted_for = Some(id);
         s.votes_granted = ServerSet::singleton(usize::from(id));
@@ -403,7 +409,7 @@ impl ServerConfig {
         s.role = Role::Leader;
         s.leader_hint = Some(id);
         s.votes_granted = ServerSet::EMPTY;
-        s.next_index = vec![s.last_log_index() + 1; self.servers];
+        s.next_index = vec![s.last_log_index().saturating_add(1); self.servers];
         s.match_index = vec![0; self.servers];
         step.cancel_timer(Timer::Election);
         step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
@@ -428,13 +434,16 @@ impl ServerConfig {
     }
 
     fn send_entries_from_next(&self, s: &ServerState, peer: Id, batch: usize, step: &mut Step) {
-        let next = s.next_index[usize::from(peer)];
-        let prev_log_index = next - 1;
+        let next = s.next_index.get(usize::from(peer)).copied().unwrap_or(1);
+        // next_index stays within 1..=last+1; saturate anyway, never panic.
+        let prev_log_index = next.saturating_sub(1).min(s.last_log_index());
+        let first = prev_log_index.saturating_add(1);
+        let n = batch_len(s.log.iter_from(first), batch, self.max_append_bytes);
         let request = AppendEntries {
             term: s.current_term,
             prev_log_index,
             prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
-            entries: s.log.entries_from(next, batch),
+            entries: s.log.entries_from(first, n),
             leader_commit: s.commit_index,
         };
         step.send(peer, Msg::AppendEntries(request));
@@ -495,15 +504,9 @@ impl ServerConfig {
 
         // Receiver 3 and 4: cut the log only at a real conflict, then append what is new.
         // A stale or duplicated AppendEntries whose entries all match changes nothing.
-        let last_new = prev_log_index + entries.len() as LogIndex;
-        let conflict = entries.iter().enumerate().find_map(|(k, e)| {
-            let index = prev_log_index + 1 + k as LogIndex;
-            match state.term_at(index) {
-                Some(t) if t == e.term => None,
-                _ => Some(k),
-            }
-        });
-        if let Some(k) = conflict {
+        // In range: `admits` bounds prev_log_index + entries by MAX_INDEX.
+        let last_new = prev_log_index.saturating_add(entries.len() as LogIndex);
+        if let Some(k) = first_conflict(state, prev_log_index, &entries) {
             let s = state.to_mut();
             s.log.truncate_after(prev_log_index + k as LogIndex);
             s.log.extend(entries[k..].iter().cloned());
@@ -556,30 +559,38 @@ impl ServerConfig {
             return; // stale
         }
         let f = usize::from(follower);
+        let (Some(&matched), Some(&next_f)) = (state.match_index.get(f), state.next_index.get(f))
+        else {
+            return; // not a follower of this leader (refused by `admits`)
+        };
+        // `plausible` bounds match_index by the log: next_index stays in 1..=last+1.
+        let last = state.last_log_index();
         if success {
-            if match_index > state.match_index[f] {
+            if match_index > matched {
                 let s = state.to_mut();
                 s.match_index[f] = match_index;
-                s.next_index[f] = s.next_index[f].max(match_index + 1);
+                s.next_index[f] = next_f.max(match_index.saturating_add(1));
                 self.advance_commit_index(id, s, step);
             }
             // The follower is alive and still lacks entries (the ones sent may have
             // been lost): send them.
-            if state.next_index[f] <= state.last_log_index() {
+            if state.next_index[f] <= last {
                 self.send_append_entries(state, follower, step);
             }
         } else {
             // 6.824 accelerated backtracking: skip a whole conflicting term at once.
             let next = if x_term == 0 {
-                x_len + 1
+                x_len.saturating_add(1)
             } else {
                 match state.log.last_index_of_term(x_term) {
                     Some(last) => last + 1,
                     None => x_index,
                 }
             };
-            let next = next.clamp(state.match_index[f] + 1, state.last_log_index() + 1);
-            if next != state.next_index[f] {
+            let next = next
+                .min(last.saturating_add(1))
+                .max(matched.saturating_add(1));
+            if next != next_f {
                 state.to_mut().next_index[f] = next;
             }
             self.send_append_entries(state, follower, step);
@@ -597,7 +608,7 @@ impl ServerConfig {
                 break; // older entries commit only by way of a current-term entry
             }
             let replicas = (0..self.servers)
-                .filter(|&p| p == me || s.match_index[p] >= n)
+                .filter(|&p| p == me || s.match_index.get(p).is_some_and(|m| *m >= n))
                 .count();
             if replicas >= quorum {
                 self.apply_up_to(s, n, step);
@@ -612,7 +623,8 @@ impl ServerConfig {
     /// from their session.
     fn apply_up_to(&self, s: &mut ServerState, index: LogIndex, step: &mut Step) {
         let no_dedup = self.has(Mutant::NoDedup);
-        for i in s.commit_index + 1..=index {
+        let index = index.min(s.last_log_index());
+        for i in s.commit_index.saturating_add(1)..=index {
             let Some(entry) = s.log.entry(i) else { break };
             s.kv.apply(entry, no_dedup);
             if s.role == Role::Leader && entry.term == s.current_term {
@@ -662,7 +674,7 @@ impl ServerConfig {
         let term = state.current_term;
         let pending = state
             .log
-            .iter_from(state.commit_index + 1)
+            .iter_from(state.commit_index.saturating_add(1))
             .any(|e| e.term == term && e.client == client && e.seq == seq);
         if pending {
             return; // already in this term's log: it commits or this leader is deposed
@@ -684,6 +696,22 @@ impl ServerConfig {
         }
         self.advance_commit_index(id, s, step);
     }
+}
+
+/// The position in `entries` (which follow `prev_log_index`) of the first one that
+/// the log does not hold (Figure 2, receiver 3: a conflict, or past the end).
+pub(crate) fn first_conflict(
+    s: &ServerState,
+    prev_log_index: LogIndex,
+    entries: &[Entry],
+) -> Option<usize> {
+    entries.iter().enumerate().find_map(|(k, e)| {
+        let index = prev_log_index.saturating_add(1 + k as LogIndex);
+        match s.term_at(index) {
+            Some(t) if t == e.term => None,
+            _ => Some(k),
+        }
+    })
 }
 
 fn reject(term: Term, x_term: Term, x_index: LogIndex, x_len: LogIndex) -> Msg {

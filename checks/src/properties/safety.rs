@@ -97,9 +97,14 @@ pub fn committed_on_majority_in<V: ServerViews + ?Sized>(v: &V) -> bool {
         let Some(s) = v.live(i) else {
             return true;
         };
+        // A server that committed past its log (a broken run) holds no such entry.
         (1..=s.commit_index).all(|k| {
-            let term = s.log.term_at(k);
-            let holders = (0..n).filter(|&j| v.log(j).term_at(k) == term).count();
+            let Some(term) = s.log.term_at(k) else {
+                return false;
+            };
+            let holders = (0..n)
+                .filter(|&j| v.log(j).term_at(k) == Some(term))
+                .count();
             holders >= majority(n)
         })
     })

@@ -52,7 +52,8 @@ pub fn role(r: Role) -> &'static str {
 /// One line per server: role, term, vote, log terms with the committed prefix marked,
 /// commit index, the key/value contents. (Votes are always for servers.)
 pub fn server_line(s: &ServerState) -> String {
-    let c = s.commit_index as usize;
+    // A broken run may commit past the log: show the log, marked at its end.
+    let c = (s.commit_index as usize).min(s.log.len());
     let committed = LogTerms::of(s.log.iter().take(c)).to_string();
     let rest = LogTerms::of(s.log.iter().skip(c)).to_string();
     let log = match (c, s.log.len() - c) {

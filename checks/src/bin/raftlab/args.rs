@@ -167,3 +167,52 @@ pub fn usage_error(msg: &str) -> i32 {
     eprintln!("error: {msg}");
     2
 }
+
+/// How to reach a running cluster: shared by `client` and its subcommands.
+#[derive(Args, Clone, Debug)]
+pub struct LinkArgs {
+    /// The servers' addresses in id order (S1 first), comma-separated.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "ADDR,ADDR,...",
+        default_value = "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002"
+    )]
+    pub cluster: Vec<std::net::SocketAddr>,
+    /// The cluster's id (16 hex digits, kept in each node's data directory as
+    /// `cluster-id`) [default: asked of the nodes]
+    #[arg(long, global = true, value_name = "HEX", value_parser = cluster_id)]
+    pub cluster_id: Option<u64>,
+    /// The cluster's shared secret (the file the nodes were started with): every
+    /// datagram is tagged with it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
+}
+
+impl LinkArgs {
+    /// The link to the cluster: with the id given, or the one the nodes name.
+    pub fn link(&self, timeout: Duration) -> Result<raft_impl::link::Link, String> {
+        let secret = self.secret()?;
+        match self.cluster_id {
+            Some(id) => Ok(raft_impl::link::Link::new(self.cluster.clone(), id, secret)),
+            None => raft_impl::link::Link::discover(self.cluster.clone(), secret, timeout),
+        }
+    }
+
+    pub fn secret(&self) -> Result<Option<raft_impl::auth::Secret>, String> {
+        secret_from(self.secret_file.as_deref())
+    }
+}
+
+/// The secret in `path`, if a path is given.
+pub fn secret_from(
+    path: Option<&std::path::Path>,
+) -> Result<Option<raft_impl::auth::Secret>, String> {
+    path.map(raft_impl::auth::Secret::from_file).transpose()
+}
+
+/// A `--cluster-id` flag.
+pub fn cluster_id(s: &str) -> Result<u64, String> {
+    raft_impl::cluster_id::parse(s)
+}
