@@ -3,7 +3,7 @@
 use super::counterexample::{explorer_path, minimize, replay, rows};
 use super::report::{Found, PropertyResult, Report, Status};
 use crate::bounds::Bounds;
-use crate::model::{representative, Action, RaftModel, State};
+use crate::model::{representative_for, Action, RaftModel, State};
 use crate::properties;
 use serde::Serialize;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
@@ -119,6 +119,7 @@ fn spawn(
     symmetry: bool,
 ) -> Outcome {
     let started = Instant::now();
+    let representative = representative_for(model.bounds.network);
     let mut b = model
         .checker()
         .threads(opts.threads.max(1))

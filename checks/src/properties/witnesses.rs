@@ -19,7 +19,7 @@ pub fn client_answered(h: &History) -> bool {
 /// Every client has had every operation answered (with two or more, the last is a
 /// get: so linearizability is judged on reads, not only on appends).
 pub fn clients_done(model: &RaftModel, state: &State) -> bool {
-    model.inner.actors.iter().enumerate().all(|(i, a)| match a {
+    model.actors.iter().enumerate().all(|(i, a)| match a {
         raft_model::RaftActor::Client(cfg) => {
             let returned = i
                 .checked_sub(model.servers())
