@@ -4,9 +4,8 @@
 use raft_checks::bounds::Bounds;
 use raft_checks::model::{RaftModel, State, Violation};
 use raft_checks::properties::*;
-use raft_model::{Entry, Id, KvStore, Op, RaftState, Role, ServerSet, ServerState, Term};
+use raft_model::{Entry, Id, KvStore, Op, Role, ServerSet, ServerState, Term};
 use stateright::Model;
-use std::sync::Arc;
 
 fn log(terms: &[Term]) -> Vec<Entry> {
     terms
@@ -41,7 +40,7 @@ fn state(servers: [ServerState; 3]) -> State {
     let model = RaftModel::new(Bounds::default());
     let mut s = model.init_states().remove(0);
     for (i, srv) in servers.into_iter().enumerate() {
-        s.actor_states[i] = Arc::new(RaftState::Server(srv));
+        s.set_server(i, srv);
     }
     s
 }
@@ -103,7 +102,7 @@ fn state_machine_safety_rejects_different_applied_entries() {
     ]);
     assert!(!state_machine_safety(3, &bad));
     let mut flagged = good.clone();
-    flagged.history.violations |= Violation::AppliedDifferent as u8;
+    flagged.history_mut(|h| h.violations |= Violation::AppliedDifferent as u8);
     assert!(
         !state_machine_safety(3, &flagged),
         "the history remembers past applies"
@@ -135,10 +134,10 @@ fn election_safety_counts_every_leader_a_term_ever_had() {
     ]);
     let mut leaders = vec![ServerSet::EMPTY; 3];
     leaders[2].insert(0);
-    s.history.leaders = Arc::new(leaders.clone());
+    s.history_mut(|h| h.leaders = leaders.clone());
     assert!(election_safety(&s));
     leaders[2].insert(1); // S2 led term 2 too, even if it is no longer leader now
-    s.history.leaders = Arc::new(leaders);
+    s.history_mut(|h| h.leaders = leaders);
     assert!(!election_safety(&s));
 }
 
@@ -158,7 +157,7 @@ fn sometimes_properties_see_what_they_name() {
     ]);
     assert!(leader_elected(3, &busy) && entry_committed(3, &busy) && logs_diverge(3, &busy));
     let mut crashed = busy.clone();
-    crashed.crashed[0] = true;
+    crashed.down.insert(0);
     assert!(
         !leader_elected(3, &crashed),
         "a crashed leader does not count"
@@ -174,8 +173,8 @@ fn clients_are_done_only_when_every_operation_is_answered() {
         server(F, 1, &[1, 1], 2),
     ]);
     assert!(!clients_done(&model, &s));
-    Arc::make_mut(&mut s.history.clients)[0].returned = 1;
+    s.history_mut(|h| h.clients[0].returned = 1);
     assert!(client_answered(&s.history) && !clients_done(&model, &s));
-    Arc::make_mut(&mut s.history.clients)[0].returned = 2;
+    s.history_mut(|h| h.clients[0].returned = 2);
     assert!(clients_done(&model, &s));
 }

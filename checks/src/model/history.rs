@@ -239,4 +239,3 @@ fn judge(t: &LinearizabilityTester<Id, KvSpec>) -> bool {
     });
     v
 }
-

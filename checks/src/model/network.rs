@@ -72,7 +72,15 @@ impl Network {
         if kind == NetworkKind::Ordered {
             let at = self.channel_end(src, dst);
             let msg = Shared::new(msg);
-            self.packets.insert(at, Packet { src, dst, msg, count: 1 });
+            self.packets.insert(
+                at,
+                Packet {
+                    src,
+                    dst,
+                    msg,
+                    count: 1,
+                },
+            );
             return;
         }
         match self.find(src, dst, &msg) {
@@ -80,7 +88,15 @@ impl Network {
             Ok(_) => {} // the duplicating network holds a message once
             Err(k) => {
                 let msg = Shared::new(msg);
-                self.packets.insert(k, Packet { src, dst, msg, count: 1 });
+                self.packets.insert(
+                    k,
+                    Packet {
+                        src,
+                        dst,
+                        msg,
+                        count: 1,
+                    },
+                );
             }
         }
     }

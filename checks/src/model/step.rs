@@ -19,7 +19,9 @@ impl RaftModel {
         match action {
             Action::Drop { src, dst, msg } => {
                 let mut next = last.clone();
-                next.network.remove_one(kind, src, dst, &msg).then_some(next)
+                next.network
+                    .remove_one(kind, src, dst, &msg)
+                    .then_some(next)
             }
             Action::Deliver { src, dst, msg } => self.deliver(last, src, dst, msg),
             Action::Timeout(id, timer) => self.timeout(last, id, timer),
@@ -124,13 +126,14 @@ impl RaftModel {
         let started = self.actors[i].on_start(id, &storage, &mut out);
         let mut next = last.clone();
         next.actors[i] = Shared::new(started);
-        next.down = next.down.iter().filter(|&j| j != i).fold(
-            ServerSet::EMPTY,
-            |mut d, j| {
+        next.down = next
+            .down
+            .iter()
+            .filter(|&j| j != i)
+            .fold(ServerSet::EMPTY, |mut d, j| {
                 d.insert(j);
                 d
-            },
-        );
+            });
         self.apply_commands(id, out, &mut next);
         self.observe(last, &mut next, i, true);
         Some(next)

@@ -14,8 +14,8 @@
 use super::network::{Network, Packet};
 use super::shared::Shared;
 use super::state::{State, MAX_ACTORS};
-use crate::bounds::NetworkKind;
 use super::History;
+use crate::bounds::NetworkKind;
 use raft_model::{Entry, Id, Msg, PersistentState, RaftState, Role, Term};
 use stateright::{Rewrite, RewritePlan};
 use std::cell::RefCell;

@@ -56,9 +56,13 @@ pub fn leader_completeness_in<V: ServerViews + ?Sized>(v: &V) -> bool {
             return true;
         };
         (0..n).all(|i| match v.live(i) {
+            // A server that counts as committed more than its log holds breaks
+            // this (and the other properties of committed entries) at once.
             Some(s) if s.current_term <= leader.current_term => {
                 let c = s.commit_index as usize;
-                leader.log.len() >= c && leader.log[..c] == s.log[..c]
+                s.log
+                    .get(..c)
+                    .is_some_and(|own| leader.log.get(..c) == Some(own))
             }
             _ => true,
         })
@@ -81,7 +85,7 @@ pub fn state_machine_safety_in<V: ServerViews + ?Sized>(h: &History, v: &V) -> b
         (a + 1..n).all(|b| match (v.live(a), v.live(b)) {
             (Some(x), Some(y)) => {
                 let c = x.commit_index.min(y.commit_index) as usize;
-                x.log[..c] == y.log[..c]
+                matches!((x.log.get(..c), y.log.get(..c)), (Some(p), Some(q)) if p == q)
             }
             _ => true,
         })
@@ -100,8 +104,11 @@ pub fn committed_on_majority_in<V: ServerViews + ?Sized>(v: &V) -> bool {
             return true;
         };
         (0..s.commit_index as usize).all(|k| {
+            let Some(term) = s.log.get(k).map(|e| e.term) else {
+                return false; // committed, yet not even in its own log
+            };
             let holders = (0..n)
-                .filter(|&j| v.log(j).get(k).map(|e| e.term) == Some(s.log[k].term))
+                .filter(|&j| v.log(j).get(k).map(|e| e.term) == Some(term))
                 .count();
             holders >= majority(n)
         })

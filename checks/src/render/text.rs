@@ -228,7 +228,9 @@ pub fn row(model: &RaftModel, step: usize, a: &Action, next: &State) -> StepRow 
         Action::Deliver { src, dst, msg } => {
             ("deliver", *dst, format!("from {}: {msg:?}", name(n, *src)))
         }
-        Action::Drop { src, dst, msg } => ("lose", *dst, format!("from {}: {msg:?}", name(n, *src))),
+        Action::Drop { src, dst, msg } => {
+            ("lose", *dst, format!("from {}: {msg:?}", name(n, *src)))
+        }
         Action::Timeout(id, t) => ("timeout", *id, timer(t).to_string()),
         Action::Crash(id) => ("crash", *id, String::new()),
         Action::Recover(id) => ("restart", *id, "from storage".to_string()),

@@ -4,13 +4,13 @@
 
 use super::net_plan::NetPlan;
 use super::{Divergence, Ids, LeftOut, Summary};
+use crate::model::Shared;
 use crate::model::{Action, RaftModel, State};
 use crate::trace::check::{describe, diff_states};
 use crate::trace::load::{is_step, EvKind, Run, TraceFile};
 use crate::trace::merge::Merged;
 use raft_model::trace::Event;
 use raft_model::RaftState;
-use crate::model::Shared;
 use stateright::Model;
 
 /// Does file `f` start again after its event `k`?
@@ -121,12 +121,10 @@ impl Mapper<'_> {
                         Taken::NoOp => self.summary.ignored_deliveries += 1,
                     }
                 }
-                Event::Timeout { timer } => {
-                    match self.take(f, r, Action::Timeout(id, *timer))? {
-                        Taken::Yes => self.summary.timeouts += 1,
-                        Taken::NoOp => self.summary.ignored_timeouts += 1,
-                    }
-                }
+                Event::Timeout { timer } => match self.take(f, r, Action::Timeout(id, *timer))? {
+                    Taken::Yes => self.summary.timeouts += 1,
+                    Taken::NoOp => self.summary.ignored_timeouts += 1,
+                },
                 Event::Flush => {}
                 Event::Stop => {
                     if starts_later(file, e) {
