@@ -9,6 +9,7 @@
 
 pub mod actor;
 pub mod client;
+pub mod coverage;
 pub mod kv;
 pub mod msg;
 pub mod mutant;

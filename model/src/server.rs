@@ -6,6 +6,7 @@
 //! the `Save` durably before any send of the same step.
 
 use crate::actor::RaftActor;
+use crate::coverage::{hit, Decision as D};
 use crate::kv::{KvStore, OpResult};
 use crate::msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
@@ -238,9 +239,11 @@ impl ServerConfig {
         let mut step = Step::new();
         match timer {
             Timer::Election if state.role != Role::Leader => {
+                hit(D::ElectionStarted);
                 self.start_election(id, state.to_mut(), &mut step)
             }
             Timer::Heartbeat if state.role == Role::Leader => {
+                hit(D::HeartbeatSent);
                 // Figure 2: "repeat during idle periods to prevent election timeouts".
                 for peer in self.peers(id) {
                     self.send_heartbeat(state, peer, &mut step);
@@ -248,7 +251,7 @@ impl ServerConfig {
                 step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
             }
             // A timer of a role this server no longer has: let it lapse.
-            _ => {}
+            _ => hit(D::TimerLapsed),
         }
         step.emit(self, state, o);
     }
@@ -304,6 +307,11 @@ impl ServerConfig {
         if term <= state.current_term {
             return;
         }
+        hit(match state.role {
+            Role::Follower => D::NewerTermFollower,
+            Role::Candidate => D::NewerTermCandidateStepsDown,
+            Role::Leader => D::NewerTermLeaderStepsDown,
+        });
         let s = state.to_mut();
         s.current_term = term;
         s.voted_for = None;
@@ -363,6 +371,17 @@ impl ServerConfig {
             >= (s.last_log_term(), s.last_log_index())
             || self.has(Mutant::NoElectionRestriction);
         let vote_granted = m.term == s.current_term && free_to_vote && up_to_date;
+        hit(if m.term != s.current_term {
+            D::VoteRefusedStaleTerm
+        } else if !free_to_vote {
+            D::VoteRefusedVotedOther
+        } else if !up_to_date {
+            D::VoteRefusedLogBehind
+        } else if s.voted_for == Some(candidate) {
+            D::VoteGrantedAgain
+        } else {
+            D::VoteGranted
+        });
         if vote_granted && s.voted_for != Some(candidate) {
             let s = state.to_mut();
             s.voted_for = Some(candidate);
@@ -388,17 +407,28 @@ impl ServerConfig {
         step: &mut Step,
     ) {
         let voter = usize::from(voter);
-        if state.role != Role::Candidate
-            || m.term != state.current_term
-            || !m.vote_granted
-            || state.votes_granted.contains(voter)
-        {
+        let stale = if m.term != state.current_term {
+            Some(D::VoteReplyStaleTerm)
+        } else if state.role != Role::Candidate {
+            Some(D::VoteReplyNotCandidate)
+        } else if !m.vote_granted {
+            Some(D::VoteReplyRefused)
+        } else if state.votes_granted.contains(voter) {
+            Some(D::VoteReplyDuplicate)
+        } else {
+            None
+        };
+        if let Some(d) = stale {
+            hit(d);
             return;
         }
         let s = state.to_mut();
         s.votes_granted.insert(voter);
         if s.votes_granted.len() >= self.quorum() {
+            hit(D::ElectionWon);
             self.become_leader(id, s, step);
+        } else {
+            hit(D::VoteCounted);
         }
     }
 
@@ -460,6 +490,7 @@ impl ServerConfig {
             leader_commit,
         } = m;
         if term < state.current_term {
+            hit(D::AppendStaleTerm);
             // Figure 2, receiver 1: reply false; the stale leader learns the term.
             step.send(
                 leader,
@@ -470,6 +501,7 @@ impl ServerConfig {
         if state.role != Role::Follower || state.leader_hint != Some(leader) {
             let s = state.to_mut();
             if s.role != Role::Follower {
+                hit(D::AppendCandidateStepsDown);
                 self.become_follower(s, step);
             }
             s.leader_hint = Some(leader);
@@ -480,11 +512,13 @@ impl ServerConfig {
         // Figure 2, receiver 2: the consistency check, with 6.824's XTerm/XIndex/XLen.
         match state.term_at(prev_log_index) {
             None => {
+                hit(D::AppendMissingPrev);
                 let x_len = state.last_log_index();
                 step.send(leader, reject(state.current_term, 0, 0, x_len));
                 return;
             }
             Some(t) if t != prev_log_term => {
+                hit(D::AppendConflictingPrev);
                 let x_index = (1..=prev_log_index)
                     .rev()
                     .take_while(|i| state.term_at(*i) == Some(t))
@@ -507,6 +541,16 @@ impl ServerConfig {
                 _ => Some(k),
             }
         });
+        hit(match conflict {
+            _ if entries.is_empty() => D::AppendHeartbeatMatch,
+            Some(k) if state.term_at(prev_log_index + 1 + k as LogIndex).is_none() => {
+                D::AppendNewEntries
+            }
+            Some(_) if state.last_log_index() > last_new => D::AppendTruncatedLongerSuffix,
+            Some(_) => D::AppendTruncatedSuffix,
+            None if state.last_log_index() > last_new => D::AppendAllPresentLongerLog,
+            None => D::AppendAllPresent,
+        });
         if let Some(k) = conflict {
             let s = state.to_mut();
             s.log.truncate((prev_log_index as usize) + k);
@@ -526,6 +570,7 @@ impl ServerConfig {
         };
         let new_commit = leader_commit.min(bound);
         if new_commit > state.commit_index {
+            hit(D::FollowerCommits);
             self.apply_up_to(state.to_mut(), new_commit, step);
         }
         let reply = AppendEntriesReply {
@@ -556,30 +601,46 @@ impl ServerConfig {
             x_index,
             x_len,
         } = m;
-        if state.role != Role::Leader || term != state.current_term {
-            return; // stale
+        if term != state.current_term {
+            hit(D::AppendReplyStaleTerm);
+            return;
+        }
+        if state.role != Role::Leader {
+            hit(D::AppendReplyNotLeader);
+            return;
         }
         let f = usize::from(follower);
         if success {
             if match_index > state.match_index[f] {
+                hit(D::AppendReplyProgress);
                 let s = state.to_mut();
                 s.match_index[f] = match_index;
                 s.next_index[f] = s.next_index[f].max(match_index + 1);
                 self.advance_commit_index(id, s, step);
+            } else {
+                hit(D::AppendReplyNoProgress);
             }
             // The follower is alive and still lacks entries (the ones sent may have
             // been lost): send them.
             if state.next_index[f] <= state.last_log_index() {
+                hit(D::AppendReplySendsMore);
                 self.send_append_entries(state, follower, step);
             }
         } else {
             // 6.824 accelerated backtracking: skip a whole conflicting term at once.
             let next = if x_term == 0 {
+                hit(D::BackoffToFollowerLength);
                 x_len + 1
             } else {
                 match state.log.iter().rposition(|e| e.term == x_term) {
-                    Some(pos) => pos as LogIndex + 2,
-                    None => x_index,
+                    Some(pos) => {
+                        hit(D::BackoffPastLeadersTerm);
+                        pos as LogIndex + 2
+                    }
+                    None => {
+                        hit(D::BackoffToConflictIndex);
+                        x_index
+                    }
                 }
             };
             let next = next.clamp(state.match_index[f] + 1, state.last_log_index() + 1);
@@ -597,13 +658,17 @@ impl ServerConfig {
         let quorum = self.quorum();
         let mut n = s.last_log_index();
         while n > s.commit_index {
-            if s.term_at(n) != Some(s.current_term) && !self.has(Mutant::CommitOldTerm) {
-                break; // older entries commit only by way of a current-term entry
-            }
             let replicas = (0..self.servers)
                 .filter(|&p| p == me || s.match_index[p] >= n)
                 .count();
+            if s.term_at(n) != Some(s.current_term) && !self.has(Mutant::CommitOldTerm) {
+                if replicas >= quorum {
+                    hit(D::LeaderWaitsForCurrentTerm);
+                }
+                break; // older entries commit only by way of a current-term entry
+            }
             if replicas >= quorum {
+                hit(D::LeaderCommits);
                 self.apply_up_to(s, n, step);
                 return;
             }
@@ -621,6 +686,7 @@ impl ServerConfig {
             s.kv.apply(entry, no_dedup);
             if s.role == Role::Leader && entry.term == s.current_term {
                 if let Some(result) = s.kv.answered(entry.client, entry.seq) {
+                    hit(D::LeaderAnswersClient);
                     let reply = Msg::ClientReply {
                         seq: entry.seq,
                         result: result.clone(),
@@ -645,14 +711,22 @@ impl ServerConfig {
         let ClientRequest { seq, op } = m;
         if state.role != Role::Leader {
             let leader_hint = state.leader_hint;
+            hit(if leader_hint.is_some() {
+                D::ClientRedirected
+            } else {
+                D::ClientNoLeaderKnown
+            });
             step.send(client, Msg::NotLeader { seq, leader_hint });
             return;
         }
         if state.kv.seen(client, seq) {
             // Applied already: answer from the session (an older request: ignore).
             if let Some(result) = state.kv.answered(client, seq) {
+                hit(D::ClientAnsweredFromSession);
                 let result = result.clone();
                 step.send(client, Msg::ClientReply { seq, result });
+            } else {
+                hit(D::ClientOldRequestIgnored);
             }
             return;
         }
@@ -668,8 +742,10 @@ impl ServerConfig {
             .iter()
             .any(|e| e.term == term && e.client == client && e.seq == seq);
         if pending {
+            hit(D::ClientRequestPending);
             return; // already in this term's log: it commits or this leader is deposed
         }
+        hit(D::ClientRequestAppended);
         let s = state.to_mut();
         s.log.push(Entry {
             term,

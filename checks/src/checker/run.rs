@@ -1,6 +1,7 @@
 //! Runs a check and judges it: the report behind `raftlab check`.
 
 use super::counterexample::{explorer_path, minimize, replay, rows};
+use super::coverage::Coverage;
 use super::report::{Found, PropertyResult, Report, Status};
 use crate::bounds::Bounds;
 use crate::model::{representative_for, Action, RaftModel, State};
@@ -159,13 +160,15 @@ fn say(opts: &RunOptions, text: &str) {
 pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
     let model = RaftModel::new(bounds.clone());
     let symmetry = opts.symmetry && opts.strategy != Strategy::Bfs;
-    let out = spawn(
-        model.clone(),
-        opts,
-        opts.strategy,
-        HasDiscoveries::AnyFailures,
-        symmetry,
-    );
+    let (out, coverage) = Coverage::of(|| {
+        spawn(
+            model.clone(),
+            opts,
+            opts.strategy,
+            HasDiscoveries::AnyFailures,
+            symmetry,
+        )
+    });
     let named = properties::named(bounds);
     let mut results: Vec<PropertyResult> = named
         .iter()
@@ -195,6 +198,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         threads: opts.threads,
         incomplete,
         properties: results,
+        coverage,
     }
 }
 

@@ -18,6 +18,16 @@ pub enum Violation {
     AppliedDifferent = 8,
 }
 
+/// Events of one step that Sometimes properties look for, recorded in
+/// `History::marks` by the step that does them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// A follower's conflicting entries were cut and replaced by the leader's.
+    SuffixReplaced = 1,
+    /// A server was delivered a reply of an older term (an election came between).
+    StaleReplyArrived = 2,
+}
+
 impl Violation {
     pub const ALL: [Violation; 4] = [
         Violation::TermDecreased,
@@ -51,6 +61,10 @@ pub struct History {
     pub crashed_before: ServerSet,
     /// `Violation` bits.
     pub violations: u8,
+    /// What the last step did that a Sometimes property looks for ([`Mark`]
+    /// bits): each step starts with none, so a mark tells apart only the states a
+    /// marked step leads to.
+    pub marks: u8,
     /// The clients' operations, for the linearizability check: judged (and the
     /// verdict kept in `lin_ok`) whenever an operation is invoked or returns.
     lin: LinearizabilityTester<Id, KvSpec>,
@@ -67,6 +81,7 @@ impl History {
             crashes: 0,
             crashed_before: ServerSet::EMPTY,
             violations: 0,
+            marks: 0,
             lin: LinearizabilityTester::new(KvSpec::default()),
             lin_ok: true,
             clients: vec![ClientProgress::default(); clients],
@@ -93,6 +108,17 @@ impl History {
 
     pub fn flag(&mut self, v: Violation) {
         self.violations |= v as u8;
+    }
+
+    pub fn marked(&self, m: Mark) -> bool {
+        self.marks & m as u8 != 0
+    }
+
+    /// Forgets the last step's marks: the next step starts.
+    pub fn clear_marks(h: &mut Cow<History>) {
+        if h.marks != 0 {
+            h.to_mut().marks = 0;
+        }
     }
 
     /// Operations answered so far, over all clients.
@@ -163,6 +189,12 @@ pub fn observe_server_cow(
             flag(h, Violation::LeaderOverwrote);
         }
     }
+    if !recovered
+        && after.role != Role::Leader
+        && before.log.iter().zip(&after.log).any(|(a, b)| a != b)
+    {
+        h.to_mut().marks |= Mark::SuffixReplaced as u8;
+    }
     if after.role == Role::Leader {
         let term = after.current_term as usize;
         if !h.leaders.get(term).is_some_and(|l| l.contains(i)) {
@@ -180,6 +212,20 @@ pub fn observe_server_cow(
             Some(_) => {}
             None => h.to_mut().applied.push(after.log[k].clone()),
         }
+    }
+}
+
+/// Records that a server whose state was `before` was delivered `msg`: a reply of
+/// an older term is marked.
+pub fn observe_delivery(h: &mut Cow<History>, before: &ServerState, msg: &raft_model::Msg) {
+    use raft_model::Msg;
+    let reply_term = match msg {
+        Msg::RequestVoteReply(r) => r.term,
+        Msg::AppendEntriesReply(r) => r.term,
+        _ => return,
+    };
+    if reply_term < before.current_term {
+        h.to_mut().marks |= Mark::StaleReplyArrived as u8;
     }
 }
 

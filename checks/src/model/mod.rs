@@ -26,7 +26,7 @@ mod step;
 pub mod symmetry;
 
 pub use clients::{client_ops, ClientProgress};
-pub use history::{observe_server, History, Violation};
+pub use history::{observe_server, History, Mark, Violation};
 pub use network::{Network, Packet};
 pub use shared::Shared;
 pub use state::{Action, State, Timers, MAX_ACTORS};

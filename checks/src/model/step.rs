@@ -3,9 +3,11 @@
 //! commands it emitted to the state; the history moves on by comparing the acting
 //! server's state before and after.
 
-use super::history::{observe_client_delivery, observe_client_send, observe_server_cow};
+use super::history::{
+    observe_client_delivery, observe_client_send, observe_delivery, observe_server_cow,
+};
 use super::state::{Action, State};
-use super::{RaftModel, Shared, Violation};
+use super::{History, RaftModel, Shared, Violation};
 use crate::bounds::NetworkKind;
 use raft_model::{Id, Input, Msg, RaftActor, RaftState, ServerSet, ServerState, Timer};
 use stateright::actor::{Actor, Command, Out};
@@ -42,7 +44,14 @@ impl RaftModel {
             msg: (*msg).clone(),
         };
         let stepped = self.actors[i].handle(dst, before, input);
-        let mut next = last.clone();
+        let mut next = fresh(last);
+        if let Some(s) = before.server() {
+            let mut h = Cow::Borrowed(&*next.history);
+            observe_delivery(&mut h, s, &msg);
+            if let Cow::Owned(h) = h {
+                next.history = Shared::new(h);
+            }
+        }
         if stepped.changed.is_none() && stepped.out.is_empty() {
             // Ignored: the message is used up, as on a real network; the
             // duplicating network keeps it, so nothing happened at all.
@@ -57,7 +66,7 @@ impl RaftModel {
             next.network.remove_one(kind, src, dst, &msg);
         }
         if let Some(c) = i.checked_sub(self.servers()) {
-            if let Some(h) = observe_client_delivery(&last.history, c, dst, &msg) {
+            if let Some(h) = observe_client_delivery(&next.history, c, dst, &msg) {
                 next.history = Shared::new(h);
             }
         }
@@ -81,7 +90,7 @@ impl RaftModel {
         if stepped.changed.is_none() && renews_only {
             return None;
         }
-        let mut next = last.clone();
+        let mut next = fresh(last);
         next.timers.cancel(i, timer);
         if let Some(changed) = stepped.changed {
             next.actors[i] = Shared::new(changed);
@@ -95,7 +104,7 @@ impl RaftModel {
         if i >= self.servers() || last.is_down(i) {
             return None;
         }
-        let mut next = last.clone();
+        let mut next = fresh(last);
         next.timers.cancel_all(i);
         next.down.insert(i);
         // What a crashed server had in memory is gone: keep only what it will
@@ -124,7 +133,7 @@ impl RaftModel {
         let mut out = Out::new();
         let storage = last.storage(i).cloned();
         let started = self.actors[i].on_start(id, &storage, &mut out);
-        let mut next = last.clone();
+        let mut next = fresh(last);
         next.actors[i] = Shared::new(started);
         next.down = next
             .down
@@ -183,4 +192,15 @@ impl RaftModel {
             next.history = Shared::new(h);
         }
     }
+}
+
+/// A copy of `last` for the next step to change: the last step's marks forgotten.
+fn fresh(last: &State) -> State {
+    let mut next = last.clone();
+    let mut h = Cow::Borrowed(&*next.history);
+    History::clear_marks(&mut h);
+    if let Cow::Owned(h) = h {
+        next.history = Shared::new(h);
+    }
+    next
 }

@@ -156,8 +156,11 @@ where
 /// permutation: the same parts are renamed the same way again and again. An entry
 /// is used only for a part equal to the one it was made for.
 struct Memo<T> {
-    slots: Vec<Option<(u64, Shared<T>, Shared<T>)>>,
+    slots: Vec<Option<Renaming<T>>>,
 }
+
+/// A key (the part's hash mixed with the permutation), the part, its renaming.
+type Renaming<T> = (u64, Shared<T>, Shared<T>);
 
 const MEMO_SLOTS: usize = 1 << 12;
 

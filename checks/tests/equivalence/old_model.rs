@@ -10,7 +10,7 @@
 //! that differ in it alone.
 
 use raft_checks::bounds::{Bounds, NetworkKind};
-use raft_checks::model::history::{observe_client_delivery, observe_client_send};
+use raft_checks::model::history::{observe_client_delivery, observe_client_send, observe_delivery};
 use raft_checks::model::{
     client_ops, observe_server, History, Network as NewNetwork, RaftModel, Shared, State, Timers,
     Violation,
@@ -21,6 +21,7 @@ use stateright::actor::{
     ActorModel, ActorModelAction, ActorModelState, Envelope, LossyNetwork, Network,
 };
 use stateright::{Model, Property};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub type OldState = ActorModelState<RaftActor, History>;
@@ -235,6 +236,16 @@ impl Model for OldModel {
         };
         if let Network::UnorderedDuplicating(_, last_msg) = &mut next.network {
             *last_msg = None; // see the module's comment
+        }
+        next.history.marks = 0;
+        if let ActorModelAction::Deliver { dst, msg, .. } = &action {
+            if let Some(before) = last.actor_states[usize::from(*dst)].server() {
+                let mut h = Cow::Borrowed(&next.history);
+                observe_delivery(&mut h, before, msg);
+                if let Cow::Owned(h) = h {
+                    next.history = h;
+                }
+            }
         }
         match action {
             ActorModelAction::Crash(id) => {

@@ -11,10 +11,17 @@ use std::time::{Duration, Instant};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-/// Measure a real local cluster (see `raftlab bench cluster --help`).
+/// Measure the model checker or a real local cluster (see `raftlab bench check
+/// --help`, `raftlab bench cluster --help`).
 #[derive(Subcommand, Debug)]
-#[command(about = "Measure real local clusters: throughput, latency, fail-over time")]
+#[command(about = "Measure the model checker, or real local clusters")]
 pub enum BenchCommand {
+    /// Benchmark the model checker: the default check's unique and all states per
+    /// second and its peak memory per unique state, beside the same figures for
+    /// stateright's engine on a trivial model (two-phase commit) run in the same
+    /// process, the floor, with the ratio. Exit 1 if the default check is not
+    /// proved.
+    Check(crate::bench_check::BenchCheckArgs),
     /// Benchmark a local cluster: committed writes per second and latency
     /// percentiles, then leader fail-over time over repeated kill -9 of the leader.
     ///
@@ -48,6 +55,7 @@ pub struct BenchClusterArgs {
 
 pub fn main(cmd: &BenchCommand) -> i32 {
     match cmd {
+        BenchCommand::Check(args) => crate::bench_check::main(args),
         BenchCommand::Cluster(args) => match bench_cluster(args) {
             Ok(()) => 0,
             Err(e) => {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod args;
 mod bench;
+mod bench_check;
 mod check;
 mod client;
 mod cluster;
@@ -12,6 +13,7 @@ mod explore;
 mod mutants;
 mod node;
 mod trace;
+mod two_phase;
 
 pub use args::{parse_duration, probability, usage_error, BoundsArgs, RunArgs};
 
