@@ -4,6 +4,7 @@
 
 use raft_model::coverage::{self, Counts, Decision};
 use serde::Serialize;
+use std::sync::Mutex;
 
 /// One decision and how often the check took it.
 #[derive(Clone, Debug, Serialize)]
@@ -19,9 +20,13 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// Counts what `f` makes the handlers decide (on any thread of the process:
-    /// run one check at a time for exact figures).
+    /// Counts what `f` makes the handlers decide. The counts are the whole
+    /// process's, so checks that count take turns: one at a time per process
+    /// (tests that check in parallel threads wait for each other here; the
+    /// checker uses every core for one check anyway).
     pub fn of<T>(f: impl FnOnce() -> T) -> (T, Coverage) {
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let before = coverage::snapshot();
         let out = f();
         let counts = coverage::since(&before, &coverage::snapshot());

@@ -158,7 +158,7 @@ fn say(opts: &RunOptions, text: &str) {
 /// symmetry, for at most `opts.shortest_within`), or else the depth-first one cut
 /// down to a minimal story.
 pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
-    let model = RaftModel::new(bounds.clone());
+    let model = RaftModel::new(bounds.clone()).pruned();
     let symmetry = opts.symmetry && opts.strategy != Strategy::Bfs;
     let (out, coverage) = Coverage::of(|| {
         spawn(

@@ -12,8 +12,7 @@ use raft_model::{Entry, Id, Msg, PersistentState, RaftState, ServerSet, ServerSt
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Timers(u64);
 
-/// The most actors a model can have: three timer bits each fit in a `u64`.
-pub const MAX_ACTORS: usize = 21;
+pub use crate::bounds::MAX_ACTORS;
 
 impl Timers {
     fn bit(actor: usize, timer: Timer) -> u64 {

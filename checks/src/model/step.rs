@@ -9,7 +9,7 @@ use super::history::{
 use super::state::{Action, State};
 use super::{History, RaftModel, Shared, Violation};
 use crate::bounds::NetworkKind;
-use raft_model::{Id, Input, Msg, RaftActor, RaftState, ServerSet, ServerState, Timer};
+use raft_model::{Id, Input, Msg, RaftActor, RaftState, ServerSet, ServerState, Stepped, Timer};
 use stateright::actor::{Actor, Command, Out};
 use std::borrow::Cow;
 
@@ -44,6 +44,10 @@ impl RaftModel {
             msg: (*msg).clone(),
         };
         let stepped = self.actors[i].handle(dst, before, input);
+        let consumed = usize::from(kind != NetworkKind::Duplicating);
+        if self.beyond(last, &stepped, consumed) {
+            return None;
+        }
         let mut next = fresh(last);
         if let Some(s) = before.server() {
             let mut h = Cow::Borrowed(&*next.history);
@@ -87,7 +91,7 @@ impl RaftModel {
         // Only the same timer set again: nothing happened.
         let renews_only = stepped.out.len() == 1
             && matches!(&stepped.out[0], Command::SetTimer(t, _) if *t == timer);
-        if stepped.changed.is_none() && renews_only {
+        if (stepped.changed.is_none() && renews_only) || self.beyond(last, &stepped, 0) {
             return None;
         }
         let mut next = fresh(last);
@@ -146,6 +150,31 @@ impl RaftModel {
         self.apply_commands(id, out, &mut next);
         self.observe(last, &mut next, i, true);
         Some(next)
+    }
+
+    /// With pruning on: whether the step surely leaves the bounds, judged from the
+    /// handler's result alone (the acting server's term and log, and the messages
+    /// in flight after `consumed` are taken and the step's sends added; on the
+    /// duplicating network a send may add nothing, so there sends are not counted).
+    fn beyond(&self, last: &State, stepped: &Stepped, consumed: usize) -> bool {
+        if !self.prune {
+            return false;
+        }
+        let b = &self.bounds;
+        if let Some(s) = stepped.changed.as_ref().and_then(|s| s.server()) {
+            if s.current_term > b.max_term || s.log.len() > b.max_log {
+                return true;
+            }
+        }
+        if self.bounds.network == NetworkKind::Duplicating {
+            return false;
+        }
+        let sends = stepped
+            .out
+            .iter()
+            .filter(|c| matches!(c, Command::Send(..)))
+            .count();
+        last.network.len() + sends > b.max_in_flight + consumed
     }
 
     /// Applies the commands actor `id` emitted: sends (a client's are recorded in
