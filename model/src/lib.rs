@@ -9,6 +9,7 @@
 
 pub mod actor;
 pub mod client;
+pub mod coverage;
 pub mod footprint;
 pub mod kv;
 pub mod limits;

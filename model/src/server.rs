@@ -6,6 +6,7 @@
 //! the `Save` durably before any send of the same step.
 
 use crate::actor::RaftActor;
+use crate::coverage::{hit, Decision as D};
 use crate::kv::{KvStore, OpResult};
 use crate::limits::{batch_len, MAX_TERM};
 use crate::log::Log;
@@ -233,9 +234,11 @@ impl ServerConfig {
         let mut step = Step::new();
         match timer {
             Timer::Election if state.role != Role::Leader => {
+                hit(D::ElectionStarted);
                 self.start_election(id, state.to_mut(), &mut step)
             }
             Timer::Heartbeat if state.role == Role::Leader => {
+                hit(D::HeartbeatSent);
                 // Figure 2: "repeat during idle periods to prevent election timeouts".
                 for peer in self.peers(id) {
                     self.send_heartbeat(state, peer, &mut step);
@@ -243,7 +246,7 @@ impl ServerConfig {
                 step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
             }
             // A timer of a role this server no longer has: let it lapse.
-            _ => {}
+            _ => hit(D::TimerLapsed),
         }
         step.emit(self, state, o);
     }
@@ -301,6 +304,11 @@ impl ServerConfig {
         if term <= state.current_term {
             return;
         }
+        hit(match state.role {
+            Role::Follower => D::NewerTermFollower,
+            Role::Candidate => D::NewerTermCandidateStepsDown,
+            Role::Leader => D::NewerTermLeaderStepsDown,
+        });
         let s = state.to_mut();
         s.current_term = term;
         s.voted_for = None;
@@ -366,6 +374,17 @@ impl ServerConfig {
             >= (s.last_log_term(), s.last_log_index())
             || self.has(Mutant::NoElectionRestriction);
         let vote_granted = m.term == s.current_term && free_to_vote && up_to_date;
+        hit(if m.term != s.current_term {
+            D::VoteRefusedStaleTerm
+        } else if !free_to_vote {
+            D::VoteRefusedVotedOther
+        } else if !up_to_date {
+            D::VoteRefusedLogBehind
+        } else if s.voted_for == Some(candidate) {
+            D::VoteGrantedAgain
+        } else {
+            D::VoteGranted
+        });
         if vote_granted && s.voted_for != Some(candidate) {
             let s = state.to_mut();
             s.voted_for = Some(candidate);
@@ -391,17 +410,28 @@ impl ServerConfig {
         step: &mut Step,
     ) {
         let voter = usize::from(voter);
-        if state.role != Role::Candidate
-            || m.term != state.current_term
-            || !m.vote_granted
-            || state.votes_granted.contains(voter)
-        {
+        let stale = if m.term != state.current_term {
+            Some(D::VoteReplyStaleTerm)
+        } else if state.role != Role::Candidate {
+            Some(D::VoteReplyNotCandidate)
+        } else if !m.vote_granted {
+            Some(D::VoteReplyRefused)
+        } else if state.votes_granted.contains(voter) {
+            Some(D::VoteReplyDuplicate)
+        } else {
+            None
+        };
+        if let Some(d) = stale {
+            hit(d);
             return;
         }
         let s = state.to_mut();
         s.votes_granted.insert(voter);
         if s.votes_granted.len() >= self.quorum() {
+            hit(D::ElectionWon);
             self.become_leader(id, s, step);
+        } else {
+            hit(D::VoteCounted);
         }
     }
 
@@ -465,6 +495,7 @@ impl ServerConfig {
             leader_commit,
         } = m;
         if term < state.current_term {
+            hit(D::AppendStaleTerm);
             // Figure 2, receiver 1: reply false; the stale leader learns the term.
             step.send(
                 leader,
@@ -475,6 +506,7 @@ impl ServerConfig {
         if state.role != Role::Follower || state.leader_hint != Some(leader) {
             let s = state.to_mut();
             if s.role != Role::Follower {
+                hit(D::AppendCandidateStepsDown);
                 self.become_follower(s, step);
             }
             s.leader_hint = Some(leader);
@@ -485,11 +517,13 @@ impl ServerConfig {
         // Figure 2, receiver 2: the consistency check, with 6.824's XTerm/XIndex/XLen.
         match state.term_at(prev_log_index) {
             None => {
+                hit(D::AppendMissingPrev);
                 let x_len = state.last_log_index();
                 step.send(leader, reject(state.current_term, 0, 0, x_len));
                 return;
             }
             Some(t) if t != prev_log_term => {
+                hit(D::AppendConflictingPrev);
                 let x_index = (1..=prev_log_index)
                     .rev()
                     .take_while(|i| state.term_at(*i) == Some(t))
@@ -506,7 +540,22 @@ impl ServerConfig {
         // A stale or duplicated AppendEntries whose entries all match changes nothing.
         // In range: `admits` bounds prev_log_index + entries by MAX_INDEX.
         let last_new = prev_log_index.saturating_add(entries.len() as LogIndex);
-        if let Some(k) = first_conflict(state, prev_log_index, &entries) {
+        let conflict = first_conflict(state, prev_log_index, &entries);
+        hit(match conflict {
+            _ if entries.is_empty() => D::AppendHeartbeatMatch,
+            Some(k)
+                if state
+                    .term_at(prev_log_index.saturating_add(1 + k as LogIndex))
+                    .is_none() =>
+            {
+                D::AppendNewEntries
+            }
+            Some(_) if state.last_log_index() > last_new => D::AppendTruncatedLongerSuffix,
+            Some(_) => D::AppendTruncatedSuffix,
+            None if state.last_log_index() > last_new => D::AppendAllPresentLongerLog,
+            None => D::AppendAllPresent,
+        });
+        if let Some(k) = conflict {
             let s = state.to_mut();
             s.log.truncate_after(prev_log_index + k as LogIndex);
             s.log.extend(entries[k..].iter().cloned());
@@ -525,6 +574,7 @@ impl ServerConfig {
         };
         let new_commit = leader_commit.min(bound);
         if new_commit > state.commit_index {
+            hit(D::FollowerCommits);
             self.apply_up_to(state.to_mut(), new_commit, step);
         }
         let reply = AppendEntriesReply {
@@ -555,8 +605,13 @@ impl ServerConfig {
             x_index,
             x_len,
         } = m;
-        if state.role != Role::Leader || term != state.current_term {
-            return; // stale
+        if term != state.current_term {
+            hit(D::AppendReplyStaleTerm);
+            return;
+        }
+        if state.role != Role::Leader {
+            hit(D::AppendReplyNotLeader);
+            return;
         }
         let f = usize::from(follower);
         let (Some(&matched), Some(&next_f)) = (state.match_index.get(f), state.next_index.get(f))
@@ -567,24 +622,35 @@ impl ServerConfig {
         let last = state.last_log_index();
         if success {
             if match_index > matched {
+                hit(D::AppendReplyProgress);
                 let s = state.to_mut();
                 s.match_index[f] = match_index;
                 s.next_index[f] = next_f.max(match_index.saturating_add(1));
                 self.advance_commit_index(id, s, step);
+            } else {
+                hit(D::AppendReplyNoProgress);
             }
             // The follower is alive and still lacks entries (the ones sent may have
             // been lost): send them.
             if state.next_index[f] <= last {
+                hit(D::AppendReplySendsMore);
                 self.send_append_entries(state, follower, step);
             }
         } else {
             // 6.824 accelerated backtracking: skip a whole conflicting term at once.
             let next = if x_term == 0 {
+                hit(D::BackoffToFollowerLength);
                 x_len.saturating_add(1)
             } else {
                 match state.log.last_index_of_term(x_term) {
-                    Some(last) => last + 1,
-                    None => x_index,
+                    Some(last) => {
+                        hit(D::BackoffPastLeadersTerm);
+                        last + 1
+                    }
+                    None => {
+                        hit(D::BackoffToConflictIndex);
+                        x_index
+                    }
                 }
             };
             let next = next
@@ -604,13 +670,17 @@ impl ServerConfig {
         let quorum = self.quorum();
         let mut n = s.last_log_index();
         while n > s.commit_index {
-            if s.term_at(n) != Some(s.current_term) && !self.has(Mutant::CommitOldTerm) {
-                break; // older entries commit only by way of a current-term entry
-            }
             let replicas = (0..self.servers)
                 .filter(|&p| p == me || s.match_index.get(p).is_some_and(|m| *m >= n))
                 .count();
+            if s.term_at(n) != Some(s.current_term) && !self.has(Mutant::CommitOldTerm) {
+                if replicas >= quorum {
+                    hit(D::LeaderWaitsForCurrentTerm);
+                }
+                break; // older entries commit only by way of a current-term entry
+            }
             if replicas >= quorum {
+                hit(D::LeaderCommits);
                 self.apply_up_to(s, n, step);
                 return;
             }
@@ -629,6 +699,7 @@ impl ServerConfig {
             s.kv.apply(entry, no_dedup);
             if s.role == Role::Leader && entry.term == s.current_term {
                 if let Some(result) = s.kv.answered(entry.client, entry.seq) {
+                    hit(D::LeaderAnswersClient);
                     let reply = Msg::ClientReply {
                         seq: entry.seq,
                         result: result.clone(),
@@ -653,14 +724,22 @@ impl ServerConfig {
         let ClientRequest { seq, op } = m;
         if state.role != Role::Leader {
             let leader_hint = state.leader_hint;
+            hit(if leader_hint.is_some() {
+                D::ClientRedirected
+            } else {
+                D::ClientNoLeaderKnown
+            });
             step.send(client, Msg::NotLeader { seq, leader_hint });
             return;
         }
         if state.kv.seen(client, seq) {
             // Applied already: answer from the session (an older request: ignore).
             if let Some(result) = state.kv.answered(client, seq) {
+                hit(D::ClientAnsweredFromSession);
                 let result = result.clone();
                 step.send(client, Msg::ClientReply { seq, result });
+            } else {
+                hit(D::ClientOldRequestIgnored);
             }
             return;
         }
@@ -677,8 +756,10 @@ impl ServerConfig {
             .iter_from(state.commit_index.saturating_add(1))
             .any(|e| e.term == term && e.client == client && e.seq == seq);
         if pending {
+            hit(D::ClientRequestPending);
             return; // already in this term's log: it commits or this leader is deposed
         }
+        hit(D::ClientRequestAppended);
         let s = state.to_mut();
         s.log.push(Entry {
             term,

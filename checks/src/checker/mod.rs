@@ -3,10 +3,12 @@
 
 pub mod catalogue;
 pub mod counterexample;
+pub mod coverage;
 pub mod model;
 pub mod mutants;
 pub mod report;
 pub mod run;
 
+pub use coverage::Coverage;
 pub use report::{Found, PropertyResult, Report, Status};
 pub use run::{check, RunOptions, Strategy};

@@ -7,7 +7,7 @@ use super::clients::ClientProgress;
 use raft_model::{Entry, Id, KvSpec, Role, ServerSet, ServerState};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Rewrite, RewritePlan};
-use std::sync::Arc;
+use std::borrow::Cow;
 
 /// Transition properties, recorded in `History::violations` the step they fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +16,16 @@ pub enum Violation {
     CommitDecreased = 2,
     LeaderOverwrote = 4,
     AppliedDifferent = 8,
+}
+
+/// Events of one step that Sometimes properties look for, recorded in
+/// `History::marks` by the step that does them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// A follower's conflicting entries were cut and replaced by the leader's.
+    SuffixReplaced = 1,
+    /// A server was delivered a reply of an older term (an election came between).
+    StaleReplyArrived = 2,
 }
 
 impl Violation {
@@ -37,35 +47,59 @@ impl Violation {
     }
 }
 
+/// The history of a run. A model state holds it shared (`Shared<History>`): it
+/// changes in few steps, so most states hash and clone it as one pointer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct History {
     /// `leaders[t]`: every server that has been leader in term `t`.
-    pub leaders: Arc<Vec<ServerSet>>,
+    pub leaders: Vec<ServerSet>,
     /// The entries applied so far, by index (the longest prefix any server applied).
-    pub applied: Arc<Vec<Entry>>,
+    pub applied: Vec<Entry>,
     /// Crashes so far.
     pub crashes: u8,
     /// Servers that have crashed at least once.
     pub crashed_before: ServerSet,
     /// `Violation` bits.
     pub violations: u8,
-    /// The clients' operations, for the linearizability check.
-    pub lin: Arc<LinearizabilityTester<Id, KvSpec>>,
+    /// What the last step did that a Sometimes property looks for ([`Mark`]
+    /// bits): each step starts with none, so a mark tells apart only the states a
+    /// marked step leads to.
+    pub marks: u8,
+    /// The clients' operations, for the linearizability check: judged (and the
+    /// verdict kept in `lin_ok`) whenever an operation is invoked or returns.
+    lin: LinearizabilityTester<Id, KvSpec>,
+    lin_ok: bool,
     /// Per client (0-based): its operations invoked and answered so far.
-    pub clients: Arc<Vec<ClientProgress>>,
+    pub clients: Vec<ClientProgress>,
 }
 
 impl History {
     pub fn new(clients: usize) -> Self {
         History {
-            leaders: Arc::default(),
-            applied: Arc::default(),
+            leaders: Vec::new(),
+            applied: Vec::new(),
             crashes: 0,
             crashed_before: ServerSet::EMPTY,
             violations: 0,
-            lin: Arc::new(LinearizabilityTester::new(KvSpec::default())),
-            clients: Arc::new(vec![ClientProgress::default(); clients]),
+            marks: 0,
+            lin: LinearizabilityTester::new(KvSpec::default()),
+            lin_ok: true,
+            clients: vec![ClientProgress::default(); clients],
         }
+    }
+
+    /// The clients' operations so far, as stateright's linearizability tester has them.
+    pub fn lin(&self) -> &LinearizabilityTester<Id, KvSpec> {
+        &self.lin
+    }
+
+    /// Whether the clients' operations so far are linearizable.
+    pub fn linearizable(&self) -> bool {
+        self.lin_ok
+    }
+
+    fn judge_lin(&mut self) {
+        self.lin_ok = judge(&self.lin);
     }
 
     pub fn violated(&self, v: Violation) -> bool {
@@ -74,6 +108,17 @@ impl History {
 
     pub fn flag(&mut self, v: Violation) {
         self.violations |= v as u8;
+    }
+
+    pub fn marked(&self, m: Mark) -> bool {
+        self.marks & m as u8 != 0
+    }
+
+    /// Forgets the last step's marks: the next step starts.
+    pub fn clear_marks(h: &mut Cow<History>) {
+        if h.marks != 0 {
+            h.to_mut().marks = 0;
+        }
     }
 
     /// Operations answered so far, over all clients.
@@ -90,7 +135,7 @@ impl History {
 impl Rewrite<Id> for History {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
         History {
-            leaders: Arc::new(self.leaders.iter().map(|l| l.rewrite(plan)).collect()),
+            leaders: self.leaders.iter().map(|l| l.rewrite(plan)).collect(),
             applied: self.applied.clone(), // entries name clients only
             crashed_before: self.crashed_before.rewrite(plan),
             // Clients are never permuted, so what is keyed by client stays.
@@ -109,25 +154,51 @@ pub fn observe_server(
     after: &ServerState,
     recovered: bool,
 ) {
+    let mut cow = Cow::Borrowed(&*h);
+    observe_server_cow(&mut cow, i, before, after, recovered);
+    if let Cow::Owned(changed) = cow {
+        *h = changed;
+    }
+}
+
+/// [`observe_server`] on a history that is copied only if the step changes it.
+pub fn observe_server_cow(
+    h: &mut Cow<History>,
+    i: usize,
+    before: &ServerState,
+    after: &ServerState,
+    recovered: bool,
+) {
+    let flag = |h: &mut Cow<History>, v: Violation| {
+        if !h.violated(v) {
+            h.to_mut().flag(v);
+        }
+    };
     if after.current_term < before.current_term {
-        h.flag(Violation::TermDecreased);
+        flag(h, Violation::TermDecreased);
     }
     if !recovered {
         if after.commit_index < before.commit_index {
-            h.flag(Violation::CommitDecreased);
+            flag(h, Violation::CommitDecreased);
         }
         if before.role == Role::Leader
             && after.role == Role::Leader
             && after.current_term == before.current_term
             && !after.log.starts_with(&before.log)
         {
-            h.flag(Violation::LeaderOverwrote);
+            flag(h, Violation::LeaderOverwrote);
         }
+    }
+    if !recovered
+        && after.role != Role::Leader
+        && before.log.iter().zip(after.log.iter()).any(|(a, b)| a != b)
+    {
+        h.to_mut().marks |= Mark::SuffixReplaced as u8;
     }
     if after.role == Role::Leader {
         let term = after.current_term as usize;
         if !h.leaders.get(term).is_some_and(|l| l.contains(i)) {
-            let leaders = Arc::make_mut(&mut h.leaders);
+            let leaders = &mut h.to_mut().leaders;
             if leaders.len() <= term {
                 leaders.resize(term + 1, ServerSet::EMPTY);
             }
@@ -139,10 +210,24 @@ pub fn observe_server(
         .zip(after.log.iter_from(applied_before + 1))
     {
         match h.applied.get(k) {
-            Some(e) if e != entry => h.flag(Violation::AppliedDifferent),
+            Some(e) if e != entry => flag(h, Violation::AppliedDifferent),
             Some(_) => {}
-            None => Arc::make_mut(&mut h.applied).push(entry.clone()),
+            None => h.to_mut().applied.push(entry.clone()),
         }
+    }
+}
+
+/// Records that a server whose state was `before` was delivered `msg`: a reply of
+/// an older term is marked.
+pub fn observe_delivery(h: &mut Cow<History>, before: &ServerState, msg: &raft_model::Msg) {
+    use raft_model::Msg;
+    let reply_term = match msg {
+        Msg::RequestVoteReply(r) => r.term,
+        Msg::AppendEntriesReply(r) => r.term,
+        _ => return,
+    };
+    if reply_term < before.current_term {
+        h.to_mut().marks |= Mark::StaleReplyArrived as u8;
     }
 }
 
@@ -155,14 +240,13 @@ pub fn observe_client_send(
     id: Id,
     msg: &raft_model::Msg,
 ) -> Option<History> {
-    observe_client(
-        h,
-        c,
-        |p| p.on_send(msg).cloned(),
-        |lin, op| {
-            let _ = lin.on_invoke(id, op);
-        },
-    )
+    let mut progress = *h.clients.get(c)?;
+    let op = progress.on_send(msg)?.clone();
+    let mut h = h.clone();
+    h.clients[c] = progress;
+    let _ = h.lin.on_invoke(id, op);
+    h.judge_lin();
+    Some(h)
 }
 
 /// Records that client `c` (actor `id`) was delivered `msg`: a return, if it is one.
@@ -172,28 +256,34 @@ pub fn observe_client_delivery(
     id: Id,
     msg: &raft_model::Msg,
 ) -> Option<History> {
-    observe_client(
-        h,
-        c,
-        |p| p.on_delivery(msg).cloned(),
-        |lin, result| {
-            let _ = lin.on_return(id, result);
-        },
-    )
+    let mut progress = *h.clients.get(c)?;
+    let result = progress.on_delivery(msg)?.clone();
+    let mut h = h.clone();
+    h.clients[c] = progress;
+    let _ = h.lin.on_return(id, result);
+    h.judge_lin();
+    Some(h)
 }
 
-/// The history after client `c`'s event, if `event` finds one in its progress:
-/// only then are the progress and the tester copied and moved on.
-fn observe_client<T>(
-    h: &History,
-    c: usize,
-    event: impl FnOnce(&mut ClientProgress) -> Option<T>,
-    record: impl FnOnce(&mut LinearizabilityTester<Id, KvSpec>, T),
-) -> Option<History> {
-    let mut progress = *h.clients.get(c)?;
-    let e = event(&mut progress)?;
-    let mut h = h.clone();
-    Arc::make_mut(&mut h.clients)[c] = progress;
-    record(Arc::make_mut(&mut h.lin), e);
-    Some(h)
+/// The tester's verdict on a history. Histories repeat across millions of states,
+/// so verdicts are remembered per thread.
+fn judge(t: &LinearizabilityTester<Id, KvSpec>) -> bool {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Tester = LinearizabilityTester<Id, KvSpec>;
+    thread_local! {
+        static VERDICTS: RefCell<HashMap<Tester, bool>> = RefCell::new(HashMap::new());
+    }
+    if let Some(v) = VERDICTS.with(|m| m.borrow().get(t).copied()) {
+        return v;
+    }
+    let v = t.serialized_history().is_some();
+    VERDICTS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 1 << 14 {
+            m.clear();
+        }
+        m.insert(t.clone(), v);
+    });
+    v
 }

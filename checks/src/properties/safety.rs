@@ -56,6 +56,8 @@ pub fn leader_completeness_in<V: ServerViews + ?Sized>(v: &V) -> bool {
             return true;
         };
         (0..n).all(|i| match v.live(i) {
+            // A server that counts as committed more than its log holds breaks
+            // this (and the other properties of committed entries) at once.
             Some(s) if s.current_term <= leader.current_term => {
                 leader.log.agrees_through(&s.log, s.commit_index)
             }

@@ -2,7 +2,7 @@
 //! run the checker, and the parsers for durations and probabilities.
 
 use clap::Args;
-use raft_checks::bounds::{Bounds, NetworkKind};
+use raft_checks::bounds::{Bounds, NetworkKind, Profile};
 use raft_checks::checker::catalogue::base_bounds;
 use raft_checks::checker::{RunOptions, Strategy};
 use raft_model::{Mutant, MutantSet};
@@ -13,6 +13,11 @@ use std::time::Duration;
 /// at which `raftlab mutants` exposes that mutant.
 #[derive(Args, Clone, Debug)]
 pub struct BoundsArgs {
+    /// Start from a named bound set (flags given as well override its bounds):
+    /// `default`, or `deep` (2 clients, 2 crashes, 4 messages in flight; about ten
+    /// minutes on two cores; see README "Profiles").
+    #[arg(long, value_enum, value_name = "NAME")]
+    profile: Option<Profile>,
     /// Raft servers in the cluster (even sizes are allowed) [default: 3]
     #[arg(long)]
     servers: Option<usize>,
@@ -26,11 +31,11 @@ pub struct BoundsArgs {
     /// Highest term any server may reach [default: 3]
     #[arg(long)]
     max_term: Option<u64>,
-    /// Longest log any server may hold [default: 3]
+    /// Longest log any server may hold [default: 2]
     #[arg(long)]
     max_log: Option<usize>,
     /// Server crashes in a run, in total; a crashed server may restart from its
-    /// storage [default: 1]
+    /// storage [default: 2]
     #[arg(long)]
     crashes: Option<usize>,
     /// Network semantics [default: unordered]
@@ -57,7 +62,10 @@ pub struct BoundsArgs {
 
 impl BoundsArgs {
     pub fn bounds(&self) -> Bounds {
-        let base = base_bounds(&self.mutants);
+        let base = match self.profile {
+            Some(p) => p.bounds(),
+            None => base_bounds(&self.mutants),
+        };
         let servers = self.servers.unwrap_or(base.servers);
         let in_flight_default = if self.servers.is_some() {
             Bounds::least_in_flight(servers)

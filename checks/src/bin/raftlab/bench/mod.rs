@@ -2,16 +2,25 @@
 
 use clap::Subcommand;
 
+mod check;
 mod cluster;
 mod trace;
+mod two_phase;
 
 /// Measure real local clusters and the trace checker.
 #[derive(Subcommand, Debug)]
 #[command(
-    about = "Measure real local clusters (throughput, latency, fail-over) and the trace \
-                   checker (steps per second)"
+    about = "Measure the model checker (states per second against the engine's floor), \
+                   real local clusters (throughput, latency, fail-over) and the trace checker \
+                   (steps per second)"
 )]
 pub enum BenchCommand {
+    /// Benchmark the model checker: the default check's unique and all states per
+    /// second and its peak memory per unique state, beside the same figures for
+    /// stateright's engine on a trivial model (two-phase commit) run in the same
+    /// process, the floor, with the ratio. Exit 1 if the default check is not
+    /// proved.
+    Check(check::BenchCheckArgs),
     /// Benchmark a local cluster: committed writes per second and latency
     /// percentiles, then leader fail-over time over repeated kill -9 of the leader.
     ///
@@ -24,6 +33,7 @@ pub enum BenchCommand {
 
 pub fn main(cmd: &BenchCommand) -> i32 {
     match cmd {
+        BenchCommand::Check(a) => check::main(a),
         BenchCommand::Cluster(a) => cluster::main(a),
         BenchCommand::Trace(a) => trace::main(a),
     }
