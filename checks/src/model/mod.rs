@@ -30,7 +30,7 @@ pub use history::{observe_server, History, Mark, Violation};
 pub use network::{Network, Packet};
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
-pub use symmetry::{representative, representative_for};
+pub use symmetry::{representative, representative_for, rotation};
 
 use crate::bounds::Bounds;
 use raft_model::{ClientConfig, Id, Op, RaftActor, ServerConfig};

@@ -1,11 +1,20 @@
-//! Symmetry reduction: servers are interchangeable, so a state stands for every
-//! state that differs from it only by a permutation of servers.
+//! Symmetry reduction: a state stands for every state that differs from it only
+//! by a rotation of the servers' names (S1 -> S2 -> S3 -> S1).
 //!
-//! The representative sorts the server slots by what a server is apart from the
-//! names it holds (term, role, log, commit index, storage, timers, up or down),
-//! ties keeping their order. Any state of the class would do as its representative
-//! (the checker only merges states it maps to the same one), so the tie-break
-//! costs reduction, never soundness. Clients are not interchangeable (each has its
+//! Why rotations and not every permutation: the reduction is sound only if the
+//! model's steps commute with the renamings it merges states by, and the client
+//! retries the servers round-robin (`target + 1 mod n`, as the labs' clerks do),
+//! which rotations keep and other permutations do not (swapping S2 and S3 turns
+//! "retry S1 next" into "retry S3 next": tests/symmetry.rs found such a state
+//! when the representative sorted servers freely). Everything else the servers do
+//! is blind to their names.
+//!
+//! The representative is the rotation whose server slots, compared by what a
+//! server is apart from the names it holds (term, role, log, commit index,
+//! storage, timers, up or down), come first; ties keep the smallest rotation. Any
+//! state of the class would do as its representative (the checker only merges
+//! states it maps to the same one), so the tie-break costs reduction, never
+//! soundness. Clients are not interchangeable (each has its
 //! own operations): they keep their places. When the slots are already in order,
 //! the state is its own representative and nothing is rebuilt; otherwise each part
 //! is renamed with the model's own `Rewrite<Id>`, and recent renamings are
@@ -80,19 +89,34 @@ pub fn representative(state: &State) -> State {
 /// The representative of `state`'s class, for a model on the `kind` network.
 pub fn representative_on(kind: NetworkKind, state: &State) -> State {
     let n = state.storage.len();
-    if (1..n).all(|i| key(state, i - 1) <= key(state, i)) {
-        return state.clone(); // already in canonical order: nothing to rebuild
+    // The rotation by r puts server (j + r) mod n in slot j; keep the first in order.
+    let rotated = |r: usize| (0..n).map(move |j| key(state, (j + r) % n));
+    let r = (1..n).fold(0, |best, r| {
+        if rotated(r).lt(rotated(best)) {
+            r
+        } else {
+            best
+        }
+    });
+    rotation(kind, state, r)
+}
+
+/// `state` with its servers' names rotated by `r`: server (j + r) mod n becomes
+/// server j. The rotation by 0 is `state` itself, rebuilt nowhere.
+pub fn rotation(kind: NetworkKind, state: &State, r: usize) -> State {
+    let n = state.storage.len();
+    if n == 0 || r % n == 0 {
+        return state.clone();
     }
     // Server i goes to slot to[i]; clients stay.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| key(state, a).cmp(&key(state, b)));
     let mut to = [0u8; MAX_ACTORS];
     for (i, t) in to.iter_mut().enumerate() {
         *t = i as u8;
     }
     // The permutation as a number too: 4 bits per server (at most 9).
     let mut perm = 0u64;
-    for (slot, &i) in order.iter().enumerate() {
+    for slot in 0..n {
+        let i = (slot + r) % n;
         to[i] = slot as u8;
         perm |= (slot as u64) << (4 * i);
     }
