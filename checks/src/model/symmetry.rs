@@ -105,7 +105,7 @@ pub fn representative_on(kind: NetworkKind, state: &State) -> State {
 /// server j. The rotation by 0 is `state` itself, rebuilt nowhere.
 pub fn rotation(kind: NetworkKind, state: &State, r: usize) -> State {
     let n = state.storage.len();
-    if n == 0 || r % n == 0 {
+    if n == 0 || r.is_multiple_of(n) {
         return state.clone();
     }
     // Server i goes to slot to[i]; clients stay.
