@@ -7,6 +7,7 @@ pub mod model;
 pub mod mutants;
 pub mod report;
 pub mod run;
+pub mod timely;
 
 pub use report::{Found, PropertyResult, Report, Status};
 pub use run::{check, RunOptions, Strategy};
