@@ -66,8 +66,9 @@ impl Model for Jugs {
 }
 
 impl StateCodec for Jugs {
-    fn encode(&self, s: &(u8, u8), out: &mut Vec<u8>) {
+    fn encode(&self, s: &(u8, u8), out: &mut Vec<u8>) -> Result<(), String> {
         out.extend([s.0, s.1]);
+        Ok(())
     }
     fn decode(&self, b: &[u8]) -> Result<(u8, u8), String> {
         match b {
@@ -156,11 +157,12 @@ fn lock_representative(s: &LockState) -> LockState {
 }
 
 impl StateCodec for Lock {
-    fn encode(&self, s: &LockState, out: &mut Vec<u8>) {
+    fn encode(&self, s: &LockState, out: &mut Vec<u8>) -> Result<(), String> {
         out.push(s.holder.map_or(u8::MAX, |h| h));
         for p in &s.procs {
             out.extend([p.0, p.1]);
         }
+        Ok(())
     }
     fn decode(&self, b: &[u8]) -> Result<LockState, String> {
         let (&holder, rest) = b.split_first().ok_or("empty")?;

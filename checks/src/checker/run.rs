@@ -182,6 +182,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
     let incomplete = incompleteness(opts, &out, &results);
     let secs = out.elapsed.as_secs_f64();
     Report {
+        engine: super::report::Engine::Stateright,
         exhaustive: incomplete.is_none(),
         unique_states: out.unique,
         states: out.states,
@@ -194,6 +195,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         threads: opts.threads,
         incomplete,
         properties: results,
+        distributed: None,
     }
 }
 

@@ -4,7 +4,8 @@
 //! it with the same functions.
 
 use super::clients::ClientProgress;
-use raft_model::{Entry, Id, KvSpec, Role, ServerSet, ServerState};
+use raft_model::{Entry, Id, KvSpec, Op, OpResult, Role, ServerSet, ServerState};
+use serde::{Deserialize, Serialize};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Rewrite, RewritePlan};
 use std::sync::Arc;
@@ -53,6 +54,46 @@ pub struct History {
     pub lin: Arc<LinearizabilityTester<Id, KvSpec>>,
     /// Per client (0-based): its operations invoked and answered so far.
     pub clients: Arc<Vec<ClientProgress>>,
+    /// What `lin` was told, in order: enough to rebuild it from bytes
+    /// (stateright's tester cannot be read back), for the timely engine. Not part
+    /// of the history's identity (the tester is): two histories whose testers
+    /// agree are one, however their clients interleaved.
+    pub lin_events: Unweighed<Arc<Vec<(Id, LinEvent)>>>,
+}
+
+/// What the linearizability tester was told.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum LinEvent {
+    Invoke(Op),
+    Return(OpResult),
+}
+
+/// A value carried along that takes no part in equality or hashing.
+#[derive(Clone, Debug, Default)]
+pub struct Unweighed<T>(pub T);
+
+impl<T> PartialEq for Unweighed<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Unweighed<T> {}
+
+impl<T> std::hash::Hash for Unweighed<T> {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// A tester told `events`, in order: the one they were recorded from.
+pub fn replay_lin(events: &[(Id, LinEvent)]) -> LinearizabilityTester<Id, KvSpec> {
+    let mut lin = LinearizabilityTester::new(KvSpec::default());
+    for (id, e) in events {
+        let _ = match e {
+            LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
+            LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
+        };
+    }
+    lin
 }
 
 impl History {
@@ -65,6 +106,7 @@ impl History {
             violations: 0,
             lin: Arc::new(LinearizabilityTester::new(KvSpec::default())),
             clients: Arc::new(vec![ClientProgress::default(); clients]),
+            lin_events: Unweighed::default(),
         }
     }
 
@@ -157,7 +199,8 @@ pub fn observe_client_send(
         h,
         c,
         |p| p.on_send(msg).cloned(),
-        |lin, op| {
+        |lin, events, op| {
+            events.push((id, LinEvent::Invoke(op.clone())));
             let _ = lin.on_invoke(id, op);
         },
     )
@@ -174,7 +217,8 @@ pub fn observe_client_delivery(
         h,
         c,
         |p| p.on_delivery(msg).cloned(),
-        |lin, result| {
+        |lin, events, result| {
+            events.push((id, LinEvent::Return(result.clone())));
             let _ = lin.on_return(id, result);
         },
     )
@@ -186,12 +230,13 @@ fn observe_client<T>(
     h: &History,
     c: usize,
     event: impl FnOnce(&mut ClientProgress) -> Option<T>,
-    record: impl FnOnce(&mut LinearizabilityTester<Id, KvSpec>, T),
+    record: impl FnOnce(&mut LinearizabilityTester<Id, KvSpec>, &mut Vec<(Id, LinEvent)>, T),
 ) -> Option<History> {
     let mut progress = *h.clients.get(c)?;
     let e = event(&mut progress)?;
     let mut h = h.clone();
     Arc::make_mut(&mut h.clients)[c] = progress;
-    record(Arc::make_mut(&mut h.lin), e);
+    let lin = Arc::make_mut(&mut h.lin);
+    record(lin, Arc::make_mut(&mut h.lin_events.0), e);
     Some(h)
 }

@@ -13,7 +13,9 @@ use tabled::{Table, Tabled};
 
 /// Measure a real local cluster (see `raftlab bench cluster --help`).
 #[derive(Subcommand, Debug)]
-#[command(about = "Measure real local clusters: throughput, latency, fail-over time")]
+#[command(
+    about = "Measure real local clusters (throughput, latency, fail-over time) and the timely engine"
+)]
 pub enum BenchCommand {
     /// Benchmark a local cluster: committed writes per second and latency
     /// percentiles, then leader fail-over time over repeated kill -9 of the leader.
@@ -21,6 +23,10 @@ pub enum BenchCommand {
     /// Starts its own nodes (separate processes on free loopback ports, data in a
     /// temporary directory unless --data is given), with fsync on every save.
     Cluster(BenchClusterArgs),
+    /// The timely engine's check with several layouts (processes x workers) side
+    /// by side: time, unique states/s, peak RSS of every process, RSS bytes per
+    /// state and bytes exchanged between processes per state.
+    Timely(crate::bench_timely::BenchTimelyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -48,6 +54,13 @@ pub struct BenchClusterArgs {
 
 pub fn main(cmd: &BenchCommand) -> i32 {
     match cmd {
+        BenchCommand::Timely(args) => match crate::bench_timely::main(args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        },
         BenchCommand::Cluster(args) => match bench_cluster(args) {
             Ok(()) => 0,
             Err(e) => {

@@ -1,9 +1,10 @@
 //! `raftlab check`: output of a check, as tables or JSON.
 
+use crate::check_timely::{self, EngineArgs};
 use crate::{usage_error, BoundsArgs, RunArgs};
 use clap::Args;
 use raft_checks::bounds::{describe, Bounds};
-use raft_checks::checker::{self, Found, Report, RunOptions, Status, Strategy};
+use raft_checks::checker::{self, Engine, Found, Report, RunOptions, Status, Strategy};
 use raft_checks::explorer::{explore_command, url, DEFAULT_ADDR};
 use raft_checks::render::text::StepRow;
 use tabled::settings::Style;
@@ -22,6 +23,8 @@ pub struct CheckArgs {
     /// printed counterexample links point.
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADDR)]
     pub explorer_addr: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 pub fn main(args: &CheckArgs) -> i32 {
@@ -30,6 +33,12 @@ pub fn main(args: &CheckArgs) -> i32 {
         return usage_error(&e);
     }
     let opts = args.run.options();
+    if args.engine.engine == Engine::Timely {
+        return check_timely::main(args, &bounds, &opts);
+    }
+    if let Some(flag) = args.engine.not_for_stateright() {
+        return usage_error(&format!("{flag} is for --engine timely"));
+    }
     if opts.threads == 0 {
         return usage_error("--threads must be at least 1");
     }

@@ -10,8 +10,8 @@ use std::hash::Hash;
 /// encoding to the worker that owns them, which decodes the new ones to judge and
 /// expand them.
 pub trait StateCodec: Model {
-    /// Appends the encoding of `state` to `out`.
-    fn encode(&self, state: &Self::State, out: &mut Vec<u8>);
+    /// Appends the encoding of `state` to `out`, or says why it cannot.
+    fn encode(&self, state: &Self::State, out: &mut Vec<u8>) -> Result<(), String>;
 
     /// The state that `bytes` encodes, or why they encode none. Must undo
     /// [`StateCodec::encode`] exactly: counterexamples are replayed from the initial

@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::rc::Rc;
 
+/// New states judged and expanded per activation of a worker's operator.
+const CHUNK: usize = 4096;
+
 /// Builds the search dataflow on `worker`, starting from `initial` (worker 0's
 /// initial states; empty elsewhere). Step the worker until it has no dataflows
 /// left to run it.
@@ -35,10 +38,13 @@ where
             .unary_frontier(
                 Exchange::new(move |m: &Msg| m.route(peers)),
                 "Search",
-                move |_initial_capability, _info| {
+                move |_initial_capability, info| {
                     // One capability per level with arrivals, held until the level
                     // is processed: the successors are sent at its time.
                     let mut pending: BTreeMap<u64, Capability<u64>> = BTreeMap::new();
+                    // The level being worked on, a chunk per activation.
+                    let mut working: Option<Capability<u64>> = None;
+                    let activator = scope.activator_for(info.address);
                     move |(input, frontier), output| {
                         input.for_each_stamp(|cap, data| {
                             let Some(cap) = cap.retain_least(output.output_index()) else {
@@ -53,14 +59,28 @@ where
                                 }
                             }
                         });
-                        while let Some(entry) = pending.first_entry() {
-                            let time = *entry.key();
-                            if frontier.frontier().less_equal(&time) {
-                                break; // more may still arrive for this level
+                        loop {
+                            if let Some(cap) = working.take() {
+                                let done = {
+                                    let mut session = output.session(&cap);
+                                    search.borrow_mut().work(CHUNK, &mut |m| session.give(m))
+                                };
+                                if !done {
+                                    // Let the owners take this chunk in first.
+                                    working = Some(cap);
+                                    activator.activate();
+                                    return;
+                                }
                             }
-                            let cap = entry.remove();
-                            let mut session = output.session(&cap);
-                            search.borrow_mut().process(time, &mut |m| session.give(m));
+                            let Some(entry) = pending.first_entry() else {
+                                return;
+                            };
+                            if frontier.frontier().less_equal(entry.key()) {
+                                return; // more may still arrive for this level
+                            }
+                            let time = *entry.key();
+                            working = Some(entry.remove());
+                            search.borrow_mut().begin(time);
                         }
                     }
                 },

@@ -9,6 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Set in the environment of the processes `spawn` starts: they are process 0's
+/// helpers, and leave the talking to it.
+pub const SPAWNED: &str = "RAFTLAB_SPAWNED_WORKER";
+
 /// The worker processes this process started, and their host file. Dropping it
 /// kills the ones still running and deletes the host file.
 pub struct Local {
@@ -58,6 +62,7 @@ pub fn spawn(exe: &Path, args: &[OsString], processes: usize) -> Result<Local, S
             .arg(&local.hostfile)
             .arg("--process")
             .arg(i.to_string())
+            .env(SPAWNED, "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

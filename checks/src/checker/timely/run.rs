@@ -7,7 +7,7 @@ use super::cluster::{self, Cluster};
 use super::codec::{StateCodec, Symmetry};
 use super::counterexample::{chain, replay};
 use super::gather::{self, Gathered};
-use super::report::{peak_rss, per_process, Outcome, Stopped, Violation};
+use super::report::{cpu_seconds, peak_rss, per_process, Outcome, Stopped, Violation};
 use super::search::{Limits, Place, Search};
 use super::{dataflow, failure};
 use ::timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
@@ -242,6 +242,7 @@ where
     let mut mine = search.borrow().stats();
     if place.me.is_multiple_of(workers_per_process) {
         mine.peak_rss = peak_rss();
+        mine.cpu_s = cpu_seconds();
     }
     let visited = std::mem::take(&mut search.borrow_mut().visited);
     drop(search);

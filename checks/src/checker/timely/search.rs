@@ -39,6 +39,21 @@ impl Place {
     }
 }
 
+/// The level being processed.
+struct Current {
+    time: u64,
+    /// At the depth limit: count the states, do not judge or expand them.
+    cut: bool,
+    /// Its new states, in fingerprint order, and how far the work has got.
+    fresh: Vec<Candidate>,
+    next: usize,
+    violated: bool,
+    out_of_time: bool,
+    generated: u64,
+    /// The successors sent so far this level.
+    sent: FpSet,
+}
+
 /// What has arrived for a level not yet processed.
 #[derive(Default)]
 struct Level {
@@ -56,6 +71,7 @@ pub struct Search<M: Model> {
     limits: Limits,
     pub visited: Visited,
     levels: BTreeMap<u64, Level>,
+    current: Option<Current>,
     stopped: bool,
     stats: WorkerStats,
     violations: BTreeMap<u32, (u32, u64)>,
@@ -86,6 +102,7 @@ where
             limits,
             visited: Visited::default(),
             levels: BTreeMap::new(),
+            current: None,
             stopped: false,
             stats: WorkerStats {
                 worker: place.me as u32,
@@ -120,7 +137,7 @@ where
             .enumerate()
         {
             let mut bytes = Vec::new();
-            self.model.encode(s, &mut bytes);
+            self.model.encode(s, &mut bytes)?;
             out.push(Msg::State(Candidate {
                 fp: self.fingerprint(s),
                 parent: 0,
@@ -150,65 +167,105 @@ where
         }
     }
 
-    /// Processes level `time`, once nothing more can arrive for it: admits its new
-    /// states, judges them, and sends their successors (for level `time + 1`)
-    /// through `emit`. An error (a state that does not decode) stops every worker.
-    pub fn process(&mut self, time: u64, emit: &mut dyn FnMut(Msg)) {
-        if let Err(e) = self.try_process(time, emit) {
-            self.stats.error.get_or_insert(e);
-            self.stopped = true;
-            stop_all(self.place.peers).for_each(&mut *emit);
-        }
-    }
-
-    fn try_process(&mut self, time: u64, emit: &mut dyn FnMut(Msg)) -> Result<(), String> {
+    /// Starts processing level `time`, once nothing more can arrive for it:
+    /// admits its new states (recording them as visited). Then [`Search::work`]
+    /// judges and expands them a chunk at a time.
+    pub fn begin(&mut self, time: u64) {
         let level = self.levels.remove(&time).unwrap_or_default();
         if self.place.me == 0 {
             self.say_progress(time, &level);
         }
         self.stopped |= level.stop;
-        if self.stopped {
-            return Ok(());
-        }
-        let fresh = level.arrivals.admit(&mut self.visited);
-        if fresh.is_empty() {
-            return Ok(());
-        }
+        let fresh = if self.stopped {
+            Vec::new()
+        } else {
+            level.arrivals.admit(&mut self.visited)
+        };
         let depth = time as usize + 1;
-        self.stats.unique += fresh.len() as u64;
-        self.stats.max_depth = self.stats.max_depth.max(depth as u32);
-        let mut states = Vec::with_capacity(fresh.len());
-        for c in fresh {
+        if !fresh.is_empty() {
+            self.stats.unique += fresh.len() as u64;
+            self.stats.max_depth = self.stats.max_depth.max(depth as u32);
+        }
+        self.current = Some(Current {
+            time,
+            cut: self.limits.max_depth.is_some_and(|d| depth >= d),
+            fresh,
+            next: 0,
+            violated: false,
+            out_of_time: false,
+            generated: 0,
+            sent: FpSet::default(),
+        });
+    }
+
+    /// Judges and expands the next `chunk` new states of the level begun, sending
+    /// their successors (for the next level) through `emit`; true once the level
+    /// is done. Working in chunks lets the owners take in (and drop the
+    /// duplicates among) one chunk's successors before the next is made, which
+    /// bounds the memory a level takes. An error (a state that does not decode)
+    /// stops every worker.
+    pub fn work(&mut self, chunk: usize, emit: &mut dyn FnMut(Msg)) -> bool {
+        let Some(mut cur) = self.current.take() else {
+            return true;
+        };
+        if let Err(e) = self.work_on(&mut cur, chunk, emit) {
+            self.stats.error.get_or_insert(e);
+            self.stopped = true;
+            stop_all(self.place.peers).for_each(&mut *emit);
+            return true;
+        }
+        if cur.next < cur.fresh.len() {
+            self.current = Some(cur);
+            return false;
+        }
+        if cur.fresh.is_empty() {
+            return true;
+        }
+        let stop = (cur.violated && self.limits.stop_at_violation) || cur.out_of_time;
+        if stop {
+            stop_all(self.place.peers).for_each(&mut *emit);
+        }
+        self.stats.timed_out |= cur.out_of_time;
+        self.stats.depth_cut |= cur.cut;
+        self.stats.generated += cur.generated;
+        emit(Msg::Progress {
+            new: cur.fresh.len() as u64,
+            generated: cur.generated,
+        });
+        true
+    }
+
+    fn work_on(
+        &mut self,
+        cur: &mut Current,
+        chunk: usize,
+        emit: &mut dyn FnMut(Msg),
+    ) -> Result<(), String> {
+        let end = (cur.next + chunk.max(1)).min(cur.fresh.len());
+        let mut states = Vec::with_capacity(end - cur.next);
+        for c in &cur.fresh[cur.next..end] {
             let s = self.model.decode(&c.bytes).map_err(|e| {
                 format!(
-                    "worker {} received a state (level {time}) that does not decode: {e}",
-                    self.place.me
+                    "worker {} received a state (level {}) that does not decode: {e}",
+                    self.place.me, cur.time
                 )
             })?;
             states.push((c.fp, s));
         }
-        let new = states.len() as u64;
-        if self.limits.max_depth.is_some_and(|d| depth >= d) {
-            self.stats.depth_cut = true;
-            emit(Msg::Progress { new, generated: 0 });
-            return Ok(());
+        // The encodings are no longer needed: free them as the level goes.
+        for c in &mut cur.fresh[cur.next..end] {
+            c.bytes = Vec::new();
         }
-        let violated = self.judge(time, &states);
-        let mut generated = 0;
-        let mut stop = violated && self.limits.stop_at_violation;
-        if !stop && !self.past_deadline() {
-            let (g, timed_out) = self.expand(&states, emit)?;
-            generated = g;
-            stop = timed_out;
-        } else if !stop {
-            self.stats.timed_out = true;
-            stop = true;
+        cur.next = end;
+        if cur.cut {
+            return Ok(()); // at the depth limit: counted, neither judged nor expanded
         }
-        if stop {
-            stop_all(self.place.peers).for_each(&mut *emit);
+        cur.violated |= self.judge(cur.time, &states);
+        cur.out_of_time |= self.past_deadline();
+        if (cur.violated && self.limits.stop_at_violation) || cur.out_of_time {
+            return Ok(()); // the next level will not be searched
         }
-        self.stats.generated += generated;
-        emit(Msg::Progress { new, generated });
+        cur.generated += self.expand(&states, &mut cur.sent, emit)?;
         Ok(())
     }
 
@@ -248,24 +305,19 @@ where
         violated
     }
 
-    /// Sends the successors of a level's new states to their owners, each once:
-    /// states are taken in fingerprint order and actions in their order, so the
-    /// first way this worker reaches a state is its least (parent, action).
-    /// Returns how many successors were within the boundary, and whether the
-    /// deadline cut the expansion short.
+    /// Sends the successors of some of a level's new states to their owners, each
+    /// once a level (`sent`): states are taken in fingerprint order and actions
+    /// in their order, so the first way this worker reaches a state is its least
+    /// (parent, action). Returns how many successors were within the boundary.
     fn expand(
         &mut self,
         states: &[(u64, M::State)],
+        sent: &mut FpSet,
         emit: &mut dyn FnMut(Msg),
-    ) -> Result<(u64, bool), String> {
-        let mut sent = FpSet::default();
+    ) -> Result<u64, String> {
         let mut actions = Vec::new();
         let mut generated = 0;
-        for (n, (parent, s)) in states.iter().enumerate() {
-            if n % 1024 == 1023 && self.past_deadline() {
-                self.stats.timed_out = true;
-                return Ok((generated, true));
-            }
+        for (parent, s) in states {
             self.model.actions(s, &mut actions);
             for (i, a) in actions.drain(..).enumerate() {
                 let Some(next) = self.model.next_state(s, a) else {
@@ -284,7 +336,7 @@ where
                     continue;
                 }
                 let mut bytes = Vec::new();
-                self.model.encode(&next, &mut bytes);
+                self.model.encode(&next, &mut bytes)?;
                 if self.place.same_process(to) {
                     self.stats.sent_local += 1;
                 } else {
@@ -300,7 +352,7 @@ where
                 }));
             }
         }
-        Ok((generated, false))
+        Ok(generated)
     }
 
     /// Worker 0, before processing `time`: the totals up to the level before it.
