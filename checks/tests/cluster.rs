@@ -494,10 +494,23 @@ fn corrupt_storage_makes_the_node_refuse_to_start() {
     c.wait_leader(0);
     c.run(vec![put("k", "v")]);
     c.procs[0].kill9();
-    let file = c.procs[0].data.join(raft_impl::storage::FILE_NAME);
-    let mut bytes = std::fs::read(&file).expect("storage file exists after a write");
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x01;
+    // The first segment of the log, and in it the first frame (the checkpoint that
+    // every later frame builds on): damage there is never a torn write.
+    let mut segments: Vec<_> = std::fs::read_dir(&c.procs[0].data)
+        .expect("data directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+            name.is_some_and(|n| n.starts_with("wal-") && n.ends_with(".log"))
+        })
+        .collect();
+    segments.sort();
+    let file = segments
+        .first()
+        .expect("a log segment after a write")
+        .clone();
+    let mut bytes = std::fs::read(&file).expect("read the segment");
+    bytes[raft_impl::wal::segment::SEGMENT_HEADER + 13] ^= 0x01;
     std::fs::write(&file, &bytes).expect("corrupt it");
     let data = c.procs[0].data.display().to_string();
     let (code, _, err) = raftlab(

@@ -25,7 +25,7 @@ fn server(role: Role, term: Term, terms: &[Term], commit: u64) -> ServerState {
     ServerState {
         current_term: term,
         voted_for: None,
-        log: log(terms),
+        log: log(terms).into(),
         role,
         commit_index: commit,
         leader_hint: None,

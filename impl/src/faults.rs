@@ -123,7 +123,7 @@ impl fmt::Display for Faults {
             let names: Vec<_> = self
                 .partition
                 .iter()
-                .map(|i| format!("S{}", i + 1))
+                .map(|i| raft_model::name::server(raft_model::Id::from(*i as usize)))
                 .collect();
             parts.push(format!("cut from {}", names.join(",")));
         }

@@ -4,12 +4,11 @@
 //! every rule; [`Broken`] breaks one rule on purpose, so that tests can show that
 //! `raftlab trace check` notices. The node's loop knows nothing of these faults.
 
-use crate::storage::{Storage, StorageError};
+use crate::wal::{StorageError, Store};
 use raft_model::RequestVoteReply;
 use raft_model::{AppendEntries, AppendEntriesReply, Id, Msg, PersistentState, RequestVote};
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where the node meets the outside world. Every method has the honest default.
@@ -17,14 +16,14 @@ pub trait Boundary: Send {
     /// What the node starts from, given what its storage holds.
     fn loaded(
         &mut self,
-        _storage: &Storage,
+        _storage: &Store,
         read: Option<PersistentState>,
     ) -> Result<Option<PersistentState>, StorageError> {
         Ok(read)
     }
 
     /// Saves durably.
-    fn save(&mut self, storage: &Storage, state: &PersistentState) -> io::Result<()> {
+    fn save(&mut self, storage: &mut Store, state: PersistentState) -> io::Result<()> {
         storage.save(state)
     }
 
@@ -124,47 +123,26 @@ impl Broken {
     }
 }
 
-/// Where `restart-older-save` keeps the storage file as it was before the last save.
-const OLDER_SAVE: &str = "raft-state.bin.older";
-
 impl Boundary for Broken {
     fn loaded(
         &mut self,
-        storage: &Storage,
+        storage: &Store,
         read: Option<PersistentState>,
     ) -> Result<Option<PersistentState>, StorageError> {
         match self.fault {
             HostFault::RestartEmpty => Ok(None),
-            HostFault::RestartOlderSave if older(storage).exists() => {
-                storage.load_file(older(storage))
-            }
+            // The log read as if its last frame of records had never been written.
+            HostFault::RestartOlderSave => Ok(storage.before_last_save()?.or(read)),
             _ => Ok(read),
         }
     }
 
-    fn save(&mut self, storage: &Storage, state: &PersistentState) -> io::Result<()> {
-        match self.fault {
+    fn save(&mut self, storage: &mut Store, state: PersistentState) -> io::Result<()> {
+        if self.fault == HostFault::SendBeforeSave {
             // A slow disk, so that receivers see the messages sent before it first.
-            HostFault::SendBeforeSave => {
-                std::thread::sleep(Duration::from_millis(5));
-                storage.save(state)
-            }
-            // Keep the file as it was before this save, and make it the one to
-            // restart from only once this save is durable: a crash between the two
-            // must not leave it equal to the durable state.
-            HostFault::RestartOlderSave => {
-                let next = older(storage).with_extension("older.next");
-                if storage.path().exists() {
-                    std::fs::copy(storage.path(), &next)?;
-                }
-                storage.save(state)?;
-                if next.exists() {
-                    std::fs::rename(&next, older(storage))?;
-                }
-                Ok(())
-            }
-            _ => storage.save(state),
+            std::thread::sleep(Duration::from_millis(5));
         }
+        storage.save(state)
     }
 
     fn received(&mut self, src: Id, msg: Msg) -> Msg {
@@ -186,10 +164,6 @@ impl Boundary for Broken {
     fn sends_after_save(&self) -> bool {
         self.fault != HostFault::SendBeforeSave
     }
-}
-
-fn older(storage: &Storage) -> PathBuf {
-    storage.dir().join(OLDER_SAVE)
 }
 
 /// The `flip-message` fault's alteration: one field changed, the rest kept.

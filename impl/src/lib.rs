@@ -5,7 +5,8 @@
 //! host calls `on_start`/`on_msg`/`on_timeout` and executes the returned commands.
 //!
 //! - [`node`]: one server's event loop.
-//! - [`storage`]: durable, checksummed persistent state.
+//! - [`wal`]: durable storage: an append-only, checksummed log with segments and
+//!   snapshots; a save writes what changed.
 //! - [`wire`]: the datagram format (postcard) and the status/counter types.
 //! - [`client`]: the model's client actor over UDP, status and control requests.
 //! - [`faults`]: drop, duplicate, delay and partition injection.
@@ -17,6 +18,6 @@ pub mod faults;
 pub mod host_fault;
 pub mod local;
 pub mod node;
-pub mod storage;
 pub mod trace;
+pub mod wal;
 pub mod wire;

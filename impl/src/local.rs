@@ -72,12 +72,30 @@ impl NodeProc {
         Ok(())
     }
 
+    /// `S1`.. : the paper's name of this node.
+    pub fn name(&self) -> String {
+        raft_model::name::server(raft_model::Id::from(self.index))
+    }
+
     pub fn log_path(&self) -> &Path {
         &self.log
     }
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// CPU time (user + system) the running process has used (Linux: /proc).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // The fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let per_s = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
+        let ticks = utime.checked_add(stime)?;
+        Some(Duration::from_secs_f64(ticks as f64 / per_s.max(1) as f64))
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -239,8 +257,8 @@ impl LocalCluster {
         .map(drop)
         .map_err(|_| {
             format!(
-                "S{} did not catch up within {:.0} s",
-                i + 1,
+                "{} did not catch up within {:.0} s",
+                raft_model::name::server(raft_model::Id::from(i)),
                 within.as_secs_f64()
             )
         })
@@ -263,7 +281,7 @@ impl LocalCluster {
                 let down: Vec<String> = self
                     .procs
                     .iter_mut()
-                    .filter_map(|p| p.try_wait().map(|s| format!("S{} {s}", p.index + 1)))
+                    .filter_map(|p| p.try_wait().map(|s| format!("{} {s}", p.name())))
                     .collect();
                 Err(format!(
                     "the cluster did not settle within {:.0} s (exited: {})",

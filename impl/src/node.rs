@@ -4,8 +4,8 @@
 //! expiries into `on_timeout`, start into `on_start(storage)`, and executes the
 //! commands the actor returns:
 //!
-//! - `Save`: durably (see [`crate::storage`]) **before** any `Send` of the same
-//!   step. Datagrams that arrive together are handled as a batch whose saves are
+//! - `Save`: durably (see [`crate::wal`]: what changed since the last save is
+//!   appended to the log) **before** any `Send` of the same step. Datagrams that arrive together are handled as a batch whose saves are
 //!   written once, before any of the batch's sends go out (group commit). This is
 //!   safe: the durable state is then at least as new as every step whose messages
 //!   leave, and a crash before the fsync loses only the batch's inputs, which is
@@ -19,8 +19,8 @@
 
 use crate::faults::{FaultPatch, Faults};
 use crate::host_fault::{Boundary, Broken, Honest, HostFault};
-use crate::storage::{Storage, StorageError};
 use crate::trace::{self, run_step, Recorder};
+use crate::wal::{StorageError, Store, WalOptions};
 use crate::wire::{
     self, id_to_u64, is_client_id, DecodeError, Dropped, NodeStatus, Unsent, Wire, MAX_DATAGRAM,
     MAX_ENTRIES_PER_APPEND, MAX_OP_BYTES,
@@ -166,7 +166,7 @@ pub struct Node {
     /// The actor's state after its last step.
     state: RaftState,
     socket: UdpSocket,
-    storage: Storage,
+    storage: Store,
     /// Where the node meets the outside world: honest, or broken on purpose by a
     /// test-only host fault.
     boundary: Box<dyn Boundary>,
@@ -213,22 +213,32 @@ impl Node {
         for (i, a) in cfg.peers.iter().enumerate() {
             if let Some(j) = cfg.peers[..i].iter().position(|b| b == a) {
                 return Err(NodeError::Config(format!(
-                    "--peers lists {a} twice (for S{} and S{}): every server needs its own \
+                    "--peers lists {a} twice (for {} and {}): every server needs its own \
                      address",
-                    j + 1,
-                    i + 1
+                    raft_model::name::server(Id::from(j)),
+                    raft_model::name::server(Id::from(i))
                 )));
             }
         }
-        let storage =
-            Storage::open(&cfg.data_dir, cfg.index as u64, n as u64).map_err(NodeError::Storage)?;
+        let (storage, loaded) = Store::open(
+            &cfg.data_dir,
+            cfg.index as u64,
+            n as u64,
+            WalOptions::default(),
+        )
+        .map_err(NodeError::Storage)?;
+        if let Some(t) = &loaded.torn_tail {
+            eprintln!(
+                "{}: recovering the log: {t}",
+                raft_model::name::server(Id::from(cfg.index))
+            );
+        }
         let mut boundary: Box<dyn Boundary> = match cfg.host_fault {
             Some(f) => Box::new(Broken::new(f, n)),
             None => Box::new(Honest),
         };
-        let read = storage.load().map_err(NodeError::Storage)?;
         let saved = boundary
-            .loaded(&storage, read)
+            .loaded(&storage, loaded.state)
             .map_err(NodeError::Storage)?;
         let addr = cfg.peers[cfg.index];
         let socket = UdpSocket::bind(addr).map_err(|e| NodeError::Bind(addr, e))?;
@@ -249,16 +259,16 @@ impl Node {
         if cfg.verbose {
             match &saved {
                 Some(p) => eprintln!(
-                    "S{}: restarted from {} (term {}, {} log entries)",
-                    cfg.index + 1,
-                    storage.path().display(),
+                    "{}: restarted from {} (term {}, {} log entries)",
+                    raft_model::name::server(id),
+                    storage.dir().display(),
                     p.current_term,
                     p.log.len()
                 ),
                 None => eprintln!(
-                    "S{}: fresh node, storage {}",
-                    cfg.index + 1,
-                    storage.path().display()
+                    "{}: fresh node, storage {}",
+                    raft_model::name::server(id),
+                    storage.dir().display()
                 ),
             }
         }
@@ -406,7 +416,7 @@ impl Node {
         self.write_trace()?;
         if let Some(p) = self.pending_save.take() {
             self.boundary
-                .save(&self.storage, &p)
+                .save(&mut self.storage, p)
                 .map_err(|e| NodeError::Save(self.storage.path(), e))?;
             self.saves += 1;
             if let Some(t) = &mut self.trace {
@@ -591,15 +601,15 @@ impl Node {
         if let Some(p) = &patch.partition {
             if let Some(bad) = p.iter().find(|i| **i >= n) {
                 return Err(format!(
-                    "--partition names S{}, but the cluster has {n} servers",
-                    bad + 1
+                    "--partition names {}, but the cluster has {n} servers",
+                    raft_model::name::server(Id::from(*bad as usize))
                 ));
             }
         }
         let mut f = self.faults.clone();
         f.apply(patch)?;
         if self.cfg.verbose {
-            eprintln!("S{}: faults now: {f}", self.cfg.index + 1);
+            eprintln!("{}: faults now: {f}", raft_model::name::server(self.id));
         }
         self.faults = f.clone();
         Ok(f)
@@ -641,8 +651,8 @@ impl Node {
         if now != self.last_seen {
             if self.cfg.verbose {
                 eprintln!(
-                    "S{}: {:?} in term {}",
-                    self.cfg.index + 1,
+                    "{}: {:?} in term {}",
+                    raft_model::name::server(self.id),
                     s.role,
                     s.current_term
                 );

@@ -113,7 +113,7 @@ pub struct NodeStatus {
     pub faults: Faults,
     /// Client addresses remembered for replies.
     pub clients_known: u64,
-    /// Durable saves done (each one a write, fsync, rename, directory fsync).
+    /// Durable saves done (each one frame appended to the log and fdatasynced).
     pub saves: u64,
 }
 

@@ -1,12 +1,14 @@
 //! The replicated service: a key/value state machine (lab 3), applied in log order.
 
 use crate::msg::{Entry, Op, Text};
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use stateright::semantics::SequentialSpec;
 use stateright::{Rewrite, RewritePlan};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// What applying an operation returns to the client.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -36,10 +38,51 @@ pub struct Session {
 }
 
 /// The state machine of one server: the data and the client sessions.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Persistent maps ([imbl](https://docs.rs/imbl)'s B-trees): a clone shares them,
+/// an update copies one path, and the difference of two versions (what a trace
+/// records) is found by skipping the subtrees they share. A real node clones its
+/// state at every step that changes it, so with plain maps every write would cost
+/// the size of the store.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct KvStore {
-    pub data: BTreeMap<Text, Text>,
-    pub sessions: BTreeMap<Id, Session>,
+    pub data: OrdMap<Text, Text>,
+    pub sessions: OrdMap<Id, Session>,
+}
+
+/// Hashes each map's length first, as `BTreeMap` does, so that the two maps'
+/// entries cannot run into each other (the checker identifies states by hash).
+impl Hash for KvStore {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.data.len().hash(state);
+        self.data.hash(state);
+        self.sessions.len().hash(state);
+        self.sessions.hash(state);
+    }
+}
+
+/// The maps `apply_op` works on: the store's and the specification's.
+trait Map {
+    fn value(&self, key: &Text) -> Option<&Text>;
+    fn set(&mut self, key: Text, value: Text);
+}
+
+impl Map for OrdMap<Text, Text> {
+    fn value(&self, key: &Text) -> Option<&Text> {
+        self.get(key)
+    }
+    fn set(&mut self, key: Text, value: Text) {
+        self.insert(key, value);
+    }
+}
+
+impl Map for BTreeMap<Text, Text> {
+    fn value(&self, key: &Text) -> Option<&Text> {
+        self.get(key)
+    }
+    fn set(&mut self, key: Text, value: Text) {
+        self.insert(key, value);
+    }
 }
 
 impl KvStore {
@@ -76,21 +119,21 @@ impl KvStore {
     }
 }
 
-fn apply_op(data: &mut BTreeMap<Text, Text>, op: &Op) -> OpResult {
+fn apply_op(data: &mut impl Map, op: &Op) -> OpResult {
     match op {
         Op::Put { key, value } => {
-            data.insert(key.clone(), value.clone());
+            data.set(key.clone(), value.clone());
             OpResult::Done
         }
         Op::Append { key, value } => {
-            let joined: Text = match data.get(key) {
+            let joined: Text = match data.value(key) {
                 Some(old) => format!("{old}{value}").into(),
                 None => value.clone(),
             };
-            data.insert(key.clone(), joined);
+            data.set(key.clone(), joined);
             OpResult::Done
         }
-        Op::Get { key } => OpResult::Value(data.get(key).cloned()),
+        Op::Get { key } => OpResult::Value(data.value(key).cloned()),
     }
 }
 

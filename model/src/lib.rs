@@ -10,6 +10,7 @@
 pub mod actor;
 pub mod client;
 pub mod kv;
+pub mod log;
 pub mod msg;
 pub mod mutant;
 pub mod name;
@@ -21,6 +22,7 @@ pub mod trace;
 pub use actor::{Input, RaftActor, RaftState, Stepped};
 pub use client::{ClientConfig, ClientState};
 pub use kv::{KvSpec, KvStore, OpResult, Session};
+pub use log::Log;
 pub use msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
     RequestVoteReply, Term, Text, Timer,

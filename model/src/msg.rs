@@ -176,16 +176,22 @@ impl fmt::Debug for Entry {
 }
 
 /// Logs print as the list of their entries' terms, as the paper draws them.
-pub struct LogTerms<'a>(pub &'a [Entry]);
+pub struct LogTerms(pub Vec<Term>);
 
-impl fmt::Display for LogTerms<'_> {
+impl LogTerms {
+    pub fn of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> LogTerms {
+        LogTerms(entries.into_iter().map(|e| e.term).collect())
+    }
+}
+
+impl fmt::Display for LogTerms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
-        for (i, e) in self.0.iter().enumerate() {
+        for (i, t) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "{}", e.term)?;
+            write!(f, "{t}")?;
         }
         f.write_str("]")
     }

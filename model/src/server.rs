@@ -7,6 +7,7 @@
 
 use crate::actor::RaftActor;
 use crate::kv::{KvStore, OpResult};
+use crate::log::Log;
 use crate::msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
     RequestVoteReply, Term, Timer,
@@ -81,7 +82,7 @@ pub enum Refusal {
 pub struct PersistentState {
     pub current_term: Term,
     pub voted_for: Option<Id>,
-    pub log: Vec<Entry>,
+    pub log: Log,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -98,7 +99,7 @@ pub struct ServerState {
     // Persistent (also in `PersistentState`).
     pub current_term: Term,
     pub voted_for: Option<Id>,
-    pub log: Vec<Entry>,
+    pub log: Log,
     // Volatile.
     pub role: Role,
     pub commit_index: LogIndex,
@@ -134,20 +135,16 @@ impl ServerState {
     }
 
     pub fn last_log_index(&self) -> LogIndex {
-        self.log.len() as LogIndex
+        self.log.last_index()
     }
 
     pub fn last_log_term(&self) -> Term {
-        self.log.last().map_or(0, |e| e.term)
+        self.log.last_term()
     }
 
     /// The term of the entry at `index` (0 for index 0, `None` past the end).
     pub fn term_at(&self, index: LogIndex) -> Option<Term> {
-        if index == 0 {
-            Some(0)
-        } else {
-            self.log.get(index as usize - 1).map(|e| e.term)
-        }
+        self.log.term_at(index)
     }
 
     pub fn persistent(&self) -> PersistentState {
@@ -433,12 +430,11 @@ impl ServerConfig {
     fn send_entries_from_next(&self, s: &ServerState, peer: Id, batch: usize, step: &mut Step) {
         let next = s.next_index[usize::from(peer)];
         let prev_log_index = next - 1;
-        let end = s.log.len().min(prev_log_index as usize + batch);
         let request = AppendEntries {
             term: s.current_term,
             prev_log_index,
             prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
-            entries: s.log[prev_log_index as usize..end].to_vec(),
+            entries: s.log.entries_from(next, batch),
             leader_commit: s.commit_index,
         };
         step.send(peer, Msg::AppendEntries(request));
@@ -509,12 +505,12 @@ impl ServerConfig {
         });
         if let Some(k) = conflict {
             let s = state.to_mut();
-            s.log.truncate((prev_log_index as usize) + k);
-            s.log.extend_from_slice(&entries[k..]);
+            s.log.truncate_after(prev_log_index + k as LogIndex);
+            s.log.extend(entries[k..].iter().cloned());
             step.save = true;
         }
         if self.has(Mutant::TruncateOnStaleAppend) && state.last_log_index() > last_new {
-            state.to_mut().log.truncate(last_new as usize);
+            state.to_mut().log.truncate_after(last_new);
             step.save = true;
         }
 
@@ -577,8 +573,8 @@ impl ServerConfig {
             let next = if x_term == 0 {
                 x_len + 1
             } else {
-                match state.log.iter().rposition(|e| e.term == x_term) {
-                    Some(pos) => pos as LogIndex + 2,
+                match state.log.last_index_of_term(x_term) {
+                    Some(last) => last + 1,
                     None => x_index,
                 }
             };
@@ -616,8 +612,8 @@ impl ServerConfig {
     /// from their session.
     fn apply_up_to(&self, s: &mut ServerState, index: LogIndex, step: &mut Step) {
         let no_dedup = self.has(Mutant::NoDedup);
-        for i in s.commit_index..index {
-            let entry = &s.log[i as usize];
+        for i in s.commit_index + 1..=index {
+            let Some(entry) = s.log.entry(i) else { break };
             s.kv.apply(entry, no_dedup);
             if s.role == Role::Leader && entry.term == s.current_term {
                 if let Some(result) = s.kv.answered(entry.client, entry.seq) {
@@ -664,8 +660,9 @@ impl ServerConfig {
             }
         }
         let term = state.current_term;
-        let pending = state.log[state.commit_index as usize..]
-            .iter()
+        let pending = state
+            .log
+            .iter_from(state.commit_index + 1)
             .any(|e| e.term == term && e.client == client && e.seq == seq);
         if pending {
             return; // already in this term's log: it commits or this leader is deposed

@@ -76,7 +76,13 @@ impl Cluster {
             .net
             .iter()
             .position(|m| m.src == Id::from(src) && m.dst == Id::from(dst))
-            .unwrap_or_else(|| panic!("no message in flight from S{} to S{}", src + 1, dst + 1));
+            .unwrap_or_else(|| {
+                panic!(
+                    "no message in flight from {} to {}",
+                    crate::name::server(Id::from(src)),
+                    crate::name::server(Id::from(dst))
+                )
+            });
         let m = self.net.remove(k);
         self.deliver(src, dst, m.msg)
     }

@@ -16,10 +16,13 @@
 use crate::actor::{RaftActor, RaftState};
 use crate::client::{ClientConfig, ClientState};
 use crate::kv::{KvStore, Session};
+use crate::log::Log;
 use crate::msg::{Entry, LogIndex, Msg, Op, Term, Text, Timer};
 use crate::mutant::MutantSet;
 use crate::server::{PersistentState, Role, ServerConfig, ServerState};
 use crate::server_set::ServerSet;
+use imbl::ordmap::DiffItem;
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Command, Id};
 use std::fmt;
@@ -236,25 +239,27 @@ impl fmt::Display for DeltaError {
 }
 
 impl LogDelta {
-    pub fn between(prev: &[Entry], next: &[Entry]) -> LogDelta {
-        let keep = prev.iter().zip(next).take_while(|(a, b)| a == b).count();
+    /// `next` as a change from `prev`: found without walking the logs (see
+    /// [`Log::common_prefix`]), so recording a step costs what the step changed.
+    pub fn between(prev: &Log, next: &Log) -> LogDelta {
+        let keep = prev.common_prefix(next);
         LogDelta {
-            keep: keep as u64,
-            append: next[keep..].to_vec(),
+            keep,
+            append: next.iter_from(keep + 1).cloned().collect(),
         }
     }
 
-    pub fn apply(&self, prev: &[Entry]) -> Result<Vec<Entry>, DeltaError> {
-        let keep = usize::try_from(self.keep).unwrap_or(usize::MAX);
-        if keep > prev.len() {
+    pub fn apply(&self, prev: &Log) -> Result<Log, DeltaError> {
+        if self.keep > prev.last_index() {
             return Err(DeltaError(format!(
-                "the log keeps {keep} entries of a log that has {}",
+                "the log keeps {} entries of a log that has {}",
+                self.keep,
                 prev.len()
             )));
         }
-        let mut log = Vec::with_capacity(keep + self.append.len());
-        log.extend_from_slice(&prev[..keep]);
-        log.extend_from_slice(&self.append);
+        let mut log = prev.clone();
+        log.truncate_after(self.keep);
+        log.extend(self.append.iter().cloned());
         Ok(log)
     }
 }
@@ -297,43 +302,20 @@ impl KvDelta {
     }
 }
 
-/// The changes from `prev` to `next`, in one walk over both (sorted) maps.
+/// The changes from `prev` to `next`, in key order, skipping what the two versions
+/// share (so it costs what changed, not the size of the maps).
 fn diff_maps<K: Ord + Clone, V: PartialEq + Clone>(
-    prev: &std::collections::BTreeMap<K, V>,
-    next: &std::collections::BTreeMap<K, V>,
+    prev: &OrdMap<K, V>,
+    next: &OrdMap<K, V>,
     set: &mut Vec<(K, V)>,
     unset: &mut Vec<K>,
 ) {
-    use std::cmp::Ordering;
-    let (mut a, mut b) = (prev.iter().peekable(), next.iter().peekable());
-    loop {
-        match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some((k, _)), None) => {
-                unset.push((*k).clone());
-                a.next();
+    for item in prev.diff(next) {
+        match item {
+            DiffItem::Add(k, v) | DiffItem::Update { new: (k, v), .. } => {
+                set.push((k.clone(), v.clone()))
             }
-            (None, Some((k, v))) => {
-                set.push(((*k).clone(), (*v).clone()));
-                b.next();
-            }
-            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
-                Ordering::Less => {
-                    unset.push((*ka).clone());
-                    a.next();
-                }
-                Ordering::Greater => {
-                    set.push(((*kb).clone(), (*vb).clone()));
-                    b.next();
-                }
-                Ordering::Equal => {
-                    if va != vb {
-                        set.push(((*kb).clone(), (*vb).clone()));
-                    }
-                    a.next();
-                    b.next();
-                }
-            },
+            DiffItem::Remove(k, _) => unset.push(k.clone()),
         }
     }
 }
@@ -361,7 +343,7 @@ impl ServerDelta {
                 KvDelta::between(&p.kv, &next.kv),
             ),
             None => (
-                LogDelta::between(&[], &next.log),
+                LogDelta::between(&Log::new(), &next.log),
                 KvDelta::between(&KvStore::default(), &next.kv),
             ),
         };
@@ -381,9 +363,10 @@ impl ServerDelta {
 
     pub fn apply(&self, prev: Option<&ServerState>) -> Result<ServerState, DeltaError> {
         let empty = KvStore::default();
-        let (prev_log, prev_kv): (&[Entry], &KvStore) = match prev {
+        let no_log = Log::new();
+        let (prev_log, prev_kv): (&Log, &KvStore) = match prev {
             Some(p) => (&p.log, &p.kv),
-            None => (&[], &empty),
+            None => (&no_log, &empty),
         };
         Ok(ServerState {
             current_term: self.current_term,
@@ -551,7 +534,7 @@ impl Cmd {
                 "save(term {}, voted {}, log {})",
                 p.current_term,
                 p.voted_for.map_or("-".to_string(), crate::name::server),
-                crate::msg::LogTerms(&p.log)
+                crate::msg::LogTerms::of(p.log.iter())
             ),
             Cmd::SetTimer(t, r) => format!("set {t:?} timer {}..{} ms", r[0] / 1000, r[1] / 1000),
             Cmd::CancelTimer(t) => format!("cancel {t:?} timer"),
@@ -579,9 +562,10 @@ mod tests {
 
     #[test]
     fn log_delta_round_trips_and_refuses_to_keep_what_is_not_there() {
-        let a = vec![entry(1, 1), entry(1, 2), entry(2, 3)];
-        let b = vec![entry(1, 1), entry(3, 2)];
-        for (p, n) in [(&a, &b), (&b, &a), (&a, &a), (&vec![], &a), (&a, &vec![])] {
+        let a = Log::from(vec![entry(1, 1), entry(1, 2), entry(2, 3)]);
+        let b = Log::from(vec![entry(1, 1), entry(3, 2)]);
+        let none = Log::new();
+        for (p, n) in [(&a, &b), (&b, &a), (&a, &a), (&none, &a), (&a, &none)] {
             let d = LogDelta::between(p, n);
             assert_eq!(&d.apply(p).unwrap(), n);
         }
@@ -628,7 +612,7 @@ mod tests {
         for cmd in [
             Command::Save(p.clone()),
             Command::Save(PersistentState {
-                log: vec![],
+                log: Log::new(),
                 ..p.clone()
             }),
             Command::SetTimer(

@@ -31,7 +31,7 @@ fn follower(term: Term, log: Vec<Entry>) -> ServerState {
     ServerState {
         current_term: term,
         voted_for: None,
-        log,
+        log: log.into(),
         role: Role::Follower,
         commit_index: 0,
         leader_hint: None,
@@ -233,7 +233,7 @@ fn figure_8_old_term_entry_on_a_majority_is_not_committed() {
     assert!(d
         .states
         .iter()
-        .all(|s| s.commit_index < 2 || s.log[1].term == 3));
+        .all(|s| s.commit_index < 2 || s.log.term_at(2) == Some(3)));
 
     // (e) The term-4 entry commits, and with it index 2; S5 can no longer win.
     assert_eq!(e.states[0].commit_index, 3);
@@ -344,8 +344,9 @@ fn stale_or_duplicate_append_entries_never_cuts_the_log() {
 fn follower_commit_index_is_bounded_by_the_last_verified_entry() {
     let mut c = Cluster::new(ServerConfig::new(2));
     // The follower holds an entry of an old term at index 2 that the leader lacks.
-    c.states[1] = follower(1, entries(&[1, 1]));
-    c.states[1].log[1].term = 2;
+    let mut log = entries(&[1, 1]);
+    log[1].term = 2;
+    c.states[1] = follower(1, log);
     c.deliver(
         0,
         1,

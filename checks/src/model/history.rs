@@ -177,11 +177,13 @@ pub fn observe_server(
         }
     }
     let applied_before = if recovered { 0 } else { before.commit_index };
-    for k in applied_before as usize..after.commit_index as usize {
+    for (k, entry) in (applied_before as usize..after.commit_index as usize)
+        .zip(after.log.iter_from(applied_before + 1))
+    {
         match h.applied.get(k) {
-            Some(e) if *e != after.log[k] => h.flag(Violation::AppliedDifferent),
+            Some(e) if e != entry => h.flag(Violation::AppliedDifferent),
             Some(_) => {}
-            None => Arc::make_mut(&mut h.applied).push(after.log[k].clone()),
+            None => Arc::make_mut(&mut h.applied).push(entry.clone()),
         }
     }
 }

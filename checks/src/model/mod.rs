@@ -21,7 +21,7 @@ pub mod symmetry;
 
 pub use clients::{client_ops, ClientProgress};
 pub use history::{observe_server, History, Violation};
-pub use state::{acting_actor, Action, State};
+pub use state::{acting_actor, no_log, Action, State};
 pub use symmetry::representative;
 
 use crate::bounds::{Bounds, NetworkKind};

@@ -2,7 +2,7 @@
 //! history, and the views of it that properties and renderers read.
 
 use super::history::History;
-use raft_model::{Entry, Msg, PersistentState, RaftActor, ServerState, Timer};
+use raft_model::{Log, Msg, PersistentState, RaftActor, ServerState, Timer};
 use stateright::actor::{ActorModelAction, ActorModelState};
 
 /// A state of the model. A type of its own so that its `Debug`, which is what
@@ -53,13 +53,19 @@ impl State {
     }
 
     /// The log of server `i` as it stands: its state's if up, its storage's if down.
-    pub fn log_of(&self, i: usize) -> &[Entry] {
+    pub fn log_of(&self, i: usize) -> &Log {
         if self.is_down(i) {
-            self.storage(i).map_or(&[], |p| &p.log)
+            self.storage(i).map_or(no_log(), |p| &p.log)
         } else {
-            self.server(i).map_or(&[], |s| &s.log)
+            self.server(i).map_or(no_log(), |s| &s.log)
         }
     }
+}
+
+/// The log of a server that has none.
+pub fn no_log() -> &'static Log {
+    static NO_LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+    NO_LOG.get_or_init(Log::new)
 }
 
 /// The actor an action runs a handler of (none for a loss).

@@ -4,7 +4,7 @@
 
 use super::views::{InModel, ServerViews};
 use crate::model::{History, State, Violation};
-use raft_model::{majority, Entry, Role};
+use raft_model::{majority, Log, Role};
 
 /// At most one leader per term, over the whole run (the history records every
 /// server that was ever leader of a term).
@@ -32,12 +32,12 @@ pub fn log_matching_in<V: ServerViews + ?Sized>(v: &V) -> bool {
     (0..n).all(|a| (a + 1..n).all(|b| logs_match(v.log(a), v.log(b))))
 }
 
-pub fn logs_match(a: &[Entry], b: &[Entry]) -> bool {
+pub fn logs_match(a: &Log, b: &Log) -> bool {
     // The highest index where the terms agree decides: equal prefixes up to it
     // imply equal prefixes up to every lower such index.
-    let common = a.len().min(b.len());
-    match (0..common).rev().find(|&i| a[i].term == b[i].term) {
-        Some(i) => a[..=i] == b[..=i],
+    let common = a.last_index().min(b.last_index());
+    match (1..=common).rev().find(|&i| a.term_at(i) == b.term_at(i)) {
+        Some(i) => a.agrees_through(b, i),
         None => true,
     }
 }
@@ -57,8 +57,7 @@ pub fn leader_completeness_in<V: ServerViews + ?Sized>(v: &V) -> bool {
         };
         (0..n).all(|i| match v.live(i) {
             Some(s) if s.current_term <= leader.current_term => {
-                let c = s.commit_index as usize;
-                leader.log.len() >= c && leader.log[..c] == s.log[..c]
+                leader.log.agrees_through(&s.log, s.commit_index)
             }
             _ => true,
         })
@@ -79,10 +78,9 @@ pub fn state_machine_safety_in<V: ServerViews + ?Sized>(h: &History, v: &V) -> b
     let n = v.count();
     (0..n).all(|a| {
         (a + 1..n).all(|b| match (v.live(a), v.live(b)) {
-            (Some(x), Some(y)) => {
-                let c = x.commit_index.min(y.commit_index) as usize;
-                x.log[..c] == y.log[..c]
-            }
+            (Some(x), Some(y)) => x
+                .log
+                .agrees_through(&y.log, x.commit_index.min(y.commit_index)),
             _ => true,
         })
     })
@@ -99,10 +97,9 @@ pub fn committed_on_majority_in<V: ServerViews + ?Sized>(v: &V) -> bool {
         let Some(s) = v.live(i) else {
             return true;
         };
-        (0..s.commit_index as usize).all(|k| {
-            let holders = (0..n)
-                .filter(|&j| v.log(j).get(k).map(|e| e.term) == Some(s.log[k].term))
-                .count();
+        (1..=s.commit_index).all(|k| {
+            let term = s.log.term_at(k);
+            let holders = (0..n).filter(|&j| v.log(j).term_at(k) == term).count();
             holders >= majority(n)
         })
     })

@@ -5,14 +5,14 @@
 //! crash, its storage.
 
 use crate::model::State;
-use raft_model::{Entry, ServerState};
+use raft_model::{Log, ServerState};
 
 pub trait ServerViews {
     fn count(&self) -> usize;
     /// Server `i`'s state if it is up.
     fn live(&self, i: usize) -> Option<&ServerState>;
     /// Server `i`'s log as it stands: its state's if up, its storage's if down.
-    fn log(&self, i: usize) -> &[Entry];
+    fn log(&self, i: usize) -> &Log;
 }
 
 /// The first `n` actors of a model state.
@@ -25,7 +25,7 @@ impl ServerViews for InModel<'_> {
     fn live(&self, i: usize) -> Option<&ServerState> {
         self.1.live_server(i)
     }
-    fn log(&self, i: usize) -> &[Entry] {
+    fn log(&self, i: usize) -> &Log {
         self.1.log_of(i)
     }
 }
@@ -34,7 +34,7 @@ impl ServerViews for InModel<'_> {
 #[derive(Clone, Copy, Debug)]
 pub struct ServerView<'a> {
     pub live: Option<&'a ServerState>,
-    pub log: &'a [Entry],
+    pub log: &'a Log,
 }
 
 impl ServerViews for Vec<ServerView<'_>> {
@@ -44,7 +44,7 @@ impl ServerViews for Vec<ServerView<'_>> {
     fn live(&self, i: usize) -> Option<&ServerState> {
         self.get(i).and_then(|v| v.live)
     }
-    fn log(&self, i: usize) -> &[Entry] {
-        self.get(i).map_or(&[], |v| v.log)
+    fn log(&self, i: usize) -> &Log {
+        self.get(i).map_or(crate::model::no_log(), |v| v.log)
     }
 }

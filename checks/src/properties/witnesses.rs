@@ -37,7 +37,7 @@ pub fn logs_diverge(n: usize, state: &State) -> bool {
     (0..n).any(|a| {
         (a + 1..n).any(|b| {
             let (x, y) = (state.log_of(a), state.log_of(b));
-            x.iter().zip(y).any(|(e, f)| e.term != f.term)
+            x.iter().zip(y.iter()).any(|(e, f)| e.term != f.term)
         })
     })
 }

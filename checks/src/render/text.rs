@@ -53,8 +53,8 @@ pub fn role(r: Role) -> &'static str {
 /// commit index, the key/value contents. (Votes are always for servers.)
 pub fn server_line(s: &ServerState) -> String {
     let c = s.commit_index as usize;
-    let committed = LogTerms(&s.log[..c]).to_string();
-    let rest = LogTerms(&s.log[c..]).to_string();
+    let committed = LogTerms::of(s.log.iter().take(c)).to_string();
+    let rest = LogTerms::of(s.log.iter().skip(c)).to_string();
     let log = match (c, s.log.len() - c) {
         (0, _) => rest,
         (_, 0) => format!("{}|]", committed.trim_end_matches(']')),
@@ -99,7 +99,7 @@ pub fn storage_line(p: Option<&PersistentState>) -> String {
             p.current_term,
             p.voted_for
                 .map_or("-".to_string(), raft_model::name::server),
-            LogTerms(&p.log)
+            LogTerms::of(p.log.iter())
         ),
     }
 }

@@ -82,7 +82,7 @@ impl Run {
     pub fn name_of(&self, id: Id) -> String {
         let i = usize::from(id);
         if i < self.servers {
-            return format!("S{}", i + 1);
+            return raft_model::name::server(id);
         }
         match self.files.iter().find(|f| f.node == id) {
             Some(f) => f.name.clone(),
@@ -183,9 +183,9 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
                 dir,
                 None,
                 format!(
-                    "has no trace of S{} (node-{}.jsonl) in a cluster of {servers}: record every \
+                    "has no trace of {} (node-{}.jsonl) in a cluster of {servers}: record every \
                      node",
-                    s + 1,
+                    raft_model::name::server(Id::from(s)),
                     s + 1
                 ),
             ));
@@ -203,10 +203,10 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
     let mut c = 0;
     for f in files.iter_mut() {
         f.name = if usize::from(f.node) < servers {
-            format!("S{}", usize::from(f.node) + 1)
+            raft_model::name::server(f.node)
         } else {
             c += 1;
-            format!("C{c}")
+            raft_model::name::actor(Id::from(servers + c - 1), servers)
         };
     }
     let t0 = files

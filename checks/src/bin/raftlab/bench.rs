@@ -1,12 +1,15 @@
-//! `raftlab bench cluster`: throughput, latency and fail-over time of a real local
-//! cluster (separate node processes, loopback UDP, fsync on every save).
+//! `raftlab bench cluster`: throughput, latency, data-directory size, restart time
+//! and fail-over time of real local clusters (separate node processes, loopback
+//! UDP, group commit with one fdatasync of the log per batch).
 
 use clap::{Args, Subcommand};
-use raft_impl::client::{self, ClientError, Completed};
+use raft_impl::client::{self, Completed};
 use raft_impl::local::{free_base_port, LocalCluster};
-use raft_model::Op;
+use raft_impl::wire::NodeStatus;
+use raft_model::{Op, Role};
+use serde::Serialize;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
@@ -17,11 +20,17 @@ use tabled::{Table, Tabled};
     about = "Measure real local clusters (throughput, latency, fail-over time) and the timely engine"
 )]
 pub enum BenchCommand {
-    /// Benchmark a local cluster: committed writes per second and latency
-    /// percentiles, then leader fail-over time over repeated kill -9 of the leader.
+    /// Benchmark local clusters: committed writes per second and latency
+    /// percentiles after a given number of writes, the data directories' size, how
+    /// long a restarted follower takes to answer and to catch up, then leader
+    /// fail-over time over repeated kill -9 of the leader.
     ///
-    /// Starts its own nodes (separate processes on free loopback ports, data in a
-    /// temporary directory unless --data is given), with fsync on every save.
+    /// Each (writes, clients) pair is a run on a fresh cluster (separate processes
+    /// on free loopback ports, data in a temporary directory unless --data is
+    /// given): it first fills the log with writes from 64 clients (or more), then
+    /// measures the last --probe writes with the given number of clients, so that
+    /// runs with the same --probe compare throughput at different log lengths.
+    /// Progress goes to stderr; exit 1 if a run fails.
     Cluster(BenchClusterArgs),
     /// The timely engine's check with several layouts (processes x workers) side
     /// by side: time, unique states/s, peak RSS of every process, RSS bytes per
@@ -34,22 +43,31 @@ pub struct BenchClusterArgs {
     /// Nodes in the cluster.
     #[arg(long, default_value_t = 3)]
     nodes: usize,
-    /// Writes per throughput run.
-    #[arg(long, default_value_t = 2000)]
-    writes: usize,
-    /// Concurrent clients of each throughput run, comma-separated (one run each).
+    /// Writes per run, comma-separated: each is a run (per --clients count) that
+    /// ends with that many writes committed.
+    #[arg(long, value_delimiter = ',', default_value = "2000")]
+    writes: Vec<usize>,
+    /// Concurrent clients of the measured writes, comma-separated (one run each).
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     clients: Vec<usize>,
+    /// Writes measured at the end of each run (at most the run's writes); the ones
+    /// before them fill the log.
+    #[arg(long, default_value_t = 10_000)]
+    probe: usize,
     /// Leader kills (kill -9) for the fail-over measurement; 0 skips it.
     #[arg(long, default_value_t = 20)]
     kills: usize,
     /// Keep the nodes' data here instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Record traces of the nodes and the clients in DIR (to measure what recording
-    /// costs: compare with a run without it; check with `raftlab trace check DIR`).
+    /// Record traces of the nodes and the clients in DIR/RUN (to measure what
+    /// recording costs: compare with a run without it; check each with
+    /// `raftlab trace check DIR/RUN`).
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
+    /// Print one JSON object (the runs and the fail-over figures) instead of tables.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn main(cmd: &BenchCommand) -> i32 {
@@ -71,36 +89,56 @@ pub fn main(cmd: &BenchCommand) -> i32 {
     }
 }
 
-#[derive(Tabled)]
-struct ThroughputRow {
+/// One run: a fresh cluster filled with writes, then the measured ones.
+#[derive(Serialize)]
+struct RunReport {
     clients: usize,
+    /// Writes committed before the measured ones (warm-up and fill).
+    writes_before: usize,
+    /// Writes measured.
     writes: usize,
-    #[tabled(rename = "seconds")]
-    secs: String,
-    #[tabled(rename = "writes/s")]
-    rate: String,
-    #[tabled(rename = "p50 ms")]
-    p50: String,
-    #[tabled(rename = "p90 ms")]
-    p90: String,
-    #[tabled(rename = "p99 ms")]
-    p99: String,
-    #[tabled(rename = "max ms")]
-    max: String,
+    seconds: f64,
+    writes_per_s: f64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    /// The fill's rate (64 clients or more), if there was a fill.
+    fill_writes_per_s: Option<f64>,
+    /// CPU time (user + system) the node processes spent per 1,000 measured
+    /// writes, all nodes together: what a write costs the servers, whatever the
+    /// machine's other load does to the rate.
+    node_cpu_ms_per_1000_writes: Option<f64>,
+    /// Bytes in each node's data directory at the end of the run.
+    data_dir_bytes: Vec<u64>,
+    /// Log entries on the leader at the end of the run.
+    log_entries: u64,
+    /// A follower killed (-9) at the end of the run and started again: until it
+    /// answers a status request (storage recovered, socket bound), and until it
+    /// is a follower holding the leader's log and commit index.
+    restart_answers_ms: f64,
+    restart_caught_up_ms: f64,
 }
 
-#[derive(Tabled)]
-struct FailoverRow {
-    measure: &'static str,
+#[derive(Serialize)]
+struct FailoverReport {
     kills: usize,
-    #[tabled(rename = "median ms")]
-    median: String,
-    #[tabled(rename = "worst ms")]
-    worst: String,
+    elected_median_ms: f64,
+    elected_worst_ms: f64,
+    writable_median_ms: f64,
+    writable_worst_ms: f64,
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
+#[derive(Serialize)]
+struct Report {
+    nodes: usize,
+    probe: usize,
+    runs: Vec<RunReport>,
+    failover: Option<FailoverReport>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 /// The `q` quantile of sorted `v` (nearest rank).
@@ -112,18 +150,6 @@ fn quantile(v: &[Duration], q: f64) -> Duration {
     v[rank - 1]
 }
 
-/// The benchmark's cluster: the nodes, and where the clients record (if they do).
-struct Cluster {
-    nodes: LocalCluster,
-    trace: Option<PathBuf>,
-}
-
-impl Cluster {
-    fn run_ops(&self, ops: Vec<Op>, timeout: Duration) -> Result<Vec<Completed>, ClientError> {
-        client::run_ops_traced(&self.nodes.addrs, ops, timeout, self.trace.as_deref())
-    }
-}
-
 fn puts(prefix: &str, count: usize) -> Vec<Op> {
     (0..count)
         .map(|i| Op::Put {
@@ -133,95 +159,274 @@ fn puts(prefix: &str, count: usize) -> Vec<Op> {
         .collect()
 }
 
-fn bench_cluster(args: &BenchClusterArgs) -> Result<(), String> {
-    let n = args.nodes;
-    if n == 0 || args.clients.contains(&0) {
-        return Err("--nodes and every --clients count must be at least 1".into());
-    }
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find raftlab itself: {e}"))?;
-    let base = free_base_port(n).map_err(|e| e.to_string())?;
-    let (dir, temporary) = match &args.data {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("raftlab-bench-{}", std::process::id())),
-            true,
-        ),
-    };
-    let mut extra = vec!["--quiet".to_string()];
-    if let Some(t) = &args.trace {
-        extra.extend(["--trace".to_string(), t.display().to_string()]);
-    }
-    let nodes = LocalCluster::spawn(&exe, n, base, &dir, &extra)
-        .map_err(|e| format!("cannot start the nodes: {e}"))?;
-    let mut cluster = Cluster {
-        nodes,
-        trace: args.trace.clone(),
-    };
-    let result = run(&mut cluster, args);
-    drop(cluster);
-    if temporary {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    result
+/// Where the benchmark keeps its clusters' data, and whether to delete it.
+struct Place {
+    dir: PathBuf,
+    temporary: bool,
+    trace: Option<PathBuf>,
+    exe: PathBuf,
 }
 
-fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
-    let n = args.nodes;
-    println!(
-        "raftlab bench cluster: {n} node processes on 127.0.0.1, UDP, fsync on every save \
-         (temp file + fsync + rename + directory fsync), election timeout 300-600 ms, \
-         heartbeat 50 ms, {}",
-        match &cluster.trace {
-            Some(t) => format!("recording traces in {}", t.display()),
-            None => "no trace".to_string(),
-        }
-    );
-    cluster.nodes.settle(Duration::from_secs(15))?;
-    cluster
-        .run_ops(puts("warmup", 50), Duration::from_secs(30))
-        .map_err(|e| format!("warm-up failed: {e}"))?;
+fn bench_cluster(args: &BenchClusterArgs) -> Result<(), String> {
+    if args.nodes == 0 || args.clients.contains(&0) || args.writes.contains(&0) {
+        return Err("--nodes and every --clients and --writes count must be at least 1".into());
+    }
+    if args.probe == 0 {
+        return Err("--probe must be at least 1".into());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find raftlab itself: {e}"))?;
+    let place = match &args.data {
+        Some(d) => Place {
+            dir: d.clone(),
+            temporary: false,
+            trace: args.trace.clone(),
+            exe,
+        },
+        None => Place {
+            dir: std::env::temp_dir().join(format!("raftlab-bench-{}", std::process::id())),
+            temporary: true,
+            trace: args.trace.clone(),
+            exe,
+        },
+    };
+    if !args.json {
+        println!(
+            "raftlab bench cluster: {} node processes on 127.0.0.1, UDP, fsync on: each batch \
+             of steps appends one frame to the log and fdatasyncs it before its messages \
+             leave; election timeout 300-600 ms, heartbeat 50 ms, {}",
+            args.nodes,
+            match &args.trace {
+                Some(t) => format!("recording traces in {}/RUN", t.display()),
+                None => "no trace".to_string(),
+            }
+        );
+    }
+    let result = runs(args, &place);
+    if place.temporary {
+        let _ = std::fs::remove_dir_all(&place.dir);
+    }
+    let report = result?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        println!("{text}");
+    } else {
+        print_tables(&report);
+    }
+    Ok(())
+}
 
-    let mut rows = Vec::new();
-    for &c in &args.clients {
-        let per = (args.writes / c).max(1);
+fn runs(args: &BenchClusterArgs, place: &Place) -> Result<Report, String> {
+    let mut reports = Vec::new();
+    for &w in &args.writes {
+        for &c in &args.clients {
+            eprintln!(
+                "run: {w} writes, the last {} by {c} client(s)",
+                args.probe.min(w)
+            );
+            reports.push(one_run(args, place, w, c)?);
+        }
+    }
+    let failover = if args.kills == 0 {
+        None
+    } else {
+        let mut cluster = start(args, place, "failover")?;
+        Some(failover(&mut cluster, args)?)
+    };
+    Ok(Report {
+        nodes: args.nodes,
+        probe: args.probe,
+        runs: reports,
+        failover,
+    })
+}
+
+/// A fresh, settled, warmed-up cluster for the run named `name`.
+fn start(args: &BenchClusterArgs, place: &Place, name: &str) -> Result<Cluster, String> {
+    let base = free_base_port(args.nodes).map_err(|e| e.to_string())?;
+    let mut extra = vec!["--quiet".to_string()];
+    let trace = place.trace.as_ref().map(|t| t.join(name));
+    if let Some(t) = &trace {
+        extra.extend(["--trace".to_string(), t.display().to_string()]);
+    }
+    let dir = place.dir.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut nodes = LocalCluster::spawn(&place.exe, args.nodes, base, &dir, &extra)
+        .map_err(|e| format!("cannot start the nodes: {e}"))?;
+    nodes.settle(Duration::from_secs(15))?;
+    let cluster = Cluster { nodes, trace, dir };
+    cluster.writes(50, 1, "warmup")?;
+    Ok(cluster)
+}
+
+/// The benchmark's cluster: the nodes, where they keep their data, and where the
+/// clients record (if they do).
+struct Cluster {
+    nodes: LocalCluster,
+    trace: Option<PathBuf>,
+    dir: PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.nodes.stop(Duration::from_secs(2));
+    }
+}
+
+impl Cluster {
+    /// CPU milliseconds the node processes have used so far.
+    fn node_cpu(&self) -> Option<f64> {
+        let mut total = 0.0;
+        for p in &self.nodes.procs {
+            total += p.cpu_time()?.as_secs_f64() * 1000.0;
+        }
+        Some(total)
+    }
+
+    /// `total` writes by `clients` concurrent clients: their latencies (sorted) and
+    /// the seconds they took.
+    fn writes(
+        &self,
+        total: usize,
+        clients: usize,
+        prefix: &str,
+    ) -> Result<(Vec<Duration>, f64), String> {
+        let per = total.div_ceil(clients);
         let start = Instant::now();
-        let handles: Vec<_> = (0..c)
+        let handles: Vec<_> = (0..clients)
             .map(|k| {
-                let addrs = cluster.nodes.addrs.clone();
-                let trace = cluster.trace.clone();
-                let ops = puts(&format!("bench-{c}-{k}"), per);
+                let addrs = self.nodes.addrs.clone();
+                let trace = self.trace.clone();
+                let n = per.min(total.saturating_sub(k * per));
+                let ops = puts(&format!("{prefix}-{k}"), n);
                 std::thread::spawn(move || {
-                    client::run_ops_traced(&addrs, ops, Duration::from_secs(120), trace.as_deref())
+                    client::run_ops_traced(&addrs, ops, Duration::from_secs(300), trace.as_deref())
                 })
             })
             .collect();
-        let mut lat: Vec<Duration> = Vec::new();
+        let mut lat = Vec::with_capacity(total);
         for h in handles {
             let done: Vec<Completed> = h
                 .join()
                 .map_err(|_| "a client thread panicked".to_string())?
-                .map_err(|e| format!("throughput run with {c} client(s): {e}"))?;
+                .map_err(|e| format!("{prefix} with {clients} client(s): {e}"))?;
             lat.extend(done.iter().map(|d| d.latency));
         }
-        let secs = start.elapsed().as_secs_f64();
         lat.sort();
-        rows.push(ThroughputRow {
-            clients: c,
-            writes: lat.len(),
-            secs: format!("{secs:.2}"),
-            rate: format!("{:.0}", lat.len() as f64 / secs),
-            p50: ms(quantile(&lat, 0.50)),
-            p90: ms(quantile(&lat, 0.90)),
-            p99: ms(quantile(&lat, 0.99)),
-            max: ms(lat.last().copied().unwrap_or_default()),
-        });
+        Ok((lat, start.elapsed().as_secs_f64()))
     }
-    println!("\nCommitted writes (each answered by the leader once committed and applied)");
-    println!("{}", Table::new(rows).with(Style::sharp()));
+}
 
-    if args.kills == 0 {
-        return Ok(());
+fn one_run(
+    args: &BenchClusterArgs,
+    place: &Place,
+    w: usize,
+    c: usize,
+) -> Result<RunReport, String> {
+    let mut cluster = start(args, place, &format!("w{w}-c{c}"))?;
+    let probe = args.probe.min(w);
+    let fill = w - probe;
+    let fill_writes_per_s = if fill > 0 {
+        let (lat, secs) = cluster.writes(fill, c.max(64), "fill")?;
+        // Measure from a settled cluster: every follower has caught up.
+        cluster.nodes.settle(Duration::from_secs(60))?;
+        Some((lat.len() as f64 / secs).round())
+    } else {
+        None
+    };
+    let cpu_before = cluster.node_cpu();
+    let (lat, secs) = cluster.writes(probe, c, "bench")?;
+    let node_cpu_ms_per_1000_writes = match (cpu_before, cluster.node_cpu()) {
+        (Some(a), Some(b)) => {
+            Some(((b - a) * 1000.0 / lat.len().max(1) as f64 * 10.0).round() / 10.0)
+        }
+        _ => None,
+    };
+    let (leader, _) = cluster.nodes.settle(Duration::from_secs(20))?;
+    let log_entries = status_of(&cluster.nodes.addrs[leader]).map_or(0, |s| s.log_len);
+    let data_dir_bytes = (0..args.nodes)
+        .map(|i| dir_bytes(&cluster.dir.join(format!("node-{}", i + 1))))
+        .collect();
+    let (answers, caught_up) = restart_follower(&mut cluster, leader)?;
+    Ok(RunReport {
+        clients: c,
+        writes_before: 50 + fill,
+        writes: lat.len(),
+        seconds: (secs * 100.0).round() / 100.0,
+        writes_per_s: (lat.len() as f64 / secs).round(),
+        p50_ms: ms(quantile(&lat, 0.50)),
+        p90_ms: ms(quantile(&lat, 0.90)),
+        p99_ms: ms(quantile(&lat, 0.99)),
+        max_ms: ms(lat.last().copied().unwrap_or_default()),
+        fill_writes_per_s,
+        node_cpu_ms_per_1000_writes,
+        data_dir_bytes,
+        log_entries,
+        restart_answers_ms: ms(answers),
+        restart_caught_up_ms: ms(caught_up),
+    })
+}
+
+fn status_of(addr: &SocketAddr) -> Option<NodeStatus> {
+    client::status_all(std::slice::from_ref(addr), Duration::from_millis(50))
+        .ok()?
+        .pop()
+        .flatten()
+}
+
+/// Bytes of the files in `dir` (the node's own log of stderr excluded).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name() != "node.log")
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Kills a follower, starts it again, and times it until it answers and until it
+/// has caught up with the leader.
+fn restart_follower(cluster: &mut Cluster, leader: usize) -> Result<(Duration, Duration), String> {
+    let n = cluster.nodes.addrs.len();
+    if n < 2 {
+        return Ok((Duration::ZERO, Duration::ZERO));
     }
+    let f = (leader + 1) % n;
+    let (addr, leader_addr) = (cluster.nodes.addrs[f], cluster.nodes.addrs[leader]);
+    cluster.nodes.procs[f].kill9();
+    let t0 = Instant::now();
+    cluster.nodes.procs[f]
+        .start()
+        .map_err(|e| format!("cannot restart S{}: {e}", f + 1))?;
+    let deadline = t0 + Duration::from_secs(30);
+    let mut answered = None;
+    loop {
+        if let Some(s) = status_of(&addr) {
+            let answers = *answered.get_or_insert(t0.elapsed());
+            let l = status_of(&leader_addr);
+            let caught_up = l.is_some_and(|l| {
+                s.role == Role::Follower
+                    && s.log_len == l.log_len
+                    && s.commit_index == l.commit_index
+            });
+            if caught_up {
+                return Ok((answers, t0.elapsed()));
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the restarted S{} did not catch up within 30 s",
+                f + 1
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn failover(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<FailoverReport, String> {
+    let n = args.nodes;
     let mut elected = Vec::new();
     let mut writable = Vec::new();
     for k in 0..args.kills {
@@ -262,27 +467,98 @@ fn run(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<(), String> {
         writable.push(took);
         cluster.nodes.procs[leader]
             .start()
-            .map_err(|e| format!("cannot restart S{}: {e}", leader + 1))?;
+            .map_err(|e| format!("cannot restart {}: {e}", cluster.nodes.procs[leader].name()))?;
         eprint!("\rkill {}/{}", k + 1, args.kills);
     }
     eprintln!();
     elected.sort();
     writable.sort();
+    Ok(FailoverReport {
+        kills: elected.len(),
+        elected_median_ms: ms(quantile(&elected, 0.5)),
+        elected_worst_ms: ms(elected.last().copied().unwrap_or_default()),
+        writable_median_ms: ms(quantile(&writable, 0.5)),
+        writable_worst_ms: ms(writable.last().copied().unwrap_or_default()),
+    })
+}
+
+#[derive(Tabled)]
+struct ThroughputRow {
+    clients: usize,
+    #[tabled(rename = "writes before")]
+    before: usize,
+    writes: usize,
+    seconds: String,
+    #[tabled(rename = "writes/s")]
+    rate: String,
+    #[tabled(rename = "p50 ms")]
+    p50: String,
+    #[tabled(rename = "p99 ms")]
+    p99: String,
+    #[tabled(rename = "max ms")]
+    max: String,
+    #[tabled(rename = "node CPU ms / 1000 writes")]
+    cpu: String,
+    #[tabled(rename = "data dir (largest)")]
+    data: String,
+    #[tabled(rename = "restart: answers / caught up ms")]
+    restart: String,
+}
+
+#[derive(Tabled)]
+struct FailoverRow {
+    measure: &'static str,
+    kills: usize,
+    #[tabled(rename = "median ms")]
+    median: String,
+    #[tabled(rename = "worst ms")]
+    worst: String,
+}
+
+fn print_tables(r: &Report) {
+    let rows: Vec<ThroughputRow> = r
+        .runs
+        .iter()
+        .map(|x| ThroughputRow {
+            clients: x.clients,
+            before: x.writes_before,
+            writes: x.writes,
+            seconds: format!("{:.2}", x.seconds),
+            rate: format!("{:.0}", x.writes_per_s),
+            p50: format!("{:.1}", x.p50_ms),
+            p99: format!("{:.1}", x.p99_ms),
+            max: format!("{:.1}", x.max_ms),
+            cpu: x
+                .node_cpu_ms_per_1000_writes
+                .map_or("-".into(), |c| format!("{c:.0}")),
+            data: format!(
+                "{:.2} MB ({} entries)",
+                x.data_dir_bytes.iter().max().copied().unwrap_or(0) as f64 / 1e6,
+                x.log_entries
+            ),
+            restart: format!(
+                "{:.0} / {:.0}",
+                x.restart_answers_ms, x.restart_caught_up_ms
+            ),
+        })
+        .collect();
+    println!("\nCommitted writes (each answered by the leader once committed and applied), measured after the writes before them");
+    println!("{}", Table::new(rows).with(Style::sharp()));
+    let Some(f) = &r.failover else { return };
     let rows = vec![
         FailoverRow {
             measure: "kill -9 leader -> new leader elected",
-            kills: elected.len(),
-            median: ms(quantile(&elected, 0.5)),
-            worst: ms(elected.last().copied().unwrap_or_default()),
+            kills: f.kills,
+            median: format!("{:.1}", f.elected_median_ms),
+            worst: format!("{:.1}", f.elected_worst_ms),
         },
         FailoverRow {
             measure: "kill -9 leader -> a new write committed",
-            kills: writable.len(),
-            median: ms(quantile(&writable, 0.5)),
-            worst: ms(writable.last().copied().unwrap_or_default()),
+            kills: f.kills,
+            median: format!("{:.1}", f.writable_median_ms),
+            worst: format!("{:.1}", f.writable_worst_ms),
         },
     ];
     println!("\nLeader fail-over (the killed node is restarted and caught up between kills)");
     println!("{}", Table::new(rows).with(Style::sharp()));
-    Ok(())
 }

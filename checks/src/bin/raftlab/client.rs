@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use raft_impl::client::{self, ClientError};
 use raft_impl::faults::FaultPatch;
 use raft_impl::wire::NodeStatus;
-use raft_model::{Op, OpResult, Role};
+use raft_model::{name, Id, Op, OpResult, Role};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tabled::settings::Style;
@@ -100,8 +100,8 @@ pub fn main(args: &ClientArgs) -> i32 {
                 return 3;
             };
             eprintln!(
-                "answered by S{} in {:.1} ms",
-                c.server + 1,
+                "answered by {} in {:.1} ms",
+                name::server(Id::from(c.server)),
                 c.latency.as_secs_f64() * 1000.0
             );
             match &c.result {
@@ -218,7 +218,7 @@ fn status(args: &ClientArgs, json: bool) -> i32 {
             .zip(&answers)
             .enumerate()
             .map(|(i, (addr, s))| {
-                let node = format!("S{}", i + 1);
+                let node = name::server(Id::from(i));
                 let address = addr.to_string();
                 match s {
                     Some(s) => StatusRow {
@@ -228,7 +228,9 @@ fn status(args: &ClientArgs, json: bool) -> i32 {
                         term: s.term.to_string(),
                         log: s.log_len.to_string(),
                         commit: s.commit_index.to_string(),
-                        leader: s.leader_hint.map_or("-".into(), |l| format!("S{}", l + 1)),
+                        leader: s
+                            .leader_hint
+                            .map_or("-".into(), |l| name::server(Id::from(l as usize))),
                         dropped: dropped_summary(s),
                         faults: s.faults.to_string(),
                     },
@@ -299,11 +301,11 @@ fn fault(args: &ClientArgs, f: &FaultCmd) -> i32 {
         args.timeout.min(Duration::from_secs(3)),
     ) {
         Ok(now) => {
-            println!("S{}: faults now: {now}", index + 1);
+            println!("{}: faults now: {now}", name::server(Id::from(index)));
             0
         }
         Err(e) => {
-            eprintln!("error: S{}: {e}", index + 1);
+            eprintln!("error: {}: {e}", name::server(Id::from(index)));
             3
         }
     }

@@ -80,8 +80,8 @@ pub fn main(args: &ClusterArgs) -> i32 {
     );
     for p in &procs {
         println!(
-            "  S{}  {}  pid {}  log {}",
-            p.index + 1,
+            "  {}  {}  pid {}  log {}",
+            p.name(),
             p.addr,
             p.pid().map_or("-".into(), |p| p.to_string()),
             p.log_path().display()
@@ -119,9 +119,9 @@ pub fn main(args: &ClusterArgs) -> i32 {
             if let Some(status) = p.try_wait() {
                 exited[i] = true;
                 println!(
-                    "[{:7.2}s] S{} exited ({status}); last lines of {}:\n{}",
+                    "[{:7.2}s] {} exited ({status}); last lines of {}:\n{}",
                     start.elapsed().as_secs_f64(),
-                    i + 1,
+                    p.name(),
                     p.log_path().display(),
                     indent(&p.log_tail(5))
                 );
@@ -136,7 +136,10 @@ pub fn main(args: &ClusterArgs) -> i32 {
         if shown != Some(leader) {
             let t = start.elapsed().as_secs_f64();
             match leader {
-                Some((i, term)) => println!("[{t:7.2}s] leader: S{} (term {term})", i + 1),
+                Some((i, term)) => println!(
+                    "[{t:7.2}s] leader: {} (term {term})",
+                    raft_model::name::server(raft_model::Id::from(i))
+                ),
                 None => println!("[{t:7.2}s] no leader"),
             }
             shown = Some(leader);

@@ -110,6 +110,7 @@ pub fn main(args: &NodeArgs) -> i32 {
             args.id
         ));
     }
+    let me = raft_model::name::server(raft_model::Id::from(args.id - 1));
     let mut faults = Faults::none();
     if let Err(e) = args.faults.patch(n).and_then(|p| faults.apply(&p)) {
         return crate::usage_error(&e);
@@ -132,17 +133,16 @@ pub fn main(args: &NodeArgs) -> i32 {
         Ok(node) => node,
         Err(node::NodeError::Config(m)) => return crate::usage_error(&m),
         Err(e) => {
-            eprintln!("error: S{}: {e}", args.id);
+            eprintln!("error: {me}: {e}");
             return 1;
         }
     };
     if let Some(f) = args.host_fault {
-        eprintln!("S{}: test-only host fault on: {f}", args.id);
+        eprintln!("{me}: test-only host fault on: {f}");
     }
     if !args.quiet {
         eprintln!(
-            "S{}: listening on {} with {} peers; faults: {}",
-            args.id,
+            "{me}: listening on {} with {} peers; faults: {}",
             args.peers[args.id - 1],
             n - 1,
             node.status(0).faults
@@ -151,12 +151,12 @@ pub fn main(args: &NodeArgs) -> i32 {
     match node.run(&stop) {
         Ok(()) => {
             if !args.quiet {
-                eprintln!("S{}: stopped", args.id);
+                eprintln!("{me}: stopped");
             }
             0
         }
         Err(e) => {
-            eprintln!("error: S{}: {e}", args.id);
+            eprintln!("error: {me}: {e}");
             1
         }
     }

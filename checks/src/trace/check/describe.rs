@@ -34,7 +34,7 @@ pub(super) fn servers_text(views: &[ServerView], h: &History) -> String {
                 Some(s) => format!("{name}: {}", server_line(s)),
                 None => format!(
                     "{name}: down, stored log {}",
-                    raft_model::msg::LogTerms(v.log)
+                    raft_model::msg::LogTerms::of(v.log.iter())
                 ),
             }
         })
@@ -101,20 +101,20 @@ pub fn diff_states(run: &Run, expected: &RaftState, recorded: &RaftState) -> (St
         format!("{:?}", r.match_index),
     );
     if e.log != r.log {
-        let k = e.log.iter().zip(&r.log).take_while(|(a, b)| a == b).count();
+        let k = e.log.common_prefix(&r.log);
         field(
             "log",
             format!(
                 "{} (from index {}: {:?})",
-                raft_model::msg::LogTerms(&e.log),
+                raft_model::msg::LogTerms::of(e.log.iter()),
                 k + 1,
-                e.log.get(k)
+                e.log.entry(k + 1)
             ),
             format!(
                 "{} (from index {}: {:?})",
-                raft_model::msg::LogTerms(&r.log),
+                raft_model::msg::LogTerms::of(r.log.iter()),
                 k + 1,
-                r.log.get(k)
+                r.log.entry(k + 1)
             ),
         );
     }

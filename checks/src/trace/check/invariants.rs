@@ -17,16 +17,19 @@ impl<'r> Checker<'r> {
                     let live = a.state.as_ref().and_then(RaftState::server);
                     ServerView {
                         live,
-                        log: live.map_or(&[], |s| &s.log),
+                        log: live.map_or(crate::model::no_log(), |s| &s.log),
                     }
                 }
                 Some(a) => ServerView {
                     live: None,
-                    log: a.durable.as_ref().map_or(&[], |p| &p.log),
+                    log: a
+                        .durable
+                        .as_ref()
+                        .map_or(crate::model::no_log(), |p| &p.log),
                 },
                 None => ServerView {
                     live: None,
-                    log: &[],
+                    log: crate::model::no_log(),
                 },
             })
             .collect();

@@ -191,7 +191,7 @@ fn scenario(args: &RecordArgs, c: &mut Cluster) -> Result<(), String> {
         c.phase("2", args.ops)?;
         c.nodes.procs[old]
             .start()
-            .map_err(|e| format!("cannot restart S{}: {e}", old + 1))?;
+            .map_err(|e| format!("cannot restart {}: {e}", c.nodes.procs[old].name()))?;
         c.nodes.wait_caught_up(old, leader, WAIT)?;
         c.phase("3", args.ops)?;
     }
@@ -228,7 +228,7 @@ fn scenario(args: &RecordArgs, c: &mut Cluster) -> Result<(), String> {
         c.phase("6", args.ops)?;
         c.nodes.procs[f]
             .start()
-            .map_err(|e| format!("cannot restart S{}: {e}", f + 1))?;
+            .map_err(|e| format!("cannot restart {}: {e}", c.nodes.procs[f].name()))?;
         // The restarted follower catches up while the clients work; no wait for it,
         // so that a host that breaks it (a test-only fault) still ends in time.
         c.phase("7", args.ops)?;

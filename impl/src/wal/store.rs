@@ -1,0 +1,149 @@
+//! The host's view of the log: the model's persistent state in, the model's
+//! persistent state out. A save writes the difference from the previous save, so it
+//! costs what changed, not the size of the state.
+
+use super::{diff, legacy, Owner, Recovered, StorageError, TornTail, Wal, WalOptions};
+use raft_model::PersistentState;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A node's durable storage.
+pub struct Store {
+    wal: Wal,
+    /// What the log holds: the state of the last save (or the one recovered).
+    saved: PersistentState,
+}
+
+/// What a data directory held at open.
+#[derive(Debug)]
+pub struct Loaded {
+    /// `None`: a fresh node (nothing was ever saved).
+    pub state: Option<PersistentState>,
+    /// A torn write that was cut off the end of the log.
+    pub torn_tail: Option<TornTail>,
+}
+
+impl Store {
+    /// Opens the data directory of server `index` of `servers`.
+    pub fn open(
+        dir: &Path,
+        index: u64,
+        servers: u64,
+        options: WalOptions,
+    ) -> Result<(Store, Loaded), StorageError> {
+        let (wal, r) = Wal::open(dir, index, servers, options)?;
+        let torn_tail = r.torn_tail.clone();
+        let fresh = r.fresh;
+        let saved = as_state(&wal, r)?;
+        let mut store = Store { wal, saved };
+        let mut state = (!fresh).then(|| store.saved.clone());
+        if fresh {
+            if let Some((path, old)) = legacy::read(dir, Owner { index, servers })? {
+                let imported = dir.join(legacy::IMPORTED_NAME);
+                let failed = |e: io::Error| StorageError {
+                    path: path.clone(),
+                    offset: None,
+                    problem: format!("could not be imported into the log ({e})"),
+                    corrupt: false,
+                };
+                store.save(old.clone()).map_err(failed)?;
+                fs::rename(&path, imported).map_err(failed)?;
+                state = Some(old);
+            }
+        }
+        Ok((store, Loaded { state, torn_tail }))
+    }
+
+    /// The state before the last save, if the log still holds it (for the
+    /// test-only host fault that restarts from an older save).
+    pub fn before_last_save(&self) -> Result<Option<PersistentState>, StorageError> {
+        match self.wal.before_last_save()? {
+            Some(r) => as_state(&self.wal, r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The file being appended to (for messages).
+    pub fn path(&self) -> PathBuf {
+        self.wal.segment_path()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.wal.dir()
+    }
+
+    /// Saves `next` durably (one fsync): when this returns `Ok`, a crash cannot
+    /// lose it. Writes nothing if nothing changed.
+    pub fn save(&mut self, next: PersistentState) -> io::Result<()> {
+        let records = diff(&self.saved, &next);
+        if !records.is_empty() {
+            self.wal.commit(&records)?;
+        }
+        self.saved = next;
+        Ok(())
+    }
+
+    /// The state of the last save.
+    pub fn saved(&self) -> &PersistentState {
+        &self.saved
+    }
+
+    pub fn wal(&self) -> &Wal {
+        &self.wal
+    }
+}
+
+/// A recovered log as the model's persistent state.
+fn as_state(wal: &Wal, r: Recovered) -> Result<PersistentState, StorageError> {
+    if r.snapshot.is_some() {
+        return Err(StorageError {
+            path: wal.segment_path(),
+            offset: None,
+            problem: "holds a snapshot, which this version of raftlab's nodes cannot use".into(),
+            corrupt: false,
+        });
+    }
+    Ok(PersistentState {
+        current_term: r.hard_state.current_term,
+        voted_for: r.hard_state.voted_for,
+        log: r.entries.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raft_model::{Entry, Id, Op};
+    use std::fs;
+
+    fn entry(term: u64) -> Entry {
+        Entry {
+            term,
+            client: Id::from(1usize << 63),
+            seq: term,
+            op: Op::Get { key: "k".into() },
+        }
+    }
+
+    #[test]
+    fn saves_round_trip_and_an_unchanged_save_writes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, loaded) = Store::open(d.path(), 0, 1, WalOptions::default()).unwrap();
+        assert!(loaded.state.is_none());
+        let mut p = PersistentState {
+            current_term: 1,
+            voted_for: Some(Id::from(0)),
+            log: vec![entry(1)].into(),
+        };
+        s.save(p.clone()).unwrap();
+        let len = fs::metadata(s.wal().segment_path()).unwrap().len();
+        s.save(p.clone()).unwrap();
+        assert_eq!(fs::metadata(s.wal().segment_path()).unwrap().len(), len);
+        p.log.push(entry(1));
+        s.save(p.clone()).unwrap();
+        drop(s);
+        let (_, loaded) = Store::open(d.path(), 0, 1, WalOptions::default()).unwrap();
+        assert_eq!(loaded.state, Some(p));
+    }
+}
