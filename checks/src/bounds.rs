@@ -59,6 +59,38 @@ fn serialize_mutants<S: serde::Serializer>(m: &MutantSet, s: S) -> Result<S::Ok,
     s.collect_seq(m.iter().map(Mutant::name))
 }
 
+/// Named bound sets: the default proof, and a deeper one for when there is time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// The default check (see README "What the default check proves").
+    Default,
+    /// Two clients, two crashes, more messages in flight at once: about ten
+    /// minutes on two cores (see README "Profiles").
+    Deep,
+}
+
+impl Profile {
+    pub fn bounds(self) -> Bounds {
+        match self {
+            Profile::Default => Bounds::default(),
+            Profile::Deep => Bounds {
+                clients: 2,
+                ops_per_client: 1,
+                max_term: 3,
+                max_log: 2,
+                crashes: 2,
+                max_in_flight: 4,
+                ..Bounds::default()
+            },
+        }
+    }
+}
+
+/// The most actors (servers and clients) a model can have: the model keeps three
+/// timer bits per actor in a `u64`.
+pub const MAX_ACTORS: usize = 21;
+
 /// Servers a check may have: beyond this the state space is out of reach anyway.
 pub const MAX_SERVERS: usize = 9;
 
@@ -70,8 +102,8 @@ impl Default for Bounds {
             clients: 1,
             ops_per_client: 2,
             max_term: 3,
-            max_log: 3,
-            crashes: 1,
+            max_log: 2,
+            crashes: 2,
             network: NetworkKind::Unordered,
             lossy: false,
             max_in_flight: 3,
@@ -134,8 +166,11 @@ impl Bounds {
         if self.max_batch == 0 {
             return Err("--max-batch 0 would forbid replicating any entry; use 1 or more".into());
         }
-        if self.clients + self.servers > 64 {
-            return Err("too many actors: servers + clients must be at most 64".into());
+        if self.clients + self.servers > MAX_ACTORS {
+            return Err(format!(
+                "too many actors: servers + clients must be at most {}",
+                MAX_ACTORS
+            ));
         }
         Ok(())
     }

@@ -109,7 +109,9 @@ impl TestCluster {
     }
 
     fn statuses(&self) -> Vec<Option<NodeStatus>> {
-        client::status_all(&self.addrs, Duration::from_millis(300)).expect("status socket")
+        self.link
+            .status_all(Duration::from_millis(300))
+            .expect("status socket")
     }
 
     /// Polls the nodes until `pred` holds, or panics (with every node's status and
@@ -149,7 +151,7 @@ impl TestCluster {
     }
 
     fn run(&self, ops: Vec<Op>) -> Vec<Completed> {
-        client::run_ops(&self.addrs, ops, Duration::from_secs(20))
+        client::run_ops(&self.link, ops, Duration::from_secs(20))
             .unwrap_or_else(|e| panic!("client failed: {e}"))
     }
 
@@ -390,7 +392,7 @@ fn partitioned_minority_leader_cannot_commit() {
             op: put("minority", "lost"),
         }),
     };
-    sock.send_to(&wire::encode(&req).expect("encode"), c.addrs[old])
+    sock.send_to(&c.link.encode(&req).expect("encode"), c.addrs[old])
         .expect("send");
     // Meanwhile the majority elects a leader of its own.
     let st = c.wait_for("a majority leader", Duration::from_secs(15), |st| {
@@ -411,11 +413,11 @@ fn partitioned_minority_leader_cannot_commit() {
         .expect("timeout");
     let mut buf = [0u8; 2048];
     if let Ok((len, _)) = sock.recv_from(&mut buf) {
-        let w = wire::decode(&buf[..len]);
+        let w = c.link.decode(&buf[..len]);
         assert!(
             !matches!(
                 w,
-                Ok(Wire::Raft {
+                Some(Wire::Raft {
                     msg: Msg::ClientReply { .. },
                     ..
                 })
@@ -450,7 +452,7 @@ fn malformed_and_foreign_datagrams_are_counted_and_ignored() {
     };
     // Malformed: garbage, the right magic with garbage, a truncated datagram.
     send(b"hello");
-    send(b"RLB\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
+    send(b"RLB\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff");
     let vote = |src: Id, dst: Id| Wire::Raft {
         src,
         dst,
@@ -460,16 +462,17 @@ fn malformed_and_foreign_datagrams_are_counted_and_ignored() {
             last_log_term: term + 1000,
         }),
     };
-    let forged = wire::encode(&vote(Id::from(leader), Id::from(target))).expect("encode");
+    let encode = |w: &Wire| c.link.encode(w).expect("encode");
+    let forged = encode(&vote(Id::from(leader), Id::from(target)));
     send(&forged[..forged.len() - 1]);
     // Oversize.
     send(&vec![0u8; wire::MAX_DATAGRAM + 1]);
     // Foreign: a server's id from a non-member address; a client id sending a server
     // message; an id in neither range; a datagram for another node.
     send(&forged);
-    send(&wire::encode(&vote(wire::random_client_id(), Id::from(target))).expect("encode"));
-    send(&wire::encode(&vote(Id::from(1000usize), Id::from(target))).expect("encode"));
-    send(&wire::encode(&vote(Id::from(leader), Id::from(leader))).expect("encode"));
+    send(&encode(&vote(wire::random_client_id(), Id::from(target))));
+    send(&encode(&vote(Id::from(1000usize), Id::from(target))));
+    send(&encode(&vote(Id::from(leader), Id::from(leader))));
 
     let st = c.wait_for("the counters", Duration::from_secs(5), |st| {
         st[target]
@@ -588,7 +591,9 @@ fn cluster_command_reports_the_leader_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let addrs = client::local_addrs(base, 3);
-    let done = client::run_ops(&addrs, vec![put("x", "1")], Duration::from_secs(10));
+    let link = raft_impl::link::Link::discover(addrs.clone(), None, Duration::from_secs(3))
+        .expect("the cluster names its id");
+    let done = client::run_ops(&link, vec![put("x", "1")], Duration::from_secs(10));
     assert!(done.is_ok(), "{done:?}");
     let _ = Command::new("kill")
         .args(["-INT", &child.0.id().to_string()])

@@ -3,7 +3,8 @@
 
 use raft_checks::bounds::{Bounds, NetworkKind};
 use raft_checks::checker::{check, Report, RunOptions, Status, Strategy};
-use raft_checks::properties::{ELECTION_SAFETY, LOGS_DIVERGE};
+use raft_checks::properties::{ELECTION_SAFETY, LOGS_DIVERGE, STALE_REPLY, SUFFIX_REPLACED};
+use raft_model::coverage::Decision;
 use raft_model::{Mutant, MutantSet};
 
 fn opts() -> RunOptions {
@@ -24,12 +25,14 @@ fn small() -> Bounds {
     }
 }
 
-/// Exhaustive, nothing violated, everything witnessed but divergent logs (which
-/// needs a crash and three terms, more than the small bounds allow).
+/// Exhaustive, nothing violated, everything witnessed but divergent logs and their
+/// repair, and a stale reply after a new election (which need a crash and three
+/// terms, more than the small bounds allow).
 fn assert_safe(r: &Report, floor: usize) {
     for p in &r.properties {
         assert!(
-            matches!(p.status, Status::Holds | Status::Witnessed) || p.name == LOGS_DIVERGE,
+            matches!(p.status, Status::Holds | Status::Witnessed)
+                || [LOGS_DIVERGE, SUFFIX_REPLACED, STALE_REPLY].contains(&p.name),
             "{}: {:?}",
             p.name,
             p.status
@@ -60,8 +63,13 @@ fn assert_proved(r: &Report, floor: usize) {
 #[test]
 fn the_default_check_is_proved_and_witnesses_divergence_and_rejoining() {
     let r = check(&Bounds::default(), &opts());
-    assert_proved(&r, 1_500_000);
-    for name in [LOGS_DIVERGE, "A server recovers and rejoins"] {
+    assert_proved(&r, 12_000_000);
+    for name in [
+        LOGS_DIVERGE,
+        "A server recovers and rejoins",
+        SUFFIX_REPLACED,
+        STALE_REPLY,
+    ] {
         assert!(
             r.properties
                 .iter()
@@ -69,7 +77,47 @@ fn the_default_check_is_proved_and_witnesses_divergence_and_rejoining() {
             "{name}"
         );
     }
+    // Coverage: every decision of the handlers but the few README "Coverage"
+    // names (tests/coverage.rs shows which checks take those).
+    for d in r.coverage.unreached() {
+        assert!(
+            NOT_IN_DEFAULT
+                .iter()
+                .any(|n| format!("{n:?}") == d.decision),
+            "the default check never took {} ({})",
+            d.decision,
+            d.text
+        );
+    }
+    for d in [
+        Decision::AppendTruncatedSuffix,
+        Decision::AppendAllPresentLongerLog,
+        Decision::AppendConflictingPrev,
+        Decision::BackoffPastLeadersTerm,
+        Decision::VoteReplyStaleTerm,
+        Decision::AppendReplyStaleTerm,
+        Decision::LeaderWaitsForCurrentTerm,
+        Decision::ApplySkipsDuplicate,
+        Decision::ClientOldRequestIgnored,
+    ] {
+        assert!(r.coverage.count(d) > 0, "{d:?}");
+    }
 }
+
+/// What the default check cannot reach, and why (README "Coverage").
+const NOT_IN_DEFAULT: [Decision; 6] = [
+    // Only the duplicating network delivers a RequestVote (or its reply) twice.
+    Decision::VoteGrantedAgain,
+    Decision::VoteReplyDuplicate,
+    // With three servers the first vote granted makes a majority.
+    Decision::VoteCounted,
+    // A defensive branch: no correct step leaves a timer of another role set.
+    Decision::TimerLapsed,
+    // Two stale entries on a follower, or a term the new leader never had: more
+    // entries or messages than the default allows (see README "Coverage").
+    Decision::AppendTruncatedLongerSuffix,
+    Decision::BackoffToConflictIndex,
+];
 
 #[test]
 fn small_bounds_are_safe() {

@@ -2,11 +2,10 @@
 //! and reject a bad one.
 
 use raft_checks::bounds::Bounds;
-use raft_checks::model::{RaftModel, State, Violation};
+use raft_checks::model::{observe_server, RaftModel, State, Violation};
 use raft_checks::properties::*;
-use raft_model::{Entry, Id, KvStore, Op, RaftState, Role, ServerSet, ServerState, Term};
+use raft_model::{Entry, Id, KvStore, Op, Role, ServerSet, ServerState, Term};
 use stateright::Model;
-use std::sync::Arc;
 
 fn log(terms: &[Term]) -> Vec<Entry> {
     terms
@@ -41,7 +40,7 @@ fn state(servers: [ServerState; 3]) -> State {
     let model = RaftModel::new(Bounds::default());
     let mut s = model.init_states().remove(0);
     for (i, srv) in servers.into_iter().enumerate() {
-        s.actor_states[i] = Arc::new(RaftState::Server(srv));
+        s.set_server(i, srv);
     }
     s
 }
@@ -103,7 +102,7 @@ fn state_machine_safety_rejects_different_applied_entries() {
     ]);
     assert!(!state_machine_safety(3, &bad));
     let mut flagged = good.clone();
-    flagged.history.violations |= Violation::AppliedDifferent as u8;
+    flagged.history_mut(|h| h.violations |= Violation::AppliedDifferent as u8);
     assert!(
         !state_machine_safety(3, &flagged),
         "the history remembers past applies"
@@ -135,10 +134,10 @@ fn election_safety_counts_every_leader_a_term_ever_had() {
     ]);
     let mut leaders = vec![ServerSet::EMPTY; 3];
     leaders[2].insert(0);
-    s.history.leaders = Arc::new(leaders.clone());
+    s.history_mut(|h| h.leaders = leaders.clone());
     assert!(election_safety(&s));
     leaders[2].insert(1); // S2 led term 2 too, even if it is no longer leader now
-    s.history.leaders = Arc::new(leaders);
+    s.history_mut(|h| h.leaders = leaders);
     assert!(!election_safety(&s));
 }
 
@@ -158,7 +157,7 @@ fn sometimes_properties_see_what_they_name() {
     ]);
     assert!(leader_elected(3, &busy) && entry_committed(3, &busy) && logs_diverge(3, &busy));
     let mut crashed = busy.clone();
-    crashed.crashed[0] = true;
+    crashed.down.insert(0);
     assert!(
         !leader_elected(3, &crashed),
         "a crashed leader does not count"
@@ -174,8 +173,63 @@ fn clients_are_done_only_when_every_operation_is_answered() {
         server(F, 1, &[1, 1], 2),
     ]);
     assert!(!clients_done(&model, &s));
-    Arc::make_mut(&mut s.history.clients)[0].returned = 1;
+    s.history_mut(|h| h.clients[0].returned = 1);
     assert!(client_answered(&s.history) && !clients_done(&model, &s));
-    Arc::make_mut(&mut s.history.clients)[0].returned = 2;
+    s.history_mut(|h| h.clients[0].returned = 2);
     assert!(clients_done(&model, &s));
+}
+
+#[test]
+fn a_replaced_suffix_and_a_stale_reply_are_seen_in_the_step_that_does_them() {
+    let model = RaftModel::new(Bounds::default());
+    let mut s = state([
+        server(L, 3, &[1, 3], 1),
+        server(F, 3, &[1, 2, 2], 1),
+        server(F, 3, &[1, 3], 1),
+    ]);
+    assert!(!suffix_replaced(&s.history) && !stale_reply_arrived(&s.history));
+    // S2's conflicting [2, 2] is replaced by the leader's entry of term 3.
+    let before = s.server(1).cloned().expect("a server");
+    let mut after = before.clone();
+    after.log = log(&[1, 3]).into();
+    s.history_mut(|h| observe_server(h, 1, &before, &after, false));
+    assert!(suffix_replaced(&s.history));
+    // Appending without a conflict is no replacement; the mark lasts one step.
+    let appended = server(F, 3, &[1, 2, 2, 2], 1);
+    let mut t = state([
+        server(L, 3, &[1, 2, 2, 2], 1),
+        before.clone(),
+        server(F, 3, &[1], 1),
+    ]);
+    t.history_mut(|h| observe_server(h, 1, &before, &appended, false));
+    assert!(!suffix_replaced(&t.history));
+    // A reply of term 2 delivered to a server of term 3 is stale.
+    let reply = |term| {
+        raft_model::Msg::RequestVoteReply(raft_model::RequestVoteReply {
+            term,
+            vote_granted: true,
+        })
+    };
+    let mut h = std::borrow::Cow::Borrowed(&*t.history);
+    raft_checks::model::history::observe_delivery(&mut h, &before, &reply(3));
+    assert!(!stale_reply_arrived(&h));
+    raft_checks::model::history::observe_delivery(&mut h, &before, &reply(2));
+    assert!(stale_reply_arrived(&h));
+    let _ = model;
+}
+
+#[test]
+fn clients_overlap_only_while_two_have_operations_in_flight() {
+    let model = RaftModel::new(Bounds {
+        clients: 2,
+        ..Bounds::default()
+    });
+    let mut s = model.init_states().remove(0);
+    assert!(!clients_overlap(&s.history));
+    s.history_mut(|h| h.clients[0].invoked = 1);
+    assert!(!clients_overlap(&s.history), "one client alone");
+    s.history_mut(|h| h.clients[1].invoked = 1);
+    assert!(clients_overlap(&s.history));
+    s.history_mut(|h| h.clients[0].returned = 1);
+    assert!(!clients_overlap(&s.history), "the first one was answered");
 }

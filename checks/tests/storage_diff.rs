@@ -7,7 +7,7 @@
 //! log shares with the current one is the one a full comparison finds.
 
 use raft_checks::bounds::Bounds;
-use raft_checks::model::{acting_actor, Action, RaftModel, State};
+use raft_checks::model::{Action, RaftModel, State};
 use raft_model::Log;
 use stateright::{Checker, Model, Property};
 use std::sync::Arc;
@@ -65,7 +65,11 @@ impl Model for DiffModel {
     }
 
     fn next_state(&self, last: &DiffState, action: Action) -> Option<DiffState> {
-        let acting = acting_actor(&action).map(usize::from);
+        // A loss runs no handler.
+        let acting = match &action {
+            Action::Drop { .. } => None,
+            a => Some(usize::from(a.actor())),
+        };
         let state = self.0.step(&last.state, action)?;
         let mut before = last.before.clone();
         if let Some(i) = acting.filter(|i| *i < self.0.servers()) {

@@ -572,8 +572,8 @@ fn recorded_final_states(dir: &Path) -> Vec<(Id, RaftState)> {
 
 #[test]
 fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_recorded_states() {
+    use raft_checks::model::Action as A;
     use raft_checks::trace::explore as trace_explore;
-    use stateright::actor::ActorModelAction as A;
     use stateright::Model;
     for name in ["leader-kill", "partition", "loss-dup", "leader-kill-loss"] {
         let dir = fixtures().join(name);
@@ -593,7 +593,7 @@ fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_record
         assert_eq!(count(|a| matches!(a, A::Timeout(..))), s.timeouts);
         assert_eq!(count(|a| matches!(a, A::Crash(_))), s.crashes);
         assert_eq!(count(|a| matches!(a, A::Recover(_))), s.restarts);
-        assert_eq!(count(|a| matches!(a, A::Drop(_))), s.drops);
+        assert_eq!(count(|a| matches!(a, A::Drop { .. })), s.drops);
         assert_eq!(
             p.actions.len(),
             s.deliveries + s.timeouts + s.crashes + s.restarts + s.drops
@@ -654,9 +654,9 @@ fn each_fixture_is_a_path_of_the_model_through_every_recorded_step_to_the_record
         let last = path.last_state();
         for (node, recorded) in recorded_final_states(&dir) {
             let i = usize::from(p.ids.to_model(&node));
-            assert!(!last.crashed[i], "{name}: actor {i} is down at the end");
+            assert!(!last.is_down(i), "{name}: actor {i} is down at the end");
             assert_eq!(
-                p.ids.to_real(&*last.actor_states[i]),
+                p.ids.to_real(&*last.actors[i]),
                 recorded,
                 "{name}: actor {i}"
             );

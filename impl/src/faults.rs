@@ -39,6 +39,11 @@ pub struct FaultPatch {
 
 pub const DEFAULT_DELAY_MAX_MS: u64 = 100;
 
+/// The longest hold-back a node accepts: longer than any election timeout, so
+/// a delayed message can arrive terms late, and short enough that held-back
+/// datagrams cannot pile up for minutes.
+pub const MAX_DELAY_MS: u64 = 10_000;
+
 impl Faults {
     pub fn none() -> Self {
         Faults {
@@ -86,8 +91,16 @@ pub fn check_probability(p: f64) -> Result<(), String> {
 }
 
 impl FaultPatch {
-    /// Refuses probabilities outside 0..=1 (a control datagram may carry anything).
+    /// Refuses probabilities outside 0..=1 and delays over [`MAX_DELAY_MS`] (a
+    /// control datagram may carry anything).
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(ms) = self.delay_max_ms {
+            if ms > MAX_DELAY_MS {
+                return Err(format!(
+                    "--delay-ms {ms}: give at most {MAX_DELAY_MS} ms (10 s)"
+                ));
+            }
+        }
         for (name, p) in [
             ("drop", self.drop),
             ("duplicate", self.duplicate),

@@ -2,6 +2,8 @@
 //! integration tests. Each node is a separate process (the `raftlab node` command),
 //! so that killing one with SIGKILL is a real crash.
 
+use crate::auth::Secret;
+use crate::link::Link;
 use crate::wire::NodeStatus;
 use std::fs::{self, File};
 use std::io;
@@ -164,7 +166,7 @@ impl Drop for NodeProc {
 /// chosen at random so that concurrent tests rarely collide.
 pub fn free_base_port(n: usize) -> io::Result<u16> {
     for _ in 0..200 {
-        let base = fastrand::u16(20_000..60_000);
+        let base = 20_000 + (crate::random::u64() % 40_000) as u16;
         let ok = (0..n).all(|i| UdpSocket::bind(("127.0.0.1", base + i as u16)).is_ok());
         if ok {
             return Ok(base);
@@ -177,16 +179,19 @@ pub fn free_base_port(n: usize) -> io::Result<u16> {
 }
 
 /// A local cluster of node processes on consecutive loopback ports: what
-/// `raftlab trace record`, `raftlab bench cluster` and the tests drive. Its nodes
-/// are killed when it is dropped.
+/// `raftlab cluster`, `chaos`, `trace record`, `bench cluster` and the tests
+/// drive. Its nodes are killed when it is dropped.
 pub struct LocalCluster {
     pub procs: Vec<NodeProc>,
     pub addrs: Vec<SocketAddr>,
+    /// How clients reach it: addresses, cluster id, secret.
+    pub link: Link,
 }
 
 impl LocalCluster {
     /// Starts `n` nodes (`exe node ...`) on 127.0.0.1:`base_port`.., node i keeping
-    /// its data in `data/node-i`, each with the `extra` arguments.
+    /// its data in `data/node-i`, each with the `extra` arguments. The cluster id
+    /// is kept in `data/cluster-id` (a fresh random one the first time).
     pub fn spawn(
         exe: &Path,
         n: usize,
@@ -194,18 +199,42 @@ impl LocalCluster {
         data: &Path,
         extra: &[String],
     ) -> io::Result<LocalCluster> {
-        let addrs = crate::client::local_addrs(base_port, n);
+        LocalCluster::spawn_with_secret(exe, n, base_port, data, extra, None)
+    }
+
+    /// [`LocalCluster::spawn`], every node with the secret in `secret_file`.
+    pub fn spawn_with_secret(
+        exe: &Path,
+        n: usize,
+        base_port: u16,
+        data: &Path,
+        extra: &[String],
+        secret_file: Option<&Path>,
+    ) -> io::Result<LocalCluster> {
+        let addrs = crate::link::local_addrs(base_port, n);
+        let cluster = crate::cluster_id::settle(data, None, crate::random::cluster_id)
+            .map_err(io::Error::other)?;
+        let secret = match secret_file {
+            Some(p) => Some(Secret::from_file(p).map_err(io::Error::other)?),
+            None => None,
+        };
+        let mut args = extra.to_vec();
+        args.extend(["--cluster-id".into(), crate::cluster_id::text(cluster)]);
+        if let Some(p) = secret_file {
+            args.extend(["--secret-file".into(), p.display().to_string()]);
+        }
         let mut procs = Vec::with_capacity(n);
         for i in 0..n {
             let dir = data.join(format!("node-{}", i + 1));
-            procs.push(NodeProc::spawn(exe, i, &addrs, &dir, extra)?);
+            procs.push(NodeProc::spawn(exe, i, &addrs, &dir, &args)?);
         }
-        Ok(LocalCluster { procs, addrs })
+        let link = Link::new(addrs.clone(), cluster, secret);
+        Ok(LocalCluster { procs, addrs, link })
     }
 
     /// Each node's status (`None`: no answer within `timeout`).
     pub fn statuses(&self, timeout: Duration) -> Vec<Option<NodeStatus>> {
-        crate::client::status_all(&self.addrs, timeout).unwrap_or_default()
+        self.link.status_all(timeout).unwrap_or_default()
     }
 
     /// Polls the nodes until `pred` holds; the last statuses seen if `within` passes.
@@ -268,11 +297,11 @@ impl LocalCluster {
     /// the leader: a settled cluster to measure from.
     pub fn settle(&mut self, within: Duration) -> Result<(usize, u64), String> {
         let settled = |st: &[Option<NodeStatus>]| {
-            let (leader, _) = crate::client::leader_of(st)?;
+            let (leader, _) = crate::link::leader_of(st)?;
             let commit = st.get(leader)?.as_ref()?.commit_index;
             st.iter()
                 .all(|s| s.as_ref().is_some_and(|s| s.commit_index == commit))
-                .then(|| crate::client::leader_of(st))
+                .then(|| crate::link::leader_of(st))
                 .flatten()
         };
         match self.wait_for(within, |st| settled(st).is_some()) {

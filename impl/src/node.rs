@@ -17,16 +17,17 @@
 //! records reach the file before the save they lead to, and a `flush` record after
 //! the save and before the sends, so the trace shows what was durable when.
 
+use crate::auth::{self, Secret};
 use crate::faults::{FaultPatch, Faults};
 use crate::host_fault::{Boundary, Broken, Honest, HostFault};
 use crate::trace::{self, run_step, Recorder};
 use crate::wal::{StorageError, Store, WalOptions};
 use crate::wire::{
-    self, id_to_u64, is_client_id, DecodeError, Dropped, NodeStatus, Unsent, Wire, MAX_DATAGRAM,
-    MAX_ENTRIES_PER_APPEND, MAX_OP_BYTES,
+    self, id_to_u64, is_client_id, DecodeError, Dropped, NodeStatus, Unsent, Wire, ANY_CLUSTER,
+    MAX_APPEND_BYTES, MAX_DATAGRAM, MAX_ENTRIES_PER_APPEND, MAX_OP_BYTES,
 };
 use raft_model::{
-    Id, Input, Msg, PersistentState, RaftActor, RaftState, Role, ServerConfig, Timer,
+    Id, Input, Msg, PersistentState, RaftActor, RaftState, Refusal, Role, ServerConfig, Timer,
 };
 use stateright::actor::{Actor, Command, Out};
 use std::collections::{BinaryHeap, HashMap};
@@ -52,6 +53,11 @@ pub struct NodeConfig {
     pub trace: Option<PathBuf>,
     /// A test-only fault of the host itself (see [`HostFault`]).
     pub host_fault: Option<HostFault>,
+    /// The cluster's id; `None`: the one kept in the data directory, or for a
+    /// fresh directory one derived from `peers` (see [`crate::cluster_id`]).
+    pub cluster_id: Option<u64>,
+    /// The cluster's shared secret: every datagram must carry its tag.
+    pub secret: Option<Secret>,
 }
 
 #[derive(Debug)]
@@ -102,6 +108,8 @@ impl std::error::Error for NodeError {}
 pub fn server_config(servers: usize) -> ServerConfig {
     let mut cfg = ServerConfig::new(servers);
     cfg.max_entries_per_append = MAX_ENTRIES_PER_APPEND;
+    cfg.max_append_bytes = MAX_APPEND_BYTES;
+    cfg.max_op_bytes = MAX_OP_BYTES;
     cfg
 }
 
@@ -191,6 +199,8 @@ pub struct Node {
     last_seen: (Role, u64),
     /// The trace recorder, with `--trace`.
     trace: Option<Recorder>,
+    /// The cluster id every datagram in and out names.
+    cluster: u64,
 }
 
 impl Node {
@@ -233,6 +243,10 @@ impl Node {
                 raft_model::name::server(Id::from(cfg.index))
             );
         }
+        let cluster = crate::cluster_id::settle(&cfg.data_dir, cfg.cluster_id, || {
+            crate::cluster_id::from_peers(&cfg.peers)
+        })
+        .map_err(NodeError::Config)?;
         let mut boundary: Box<dyn Boundary> = match cfg.host_fault {
             Some(f) => Box::new(Broken::new(f, n)),
             None => Box::new(Honest),
@@ -295,6 +309,7 @@ impl Node {
             pending_sends: Vec::new(),
             last_seen,
             trace: recorder,
+            cluster,
         };
         node.absorb(out);
         node.flush()?;
@@ -461,11 +476,12 @@ impl Node {
                 }
             }
         };
-        let bytes = match wire::encode(&Wire::Raft {
+        let w = Wire::Raft {
             src: self.id,
             dst,
             msg,
-        }) {
+        };
+        let bytes = match wire::encode(self.cluster, &w, self.cfg.secret.as_ref()) {
             Ok(b) if b.len() <= MAX_DATAGRAM => b,
             _ => {
                 self.unsent.too_large += 1;
@@ -518,16 +534,26 @@ impl Node {
 
     /// The door: everything from the network passes here, and nothing here panics.
     fn on_datagram(&mut self, bytes: &[u8], from: SocketAddr) {
-        let w = match wire::decode(bytes) {
-            Ok(w) => w,
+        let (cluster, w) = match wire::decode(bytes, self.cfg.secret.as_ref()) {
+            Ok(x) => x,
             Err(DecodeError::Oversize) => return self.dropped.oversize += 1,
             Err(DecodeError::Malformed) => return self.dropped.malformed += 1,
+            Err(DecodeError::Unauthenticated) => return self.dropped.unauthenticated += 1,
         };
+        // A status request may ask which cluster this is; nothing else may.
+        let discovery = cluster == ANY_CLUSTER && matches!(w, Wire::Status { .. });
+        if cluster != self.cluster && !discovery {
+            self.dropped.other_cluster += 1;
+            return;
+        }
         match w {
             Wire::Raft { src, dst, msg } => self.on_raft(src, dst, msg, from),
             Wire::Status { nonce } => {
                 let reply = Wire::StatusReply(Box::new(self.status(nonce)));
                 self.reply(&reply, from);
+            }
+            Wire::Control { .. } if !auth::may_control(self.cfg.secret.as_ref(), from) => {
+                self.dropped.unauthenticated += 1
             }
             Wire::Control { nonce, patch } => {
                 let result = self.control(&patch);
@@ -546,7 +572,8 @@ impl Node {
         let s = id_to_u64(src);
         let n = self.cfg.peers.len() as u64;
         if s < n {
-            // Server ids are authenticated by address: only peers[i] speaks as S{i+1}.
+            // Server ids are authenticated by address (and by the secret's tag, if
+            // there is one): only peers[i] speaks as S{i+1}.
             if self.cfg.peers[s as usize] != from || src == self.id {
                 self.dropped.foreign += 1;
                 return;
@@ -555,26 +582,35 @@ impl Node {
                 self.dropped.partitioned += 1;
                 return;
             }
-        } else if is_client_id(src) {
-            if let Msg::ClientRequest(r) = &msg {
-                if wire::op_bytes(&r.op) > MAX_OP_BYTES {
-                    self.dropped.oversize += 1;
-                    return;
-                }
-            }
-        } else {
+        } else if !is_client_id(src) {
             self.dropped.foreign += 1;
             return;
         }
-        // Which messages a server accepts at all is the model's to say.
-        if self.actor.admits(self.id, src, &msg).is_err() {
-            self.dropped.foreign += 1;
+        // Which messages a server takes at all is the model's to say.
+        if let Err(r) = self.actor.accepts(self.id, &self.state, src, &msg) {
+            self.count_refusal(r);
             return;
         }
         if is_client_id(src) {
             self.remember_client(src, from);
         }
         self.deliver(src, msg);
+    }
+
+    fn count_refusal(&mut self, r: Refusal) {
+        match r {
+            Refusal::NotFromAPeer | Refusal::NotForServers | Refusal::NotForClients => {
+                self.dropped.foreign += 1
+            }
+            Refusal::TooLarge => self.dropped.oversize += 1,
+            _ => {
+                *self
+                    .dropped
+                    .refused
+                    .entry(r.name().to_string())
+                    .or_default() += 1
+            }
+        }
     }
 
     fn remember_client(&mut self, client: Id, addr: SocketAddr) {
@@ -590,7 +626,7 @@ impl Node {
     }
 
     fn reply(&mut self, w: &Wire, to: SocketAddr) {
-        match wire::encode(w) {
+        match wire::encode(self.cluster, w, self.cfg.secret.as_ref()) {
             Ok(bytes) => self.send_now(to, &bytes),
             Err(_) => self.unsent.too_large += 1,
         }
@@ -642,6 +678,7 @@ impl Node {
             faults: self.faults.clone(),
             clients_known: self.clients.len() as u64,
             saves: self.saves,
+            cluster_id: self.cluster,
         }
     }
 
@@ -671,8 +708,12 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// For tests and tools: a status id that is unlikely to repeat.
 pub fn nonce() -> u64 {
-    fastrand::u64(..)
+    crate::random::u64()
 }
+
+#[cfg(test)]
+#[path = "door_props.rs"]
+mod door_props;
 
 #[cfg(test)]
 mod tests {
@@ -704,6 +745,8 @@ mod tests {
             verbose: false,
             trace: None,
             host_fault: None,
+            cluster_id: None,
+            secret: None,
         };
         for c in [cfg(0, vec![a, a]), cfg(3, vec![a]), cfg(0, vec![])] {
             assert!(matches!(Node::start(c), Err(NodeError::Config(_))));

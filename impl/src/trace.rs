@@ -14,6 +14,7 @@ use stateright::actor::Out;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Runs one handler call of a hosted actor, records it if there is a recorder, and
@@ -48,14 +49,55 @@ pub fn node_file(dir: &Path, index: usize) -> PathBuf {
     dir.join(format!("node-{}.jsonl", index + 1))
 }
 
-/// The trace file of client `id` in `dir`.
-pub fn client_file(dir: &Path, id: Id) -> PathBuf {
-    dir.join(format!("client-{:016x}.jsonl", usize::from(id)))
+/// One trace file for every client session of a process
+/// (`DIR/clients-RANDOM.jsonl`): each session's records are handed to the
+/// operating system whole lines at a time, under a lock, so sessions running on
+/// several threads never split each other's lines.
+pub struct ClientTrace {
+    path: PathBuf,
+    file: Arc<Mutex<File>>,
+}
+
+impl ClientTrace {
+    /// Creates a fresh file in `dir` (created if needed).
+    pub fn create(dir: &Path) -> io::Result<ClientTrace> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("clients-{:016x}.jsonl", crate::random::u64()));
+        let file = File::options().create_new(true).append(true).open(&path)?;
+        Ok(ClientTrace {
+            path,
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A recorder for the session of client `id`.
+    pub fn recorder(&self, id: Id) -> Recorder {
+        Recorder {
+            path: self.path.clone(),
+            file: Sink::Shared(self.file.clone()),
+            node: id,
+            next_step: 0,
+            repaired: 0,
+            last_save: PersistentState::default(),
+            buf: Vec::with_capacity(4096),
+        }
+    }
+}
+
+enum Sink {
+    /// The actor's own file.
+    Own(File),
+    /// A file that several actors of this process write.
+    Shared(Arc<Mutex<File>>),
 }
 
 pub struct Recorder {
     path: PathBuf,
-    file: File,
+    file: Sink,
     node: Id,
     next_step: u64,
     /// Bytes of an incomplete last line cut at open, reported in the start record.
@@ -90,7 +132,7 @@ impl Recorder {
         file.seek(SeekFrom::End(0))?;
         Ok(Recorder {
             path: path.to_path_buf(),
-            file,
+            file: Sink::Own(file),
             node,
             next_step,
             repaired,
@@ -185,7 +227,13 @@ impl Recorder {
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&self.buf)?;
+        match &mut self.file {
+            Sink::Own(f) => f.write_all(&self.buf)?,
+            Sink::Shared(f) => f
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .write_all(&self.buf)?,
+        }
         self.buf.clear();
         Ok(())
     }

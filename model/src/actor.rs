@@ -74,6 +74,15 @@ impl RaftActor {
         }
     }
 
+    /// [`RaftActor::admits`], and for a server in `state` also
+    /// [`ServerConfig::plausible`]: exactly what the handlers take.
+    pub fn accepts(&self, id: Id, state: &RaftState, src: Id, msg: &Msg) -> Result<(), Refusal> {
+        match (self, state) {
+            (RaftActor::Server(cfg), RaftState::Server(s)) => cfg.accepts(id, s, src, msg),
+            _ => self.admits(id, src, msg),
+        }
+    }
+
     /// Runs the handler for `input` on `state`: the one way hosts, the trace
     /// validator and the test kit call a running actor.
     pub fn handle(&self, id: Id, state: &RaftState, input: Input) -> Stepped {

@@ -92,6 +92,7 @@ impl KvStore {
     pub fn apply(&mut self, entry: &Entry, apply_duplicates: bool) {
         if let Some(session) = self.sessions.get(&entry.client) {
             if session.seq >= entry.seq && !apply_duplicates {
+                crate::coverage::hit(crate::coverage::Decision::ApplySkipsDuplicate);
                 return;
             }
         }

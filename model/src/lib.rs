@@ -9,11 +9,15 @@
 
 pub mod actor;
 pub mod client;
+pub mod coverage;
+pub mod footprint;
 pub mod kv;
+pub mod limits;
 pub mod log;
 pub mod msg;
 pub mod mutant;
 pub mod name;
+pub mod sanity;
 pub mod server;
 pub mod server_set;
 pub mod testkit;
@@ -22,13 +26,15 @@ pub mod trace;
 pub use actor::{Input, RaftActor, RaftState, Stepped};
 pub use client::{ClientConfig, ClientState};
 pub use kv::{KvSpec, KvStore, OpResult, Session};
+pub use limits::{entry_bytes, op_bytes, MAX_INDEX, MAX_TERM};
 pub use log::Log;
 pub use msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
     RequestVoteReply, Term, Text, Timer,
 };
 pub use mutant::{Mutant, MutantSet};
-pub use server::{PersistentState, Refusal, Role, ServerConfig, ServerState};
+pub use sanity::Refusal;
+pub use server::{PersistentState, Role, ServerConfig, ServerState};
 pub use server_set::ServerSet;
 pub use stateright::actor::Id;
 

@@ -6,13 +6,16 @@
 //! the `Save` durably before any send of the same step.
 
 use crate::actor::RaftActor;
+use crate::coverage::{hit, Decision as D};
 use crate::kv::{KvStore, OpResult};
+use crate::limits::{batch_len, MAX_TERM};
 use crate::log::Log;
 use crate::msg::{
     AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
     RequestVoteReply, Term, Timer,
 };
 use crate::mutant::{Mutant, MutantSet};
+pub use crate::sanity::Refusal;
 use crate::server_set::ServerSet;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Id, Out};
@@ -32,6 +35,11 @@ pub struct ServerConfig {
     pub heartbeat_interval: Range<Duration>,
     /// The most entries one AppendEntries carries.
     pub max_entries_per_append: usize,
+    /// The most bytes of entries one AppendEntries carries (by
+    /// [`crate::limits::entry_bytes`]; a single larger entry still goes alone).
+    pub max_append_bytes: usize,
+    /// The largest operation (key plus value bytes) a server takes.
+    pub max_op_bytes: usize,
     /// Known Raft bugs switched on (none by default).
     pub mutants: MutantSet,
 }
@@ -43,6 +51,8 @@ impl ServerConfig {
             election_timeout: Duration::from_millis(300)..Duration::from_millis(600),
             heartbeat_interval: Duration::from_millis(50)..Duration::from_millis(50),
             max_entries_per_append: 64,
+            max_append_bytes: 48 * 1024,
+            max_op_bytes: 1024,
             mutants: MutantSet::NONE,
         }
     }
@@ -64,17 +74,6 @@ impl ServerConfig {
             crate::majority(self.servers)
         }
     }
-}
-
-/// Why a server refuses a message before any handler sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// An RPC that only servers exchange, from an actor that is not another server.
-    NotFromAPeer,
-    /// A reply meant for clients.
-    NotForServers,
-    /// A message for servers, or a reply from an actor that is not a server.
-    NotForClients,
 }
 
 /// Figure 2's persistent state: saved before the server answers anyone.
@@ -235,9 +234,11 @@ impl ServerConfig {
         let mut step = Step::new();
         match timer {
             Timer::Election if state.role != Role::Leader => {
+                hit(D::ElectionStarted);
                 self.start_election(id, state.to_mut(), &mut step)
             }
             Timer::Heartbeat if state.role == Role::Leader => {
+                hit(D::HeartbeatSent);
                 // Figure 2: "repeat during idle periods to prevent election timeouts".
                 for peer in self.peers(id) {
                     self.send_heartbeat(state, peer, &mut step);
@@ -245,7 +246,7 @@ impl ServerConfig {
                 step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
             }
             // A timer of a role this server no longer has: let it lapse.
-            _ => {}
+            _ => hit(D::TimerLapsed),
         }
         step.emit(self, state, o);
     }
@@ -261,7 +262,7 @@ impl ServerConfig {
         o: &mut Out<RaftActor>,
     ) {
         let mut step = Step::new();
-        if self.admits(id, src, &msg).is_err() {
+        if self.accepts(id, state, src, &msg).is_err() {
             return;
         }
         if let Some(term) = msg.term() {
@@ -282,11 +283,13 @@ impl ServerConfig {
         step.emit(self, state, o);
     }
 
-    /// Which messages server `id` accepts from `src` at all: the RPCs servers
-    /// exchange only from another server, client requests from anyone, client
-    /// replies never. The host's door refuses (and counts) the rest before they
-    /// reach a handler; the handler ignores them too.
+    /// Which messages server `id` accepts from `src` at all: well-formed ones
+    /// (see [`crate::sanity`]), the RPCs servers exchange only from another
+    /// server, client requests from anyone, client replies never. The host's door
+    /// refuses (and counts) the rest before they reach a handler; the handler
+    /// ignores them too.
     pub fn admits(&self, id: Id, src: Id, msg: &Msg) -> Result<(), Refusal> {
+        self.well_formed(msg)?;
         let from_peer = usize::from(src) < self.servers && src != id;
         match msg {
             Msg::ClientRequest(_) => Ok(()),
@@ -301,6 +304,11 @@ impl ServerConfig {
         if term <= state.current_term {
             return;
         }
+        hit(match state.role {
+            Role::Follower => D::NewerTermFollower,
+            Role::Candidate => D::NewerTermCandidateStepsDown,
+            Role::Leader => D::NewerTermLeaderStepsDown,
+        });
         let s = state.to_mut();
         s.current_term = term;
         s.voted_for = None;
@@ -324,7 +332,13 @@ impl ServerConfig {
 
     /// Figure 2, followers and candidates: on election timeout, start an election.
     fn start_election(&self, id: Id, s: &mut ServerState, step: &mut Step) {
-        s.current_term += 1;
+        let Some(term) = s.current_term.checked_add(1).filter(|t| *t <= MAX_TERM) else {
+            // No term is left to start: stay, and try again later (never reached
+            // but by a forged term).
+            step.set_timer(Timer::Election, &self.election_timeout);
+            return;
+        };
+        s.current_term = term;
         s.role = Role::Candidate;
         s.voted_for = Some(id);
         s.votes_granted = ServerSet::singleton(usize::from(id));
@@ -360,6 +374,17 @@ impl ServerConfig {
             >= (s.last_log_term(), s.last_log_index())
             || self.has(Mutant::NoElectionRestriction);
         let vote_granted = m.term == s.current_term && free_to_vote && up_to_date;
+        hit(if m.term != s.current_term {
+            D::VoteRefusedStaleTerm
+        } else if !free_to_vote {
+            D::VoteRefusedVotedOther
+        } else if !up_to_date {
+            D::VoteRefusedLogBehind
+        } else if s.voted_for == Some(candidate) {
+            D::VoteGrantedAgain
+        } else {
+            D::VoteGranted
+        });
         if vote_granted && s.voted_for != Some(candidate) {
             let s = state.to_mut();
             s.voted_for = Some(candidate);
@@ -385,17 +410,28 @@ impl ServerConfig {
         step: &mut Step,
     ) {
         let voter = usize::from(voter);
-        if state.role != Role::Candidate
-            || m.term != state.current_term
-            || !m.vote_granted
-            || state.votes_granted.contains(voter)
-        {
+        let stale = if m.term != state.current_term {
+            Some(D::VoteReplyStaleTerm)
+        } else if state.role != Role::Candidate {
+            Some(D::VoteReplyNotCandidate)
+        } else if !m.vote_granted {
+            Some(D::VoteReplyRefused)
+        } else if state.votes_granted.contains(voter) {
+            Some(D::VoteReplyDuplicate)
+        } else {
+            None
+        };
+        if let Some(d) = stale {
+            hit(d);
             return;
         }
         let s = state.to_mut();
         s.votes_granted.insert(voter);
         if s.votes_granted.len() >= self.quorum() {
+            hit(D::ElectionWon);
             self.become_leader(id, s, step);
+        } else {
+            hit(D::VoteCounted);
         }
     }
 
@@ -403,7 +439,7 @@ impl ServerConfig {
         s.role = Role::Leader;
         s.leader_hint = Some(id);
         s.votes_granted = ServerSet::EMPTY;
-        s.next_index = vec![s.last_log_index() + 1; self.servers];
+        s.next_index = vec![s.last_log_index().saturating_add(1); self.servers];
         s.match_index = vec![0; self.servers];
         step.cancel_timer(Timer::Election);
         step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
@@ -428,13 +464,16 @@ impl ServerConfig {
     }
 
     fn send_entries_from_next(&self, s: &ServerState, peer: Id, batch: usize, step: &mut Step) {
-        let next = s.next_index[usize::from(peer)];
-        let prev_log_index = next - 1;
+        let next = s.next_index.get(usize::from(peer)).copied().unwrap_or(1);
+        // next_index stays within 1..=last+1; saturate anyway, never panic.
+        let prev_log_index = next.saturating_sub(1).min(s.last_log_index());
+        let first = prev_log_index.saturating_add(1);
+        let n = batch_len(s.log.iter_from(first), batch, self.max_append_bytes);
         let request = AppendEntries {
             term: s.current_term,
             prev_log_index,
             prev_log_term: s.term_at(prev_log_index).unwrap_or(0),
-            entries: s.log.entries_from(next, batch),
+            entries: s.log.entries_from(first, n),
             leader_commit: s.commit_index,
         };
         step.send(peer, Msg::AppendEntries(request));
@@ -456,6 +495,7 @@ impl ServerConfig {
             leader_commit,
         } = m;
         if term < state.current_term {
+            hit(D::AppendStaleTerm);
             // Figure 2, receiver 1: reply false; the stale leader learns the term.
             step.send(
                 leader,
@@ -466,6 +506,7 @@ impl ServerConfig {
         if state.role != Role::Follower || state.leader_hint != Some(leader) {
             let s = state.to_mut();
             if s.role != Role::Follower {
+                hit(D::AppendCandidateStepsDown);
                 self.become_follower(s, step);
             }
             s.leader_hint = Some(leader);
@@ -476,11 +517,13 @@ impl ServerConfig {
         // Figure 2, receiver 2: the consistency check, with 6.824's XTerm/XIndex/XLen.
         match state.term_at(prev_log_index) {
             None => {
+                hit(D::AppendMissingPrev);
                 let x_len = state.last_log_index();
                 step.send(leader, reject(state.current_term, 0, 0, x_len));
                 return;
             }
             Some(t) if t != prev_log_term => {
+                hit(D::AppendConflictingPrev);
                 let x_index = (1..=prev_log_index)
                     .rev()
                     .take_while(|i| state.term_at(*i) == Some(t))
@@ -495,13 +538,22 @@ impl ServerConfig {
 
         // Receiver 3 and 4: cut the log only at a real conflict, then append what is new.
         // A stale or duplicated AppendEntries whose entries all match changes nothing.
-        let last_new = prev_log_index + entries.len() as LogIndex;
-        let conflict = entries.iter().enumerate().find_map(|(k, e)| {
-            let index = prev_log_index + 1 + k as LogIndex;
-            match state.term_at(index) {
-                Some(t) if t == e.term => None,
-                _ => Some(k),
+        // In range: `admits` bounds prev_log_index + entries by MAX_INDEX.
+        let last_new = prev_log_index.saturating_add(entries.len() as LogIndex);
+        let conflict = first_conflict(state, prev_log_index, &entries);
+        hit(match conflict {
+            _ if entries.is_empty() => D::AppendHeartbeatMatch,
+            Some(k)
+                if state
+                    .term_at(prev_log_index.saturating_add(1 + k as LogIndex))
+                    .is_none() =>
+            {
+                D::AppendNewEntries
             }
+            Some(_) if state.last_log_index() > last_new => D::AppendTruncatedLongerSuffix,
+            Some(_) => D::AppendTruncatedSuffix,
+            None if state.last_log_index() > last_new => D::AppendAllPresentLongerLog,
+            None => D::AppendAllPresent,
         });
         if let Some(k) = conflict {
             let s = state.to_mut();
@@ -522,6 +574,7 @@ impl ServerConfig {
         };
         let new_commit = leader_commit.min(bound);
         if new_commit > state.commit_index {
+            hit(D::FollowerCommits);
             self.apply_up_to(state.to_mut(), new_commit, step);
         }
         let reply = AppendEntriesReply {
@@ -552,34 +605,58 @@ impl ServerConfig {
             x_index,
             x_len,
         } = m;
-        if state.role != Role::Leader || term != state.current_term {
-            return; // stale
+        if term != state.current_term {
+            hit(D::AppendReplyStaleTerm);
+            return;
+        }
+        if state.role != Role::Leader {
+            hit(D::AppendReplyNotLeader);
+            return;
         }
         let f = usize::from(follower);
+        let (Some(&matched), Some(&next_f)) = (state.match_index.get(f), state.next_index.get(f))
+        else {
+            return; // not a follower of this leader (refused by `admits`)
+        };
+        // `plausible` bounds match_index by the log: next_index stays in 1..=last+1.
+        let last = state.last_log_index();
         if success {
-            if match_index > state.match_index[f] {
+            if match_index > matched {
+                hit(D::AppendReplyProgress);
                 let s = state.to_mut();
                 s.match_index[f] = match_index;
-                s.next_index[f] = s.next_index[f].max(match_index + 1);
+                s.next_index[f] = next_f.max(match_index.saturating_add(1));
                 self.advance_commit_index(id, s, step);
+            } else {
+                hit(D::AppendReplyNoProgress);
             }
             // The follower is alive and still lacks entries (the ones sent may have
             // been lost): send them.
-            if state.next_index[f] <= state.last_log_index() {
+            if state.next_index[f] <= last {
+                hit(D::AppendReplySendsMore);
                 self.send_append_entries(state, follower, step);
             }
         } else {
             // 6.824 accelerated backtracking: skip a whole conflicting term at once.
             let next = if x_term == 0 {
-                x_len + 1
+                hit(D::BackoffToFollowerLength);
+                x_len.saturating_add(1)
             } else {
                 match state.log.last_index_of_term(x_term) {
-                    Some(last) => last + 1,
-                    None => x_index,
+                    Some(last) => {
+                        hit(D::BackoffPastLeadersTerm);
+                        last + 1
+                    }
+                    None => {
+                        hit(D::BackoffToConflictIndex);
+                        x_index
+                    }
                 }
             };
-            let next = next.clamp(state.match_index[f] + 1, state.last_log_index() + 1);
-            if next != state.next_index[f] {
+            let next = next
+                .min(last.saturating_add(1))
+                .max(matched.saturating_add(1));
+            if next != next_f {
                 state.to_mut().next_index[f] = next;
             }
             self.send_append_entries(state, follower, step);
@@ -593,13 +670,17 @@ impl ServerConfig {
         let quorum = self.quorum();
         let mut n = s.last_log_index();
         while n > s.commit_index {
+            let replicas = (0..self.servers)
+                .filter(|&p| p == me || s.match_index.get(p).is_some_and(|m| *m >= n))
+                .count();
             if s.term_at(n) != Some(s.current_term) && !self.has(Mutant::CommitOldTerm) {
+                if replicas >= quorum {
+                    hit(D::LeaderWaitsForCurrentTerm);
+                }
                 break; // older entries commit only by way of a current-term entry
             }
-            let replicas = (0..self.servers)
-                .filter(|&p| p == me || s.match_index[p] >= n)
-                .count();
             if replicas >= quorum {
+                hit(D::LeaderCommits);
                 self.apply_up_to(s, n, step);
                 return;
             }
@@ -612,11 +693,13 @@ impl ServerConfig {
     /// from their session.
     fn apply_up_to(&self, s: &mut ServerState, index: LogIndex, step: &mut Step) {
         let no_dedup = self.has(Mutant::NoDedup);
-        for i in s.commit_index + 1..=index {
+        let index = index.min(s.last_log_index());
+        for i in s.commit_index.saturating_add(1)..=index {
             let Some(entry) = s.log.entry(i) else { break };
             s.kv.apply(entry, no_dedup);
             if s.role == Role::Leader && entry.term == s.current_term {
                 if let Some(result) = s.kv.answered(entry.client, entry.seq) {
+                    hit(D::LeaderAnswersClient);
                     let reply = Msg::ClientReply {
                         seq: entry.seq,
                         result: result.clone(),
@@ -641,14 +724,22 @@ impl ServerConfig {
         let ClientRequest { seq, op } = m;
         if state.role != Role::Leader {
             let leader_hint = state.leader_hint;
+            hit(if leader_hint.is_some() {
+                D::ClientRedirected
+            } else {
+                D::ClientNoLeaderKnown
+            });
             step.send(client, Msg::NotLeader { seq, leader_hint });
             return;
         }
         if state.kv.seen(client, seq) {
             // Applied already: answer from the session (an older request: ignore).
             if let Some(result) = state.kv.answered(client, seq) {
+                hit(D::ClientAnsweredFromSession);
                 let result = result.clone();
                 step.send(client, Msg::ClientReply { seq, result });
+            } else {
+                hit(D::ClientOldRequestIgnored);
             }
             return;
         }
@@ -662,11 +753,13 @@ impl ServerConfig {
         let term = state.current_term;
         let pending = state
             .log
-            .iter_from(state.commit_index + 1)
+            .iter_from(state.commit_index.saturating_add(1))
             .any(|e| e.term == term && e.client == client && e.seq == seq);
         if pending {
+            hit(D::ClientRequestPending);
             return; // already in this term's log: it commits or this leader is deposed
         }
+        hit(D::ClientRequestAppended);
         let s = state.to_mut();
         s.log.push(Entry {
             term,
@@ -684,6 +777,22 @@ impl ServerConfig {
         }
         self.advance_commit_index(id, s, step);
     }
+}
+
+/// The position in `entries` (which follow `prev_log_index`) of the first one that
+/// the log does not hold (Figure 2, receiver 3: a conflict, or past the end).
+pub(crate) fn first_conflict(
+    s: &ServerState,
+    prev_log_index: LogIndex,
+    entries: &[Entry],
+) -> Option<usize> {
+    entries.iter().enumerate().find_map(|(k, e)| {
+        let index = prev_log_index.saturating_add(1 + k as LogIndex);
+        match s.term_at(index) {
+            Some(t) if t == e.term => None,
+            _ => Some(k),
+        }
+    })
 }
 
 fn reject(term: Term, x_term: Term, x_index: LogIndex, x_len: LogIndex) -> Msg {

@@ -93,6 +93,13 @@ pub enum ActorConfig {
         election_timeout_us: [u64; 2],
         heartbeat_interval_us: [u64; 2],
         max_entries_per_append: usize,
+        /// Absent in traces made before batches were capped in bytes: no cap.
+        #[serde(default = "no_byte_cap")]
+        max_append_bytes: usize,
+        /// Absent in traces made before the model limited operations: the host's
+        /// limit then, 1 KiB.
+        #[serde(default = "old_op_limit")]
+        max_op_bytes: usize,
         /// Known Raft bugs switched on; a trace of a correct host has none.
         #[serde(default, skip_serializing_if = "is_no_mutant")]
         mutants: MutantSet,
@@ -105,6 +112,14 @@ pub enum ActorConfig {
         #[serde(default, skip_serializing_if = "is_zero_range")]
         start_delay_us: [u64; 2],
     },
+}
+
+fn no_byte_cap() -> usize {
+    usize::MAX
+}
+
+fn old_op_limit() -> usize {
+    1024
 }
 
 fn is_zero_range(r: &[u64; 2]) -> bool {
@@ -132,6 +147,8 @@ impl ActorConfig {
                 election_timeout_us: range_us(&c.election_timeout),
                 heartbeat_interval_us: range_us(&c.heartbeat_interval),
                 max_entries_per_append: c.max_entries_per_append,
+                max_append_bytes: c.max_append_bytes,
+                max_op_bytes: c.max_op_bytes,
                 mutants: c.mutants,
             },
             RaftActor::Client(c) => ActorConfig::Client {
@@ -150,12 +167,16 @@ impl ActorConfig {
                 election_timeout_us,
                 heartbeat_interval_us,
                 max_entries_per_append,
+                max_append_bytes,
+                max_op_bytes,
                 mutants,
             } => {
                 let mut c = ServerConfig::new(*servers).with_mutants(*mutants);
                 c.election_timeout = range_from_us(*election_timeout_us);
                 c.heartbeat_interval = range_from_us(*heartbeat_interval_us);
                 c.max_entries_per_append = *max_entries_per_append;
+                c.max_append_bytes = *max_append_bytes;
+                c.max_op_bytes = *max_op_bytes;
                 RaftActor::Server(c)
             }
             ActorConfig::Client {

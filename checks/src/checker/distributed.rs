@@ -2,11 +2,12 @@
 //! (`super::timely`), reported like any other check.
 
 use super::counterexample::{explorer_path, replay, rows};
+use super::coverage::Coverage;
 use super::report::{Distributed, Engine, Found, PropertyResult, Report, Status};
 use super::run::{RunOptions, Strategy};
 use super::timely::{self, Layout, Outcome, Stopped};
 use crate::bounds::{flags, Bounds};
-use crate::model::{representative, Action, RaftModel, State};
+use crate::model::{representative_for, Action, RaftModel};
 use crate::properties;
 use stateright::Expectation;
 use std::sync::Arc;
@@ -53,9 +54,8 @@ pub fn check(
     spread: &Spread,
 ) -> Result<Option<Report>, String> {
     let model = RaftModel::new(bounds.clone());
-    let symmetry: timely::codec::Symmetry<RaftModel> = opts
-        .symmetry
-        .then_some(representative as fn(&State) -> State);
+    let symmetry: timely::codec::Symmetry<RaftModel> =
+        opts.symmetry.then(|| representative_for(bounds.network));
     let topts = timely::Options {
         workers: spread.workers,
         layout: spread.layout.clone(),
@@ -65,6 +65,7 @@ pub fn check(
         progress: opts.progress,
         identity: identity(bounds, opts),
         alive: spread.alive.clone(),
+        counters: Some(handler_decisions()),
     };
     let Some(out) = timely::check(model.clone(), symmetry, &topts)? else {
         return Ok(None);
@@ -103,6 +104,7 @@ fn report(model: &RaftModel, bounds: &Bounds, opts: &RunOptions, out: &Outcome<A
         threads: out.workers_per_process,
         incomplete,
         properties,
+        coverage: Coverage::from_counts(&out.counters),
         distributed: Some(Distributed {
             processes: out.processes.len(),
             workers: out.workers_per_process,
@@ -133,6 +135,12 @@ fn verdict(model: &RaftModel, p: &properties::Named, out: &Outcome<Action>) -> P
         explorer_path: actions.as_ref().and_then(|a| explorer_path(model, a)),
         path: actions,
     }
+}
+
+/// How often this process's handlers took each decision since now.
+fn handler_decisions() -> timely::run::Counters {
+    let before = raft_model::coverage::snapshot();
+    Arc::new(move || raft_model::coverage::since(&before, &raft_model::coverage::snapshot()))
 }
 
 /// How long processes wait for each other to start and connect, unless told.

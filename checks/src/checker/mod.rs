@@ -4,6 +4,7 @@
 
 pub mod catalogue;
 pub mod counterexample;
+pub mod coverage;
 pub mod distributed;
 pub mod model;
 pub mod mutants;
@@ -12,5 +13,6 @@ pub mod run;
 pub mod state_codec;
 pub mod timely;
 
+pub use coverage::Coverage;
 pub use report::{Distributed, Engine, Found, PropertyResult, Report, Status};
 pub use run::{check, RunOptions, Strategy};

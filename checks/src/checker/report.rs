@@ -95,6 +95,8 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
     pub properties: Vec<PropertyResult>,
+    /// How often the search took each decision of the server's handlers.
+    pub coverage: super::coverage::Coverage,
     /// The timely engine's processes and workers (absent for stateright's).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub distributed: Option<Distributed>,

@@ -1,9 +1,10 @@
 //! Runs a check and judges it: the report behind `raftlab check`.
 
 use super::counterexample::{explorer_path, minimize, replay, rows};
+use super::coverage::Coverage;
 use super::report::{Found, PropertyResult, Report, Status};
 use crate::bounds::Bounds;
-use crate::model::{representative, Action, RaftModel, State};
+use crate::model::{representative_for, Action, RaftModel, State};
 use crate::properties;
 use serde::Serialize;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
@@ -119,6 +120,7 @@ fn spawn(
     symmetry: bool,
 ) -> Outcome {
     let started = Instant::now();
+    let representative = representative_for(model.bounds.network);
     let mut b = model
         .checker()
         .threads(opts.threads.max(1))
@@ -156,15 +158,22 @@ fn say(opts: &RunOptions, text: &str) {
 /// symmetry, for at most `opts.shortest_within`), or else the depth-first one cut
 /// down to a minimal story.
 pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
-    let model = RaftModel::new(bounds.clone());
+    // Simulation keeps every step: stateright's simulation records a step that
+    // leads nowhere as taken, and then cannot replay the run it found.
+    let model = match opts.strategy {
+        Strategy::Simulation => RaftModel::new(bounds.clone()),
+        _ => RaftModel::new(bounds.clone()).pruned(),
+    };
     let symmetry = opts.symmetry && opts.strategy != Strategy::Bfs;
-    let out = spawn(
-        model.clone(),
-        opts,
-        opts.strategy,
-        HasDiscoveries::AnyFailures,
-        symmetry,
-    );
+    let (out, coverage) = Coverage::of(|| {
+        spawn(
+            model.clone(),
+            opts,
+            opts.strategy,
+            HasDiscoveries::AnyFailures,
+            symmetry,
+        )
+    });
     let named = properties::named(bounds);
     let mut results: Vec<PropertyResult> = named
         .iter()
@@ -195,6 +204,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         threads: opts.threads,
         incomplete,
         properties: results,
+        coverage,
         distributed: None,
     }
 }

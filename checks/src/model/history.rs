@@ -8,7 +8,7 @@ use raft_model::{Entry, Id, KvSpec, Op, OpResult, Role, ServerSet, ServerState};
 use serde::{Deserialize, Serialize};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Rewrite, RewritePlan};
-use std::sync::Arc;
+use std::borrow::Cow;
 
 /// Transition properties, recorded in `History::violations` the step they fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +17,16 @@ pub enum Violation {
     CommitDecreased = 2,
     LeaderOverwrote = 4,
     AppliedDifferent = 8,
+}
+
+/// Events of one step that Sometimes properties look for, recorded in
+/// `History::marks` by the step that does them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// A follower's conflicting entries were cut and replaced by the leader's.
+    SuffixReplaced = 1,
+    /// A server was delivered a reply of an older term (an election came between).
+    StaleReplyArrived = 2,
 }
 
 impl Violation {
@@ -38,39 +48,51 @@ impl Violation {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The history of a run. A model state holds it shared (`Shared<History>`): it
+/// changes in few steps, so most states hash and clone it as one pointer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "Recorded")]
 pub struct History {
     /// `leaders[t]`: every server that has been leader in term `t`.
-    pub leaders: Arc<Vec<ServerSet>>,
+    pub leaders: Vec<ServerSet>,
     /// The entries applied so far, by index (the longest prefix any server applied).
-    pub applied: Arc<Vec<Entry>>,
+    pub applied: Vec<Entry>,
     /// Crashes so far.
     pub crashes: u8,
     /// Servers that have crashed at least once.
     pub crashed_before: ServerSet,
     /// `Violation` bits.
     pub violations: u8,
-    /// The clients' operations, for the linearizability check.
-    pub lin: Arc<LinearizabilityTester<Id, KvSpec>>,
+    /// What the last step did that a Sometimes property looks for ([`Mark`]
+    /// bits): each step starts with none, so a mark tells apart only the states a
+    /// marked step leads to.
+    pub marks: u8,
+    /// The clients' operations, for the linearizability check: judged (and the
+    /// verdict kept in `lin_ok`) whenever an operation is invoked or returns.
+    /// Not encoded: rebuilt from `lin_events` (stateright's tester cannot be
+    /// read back from bytes).
+    #[serde(skip)]
+    lin: LinearizabilityTester<Id, KvSpec>,
+    lin_ok: bool,
     /// Per client (0-based): its operations invoked and answered so far.
-    pub clients: Arc<Vec<ClientProgress>>,
-    /// What `lin` was told, in order: enough to rebuild it from bytes
-    /// (stateright's tester cannot be read back), for the timely engine. Not part
-    /// of the history's identity (the tester is): two histories whose testers
-    /// agree are one, however their clients interleaved.
-    pub lin_events: Unweighed<Arc<Vec<(Id, LinEvent)>>>,
+    pub clients: Vec<ClientProgress>,
+    /// What `lin` was told, in order: enough to rebuild it, for the timely
+    /// engine, which ships states as bytes. Not part of the history's identity
+    /// (the tester is), so two histories whose testers agree are one however
+    /// their clients interleaved.
+    lin_events: Unweighed<Vec<(Id, LinEvent)>>,
 }
 
 /// What the linearizability tester was told.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum LinEvent {
+enum LinEvent {
     Invoke(Op),
     Return(OpResult),
 }
 
 /// A value carried along that takes no part in equality or hashing.
-#[derive(Clone, Debug, Default)]
-pub struct Unweighed<T>(pub T);
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Unweighed<T>(T);
 
 impl<T> PartialEq for Unweighed<T> {
     fn eq(&self, _: &Self) -> bool {
@@ -84,30 +106,73 @@ impl<T> std::hash::Hash for Unweighed<T> {
     fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
-/// A tester told `events`, in order: the one they were recorded from.
-pub fn replay_lin(events: &[(Id, LinEvent)]) -> LinearizabilityTester<Id, KvSpec> {
-    let mut lin = LinearizabilityTester::new(KvSpec::default());
-    for (id, e) in events {
-        let _ = match e {
-            LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
-            LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
-        };
+/// A history as it is encoded: every field but the tester, in order.
+#[derive(Deserialize)]
+struct Recorded {
+    leaders: Vec<ServerSet>,
+    applied: Vec<Entry>,
+    crashes: u8,
+    crashed_before: ServerSet,
+    violations: u8,
+    marks: u8,
+    lin_ok: bool,
+    clients: Vec<ClientProgress>,
+    lin_events: Unweighed<Vec<(Id, LinEvent)>>,
+}
+
+impl From<Recorded> for History {
+    /// Tells a new tester what the encoded one was told, in the same order.
+    fn from(r: Recorded) -> History {
+        let mut lin = LinearizabilityTester::new(KvSpec::default());
+        for (id, e) in &r.lin_events.0 {
+            let _ = match e {
+                LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
+                LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
+            };
+        }
+        History {
+            leaders: r.leaders,
+            applied: r.applied,
+            crashes: r.crashes,
+            crashed_before: r.crashed_before,
+            violations: r.violations,
+            marks: r.marks,
+            lin,
+            lin_ok: r.lin_ok,
+            clients: r.clients,
+            lin_events: r.lin_events,
+        }
     }
-    lin
 }
 
 impl History {
     pub fn new(clients: usize) -> Self {
         History {
-            leaders: Arc::default(),
-            applied: Arc::default(),
+            leaders: Vec::new(),
+            applied: Vec::new(),
             crashes: 0,
             crashed_before: ServerSet::EMPTY,
             violations: 0,
-            lin: Arc::new(LinearizabilityTester::new(KvSpec::default())),
-            clients: Arc::new(vec![ClientProgress::default(); clients]),
+            marks: 0,
+            lin: LinearizabilityTester::new(KvSpec::default()),
+            lin_ok: true,
+            clients: vec![ClientProgress::default(); clients],
             lin_events: Unweighed::default(),
         }
+    }
+
+    /// The clients' operations so far, as stateright's linearizability tester has them.
+    pub fn lin(&self) -> &LinearizabilityTester<Id, KvSpec> {
+        &self.lin
+    }
+
+    /// Whether the clients' operations so far are linearizable.
+    pub fn linearizable(&self) -> bool {
+        self.lin_ok
+    }
+
+    fn judge_lin(&mut self) {
+        self.lin_ok = judge(&self.lin);
     }
 
     pub fn violated(&self, v: Violation) -> bool {
@@ -116,6 +181,17 @@ impl History {
 
     pub fn flag(&mut self, v: Violation) {
         self.violations |= v as u8;
+    }
+
+    pub fn marked(&self, m: Mark) -> bool {
+        self.marks & m as u8 != 0
+    }
+
+    /// Forgets the last step's marks: the next step starts.
+    pub fn clear_marks(h: &mut Cow<History>) {
+        if h.marks != 0 {
+            h.to_mut().marks = 0;
+        }
     }
 
     /// Operations answered so far, over all clients.
@@ -132,7 +208,7 @@ impl History {
 impl Rewrite<Id> for History {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
         History {
-            leaders: Arc::new(self.leaders.iter().map(|l| l.rewrite(plan)).collect()),
+            leaders: self.leaders.iter().map(|l| l.rewrite(plan)).collect(),
             applied: self.applied.clone(), // entries name clients only
             crashed_before: self.crashed_before.rewrite(plan),
             // Clients are never permuted, so what is keyed by client stays.
@@ -151,25 +227,51 @@ pub fn observe_server(
     after: &ServerState,
     recovered: bool,
 ) {
+    let mut cow = Cow::Borrowed(&*h);
+    observe_server_cow(&mut cow, i, before, after, recovered);
+    if let Cow::Owned(changed) = cow {
+        *h = changed;
+    }
+}
+
+/// [`observe_server`] on a history that is copied only if the step changes it.
+pub fn observe_server_cow(
+    h: &mut Cow<History>,
+    i: usize,
+    before: &ServerState,
+    after: &ServerState,
+    recovered: bool,
+) {
+    let flag = |h: &mut Cow<History>, v: Violation| {
+        if !h.violated(v) {
+            h.to_mut().flag(v);
+        }
+    };
     if after.current_term < before.current_term {
-        h.flag(Violation::TermDecreased);
+        flag(h, Violation::TermDecreased);
     }
     if !recovered {
         if after.commit_index < before.commit_index {
-            h.flag(Violation::CommitDecreased);
+            flag(h, Violation::CommitDecreased);
         }
         if before.role == Role::Leader
             && after.role == Role::Leader
             && after.current_term == before.current_term
             && !after.log.starts_with(&before.log)
         {
-            h.flag(Violation::LeaderOverwrote);
+            flag(h, Violation::LeaderOverwrote);
         }
+    }
+    if !recovered
+        && after.role != Role::Leader
+        && before.log.iter().zip(after.log.iter()).any(|(a, b)| a != b)
+    {
+        h.to_mut().marks |= Mark::SuffixReplaced as u8;
     }
     if after.role == Role::Leader {
         let term = after.current_term as usize;
         if !h.leaders.get(term).is_some_and(|l| l.contains(i)) {
-            let leaders = Arc::make_mut(&mut h.leaders);
+            let leaders = &mut h.to_mut().leaders;
             if leaders.len() <= term {
                 leaders.resize(term + 1, ServerSet::EMPTY);
             }
@@ -181,10 +283,24 @@ pub fn observe_server(
         .zip(after.log.iter_from(applied_before + 1))
     {
         match h.applied.get(k) {
-            Some(e) if e != entry => h.flag(Violation::AppliedDifferent),
+            Some(e) if e != entry => flag(h, Violation::AppliedDifferent),
             Some(_) => {}
-            None => Arc::make_mut(&mut h.applied).push(entry.clone()),
+            None => h.to_mut().applied.push(entry.clone()),
         }
+    }
+}
+
+/// Records that a server whose state was `before` was delivered `msg`: a reply of
+/// an older term is marked.
+pub fn observe_delivery(h: &mut Cow<History>, before: &ServerState, msg: &raft_model::Msg) {
+    use raft_model::Msg;
+    let reply_term = match msg {
+        Msg::RequestVoteReply(r) => r.term,
+        Msg::AppendEntriesReply(r) => r.term,
+        _ => return,
+    };
+    if reply_term < before.current_term {
+        h.to_mut().marks |= Mark::StaleReplyArrived as u8;
     }
 }
 
@@ -197,15 +313,14 @@ pub fn observe_client_send(
     id: Id,
     msg: &raft_model::Msg,
 ) -> Option<History> {
-    observe_client(
-        h,
-        c,
-        |p| p.on_send(msg).cloned(),
-        |lin, events, op| {
-            events.push((id, LinEvent::Invoke(op.clone())));
-            let _ = lin.on_invoke(id, op);
-        },
-    )
+    let mut progress = *h.clients.get(c)?;
+    let op = progress.on_send(msg)?.clone();
+    let mut h = h.clone();
+    h.clients[c] = progress;
+    h.lin_events.0.push((id, LinEvent::Invoke(op.clone())));
+    let _ = h.lin.on_invoke(id, op);
+    h.judge_lin();
+    Some(h)
 }
 
 /// Records that client `c` (actor `id`) was delivered `msg`: a return, if it is one.
@@ -215,30 +330,35 @@ pub fn observe_client_delivery(
     id: Id,
     msg: &raft_model::Msg,
 ) -> Option<History> {
-    observe_client(
-        h,
-        c,
-        |p| p.on_delivery(msg).cloned(),
-        |lin, events, result| {
-            events.push((id, LinEvent::Return(result.clone())));
-            let _ = lin.on_return(id, result);
-        },
-    )
+    let mut progress = *h.clients.get(c)?;
+    let result = progress.on_delivery(msg)?.clone();
+    let mut h = h.clone();
+    h.clients[c] = progress;
+    h.lin_events.0.push((id, LinEvent::Return(result.clone())));
+    let _ = h.lin.on_return(id, result);
+    h.judge_lin();
+    Some(h)
 }
 
-/// The history after client `c`'s event, if `event` finds one in its progress:
-/// only then are the progress and the tester copied and moved on.
-fn observe_client<T>(
-    h: &History,
-    c: usize,
-    event: impl FnOnce(&mut ClientProgress) -> Option<T>,
-    record: impl FnOnce(&mut LinearizabilityTester<Id, KvSpec>, &mut Vec<(Id, LinEvent)>, T),
-) -> Option<History> {
-    let mut progress = *h.clients.get(c)?;
-    let e = event(&mut progress)?;
-    let mut h = h.clone();
-    Arc::make_mut(&mut h.clients)[c] = progress;
-    let lin = Arc::make_mut(&mut h.lin);
-    record(lin, Arc::make_mut(&mut h.lin_events.0), e);
-    Some(h)
+/// The tester's verdict on a history. Histories repeat across millions of states,
+/// so verdicts are remembered per thread.
+fn judge(t: &LinearizabilityTester<Id, KvSpec>) -> bool {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Tester = LinearizabilityTester<Id, KvSpec>;
+    thread_local! {
+        static VERDICTS: RefCell<HashMap<Tester, bool>> = RefCell::new(HashMap::new());
+    }
+    if let Some(v) = VERDICTS.with(|m| m.borrow().get(t).copied()) {
+        return v;
+    }
+    let v = t.serialized_history().is_some();
+    VERDICTS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 1 << 14 {
+            m.clear();
+        }
+        m.insert(t.clone(), v);
+    });
+    v
 }

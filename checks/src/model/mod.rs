@@ -1,41 +1,50 @@
-//! The model that the checker explores: stateright's `ActorModel` of raft-model's
-//! actor, wrapped to add what `ActorModel` cannot express on its own:
+//! The model that the checker explores: raft-model's actors (servers, then
+//! clients) on a network, with what an actor system needs beyond the actors'
+//! handlers, laid out for the checker ([`state`]):
 //!
+//! - the network's semantics ([`network`]): unordered, duplicating or ordered,
+//!   lossy or not; a message an actor receives and ignores is used up, as on a
+//!   real network (except on the duplicating network, which keeps every message);
+//! - timers: any timer set may fire at any moment;
+//! - crashes of servers, bounded in total, and restarts from storage;
 //! - a history of the run ([`history`]) and transition checks (terms never
 //!   decrease, commit indexes never decrease, leaders only append), updated by
 //!   comparing each state with the next;
-//! - a total bound on crashes (stateright bounds only crashes at the same time), and
-//!   no crashes of clients;
-//! - a message that an actor receives and ignores is consumed, as on a real network
-//!   ([`network`]);
 //! - symmetry reduction that permutes servers only, never clients ([`symmetry`]).
 //!
+//! The Raft behaviour is all in the actors' handlers, called through
+//! `RaftActor::handle` and `Actor::on_start`; the transitions are in [`step`].
 //! This is the bottom of the checker: it knows nothing of properties, renderings
 //! or stateright's `Model` trait, which `crate::checker::model` implements on top.
 
 pub mod clients;
 pub mod history;
 pub mod network;
+pub mod shared;
 pub mod state;
+mod step;
 pub mod symmetry;
 
 pub use clients::{client_ops, ClientProgress};
-pub use history::{observe_server, History, Violation};
-pub use state::{acting_actor, no_log, Action, State};
-pub use symmetry::representative;
+pub use history::{observe_server, History, Mark, Violation};
+pub use network::{Network, Packet};
+pub use shared::Shared;
+pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
+pub use symmetry::{representative, representative_for};
 
-use crate::bounds::{Bounds, NetworkKind};
-use history::{observe_client_delivery, observe_client_send};
-use raft_model::{ClientConfig, Msg, Op, RaftActor, RaftState, ServerConfig, ServerState};
-use stateright::actor::{ActorModel, ActorModelAction, Envelope, LossyNetwork, Network};
-use stateright::Model;
-use std::sync::Arc;
+use crate::bounds::Bounds;
+use raft_model::{ClientConfig, Id, Op, RaftActor, ServerConfig};
+use stateright::actor::{Actor, Out};
 
 /// The Raft model under `bounds`.
 #[derive(Clone)]
 pub struct RaftModel {
     pub bounds: Bounds,
-    pub inner: ActorModel<RaftActor, Bounds, History>,
+    /// Servers `0..bounds.servers`, then the clients.
+    pub actors: Vec<RaftActor>,
+    /// Skip building states that are sure to be beyond the bounds (see
+    /// [`RaftModel::pruned`]).
+    prune: bool,
 }
 
 impl RaftModel {
@@ -55,118 +64,99 @@ impl RaftModel {
         let mut cfg = ServerConfig::new(n).with_mutants(bounds.mutants);
         cfg.max_entries_per_append = bounds.max_batch;
         let server = RaftActor::Server(cfg);
-        let network = match bounds.network {
-            NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
-            NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
-            NetworkKind::Ordered => Network::new_ordered([]),
-        };
-        let inner = ActorModel::new(bounds.clone(), History::new(bounds.clients))
-            .actors(std::iter::repeat_n(server, n))
-            .actors(
+        let actors = std::iter::repeat_n(server, n)
+            .chain(
                 ops.into_iter()
                     .map(|ops| RaftActor::Client(ClientConfig::new(n, ops))),
             )
-            .init_network(network)
-            .lossy_network(if bounds.lossy {
-                LossyNetwork::Yes
-            } else {
-                LossyNetwork::No
-            })
-            // Every server may be down at once; the total is bounded in `actions`.
-            .max_crashes(n)
-            .record_msg_out(record_invocation)
-            .record_msg_in(record_return);
-        RaftModel { bounds, inner }
+            .collect();
+        RaftModel {
+            bounds,
+            actors,
+            prune: false,
+        }
+    }
+
+    /// The same model for the checker: a step whose handler call already shows
+    /// that it leaves the bounds (a term or log past them, more messages in flight
+    /// than allowed) leads nowhere instead of to a state the checker would only
+    /// throw away. The enabled actions are the same, so paths (and Explorer links)
+    /// are too; the Explorer uses the unpruned model, which shows such states and
+    /// says they are beyond the bounds.
+    pub fn pruned(mut self) -> Self {
+        self.prune = true;
+        self
     }
 
     pub fn servers(&self) -> usize {
         self.bounds.servers
     }
 
+    /// The one initial state: every actor started (servers with nothing saved).
     pub fn init(&self) -> Vec<State> {
-        self.inner.init_states().into_iter().map(State).collect()
-    }
-
-    /// The actions enabled in `state`: stateright's, but crashes only of servers and
-    /// only while the run's crash bound allows.
-    pub fn enabled(&self, state: &State, actions: &mut Vec<Action>) {
-        self.inner.actions(&state.0, actions);
-        let n = self.servers();
-        let may_crash = (state.history.crashes as usize) < self.bounds.crashes;
-        actions.retain(|a| match a {
-            ActorModelAction::Crash(id) => may_crash && usize::from(*id) < n,
-            _ => true,
-        });
-    }
-
-    /// The state `action` leads to from `last`, with the history moved on; `None`
-    /// if the action changes nothing.
-    pub fn step(&self, last: &State, action: Action) -> Option<State> {
-        let acting = acting_actor(&action);
-        let mut next = match self.inner.next_state(&last.0, action.clone()) {
-            Some(next) => State(next),
-            None => network::consume_ignored(last, &action)?,
+        let clients = self.actors.len() - self.servers();
+        let mut state = State {
+            actors: Vec::with_capacity(self.actors.len()),
+            storage: vec![None; self.servers()],
+            timers: Timers::default(),
+            down: Default::default(),
+            network: Network::default(),
+            history: Shared::new(History::new(clients)),
         };
-        match action {
-            ActorModelAction::Crash(id) => {
-                let i = usize::from(id);
-                next.history.crashes += 1;
-                next.history.crashed_before.insert(i);
-                // What a crashed server had in memory is gone: keep only what it will
-                // restart from, so that crashes that lose different volatile state
-                // lead to one state, not many.
-                let restarted = ServerState::from_storage(next.storage(i));
-                if last
-                    .server(i)
-                    .is_some_and(|s| restarted.current_term < s.current_term)
-                {
-                    next.history.flag(Violation::TermDecreased);
-                }
-                next.actor_states[i] = Arc::new(RaftState::Server(restarted));
-            }
-            ActorModelAction::Recover(id) => self.observe(last, &mut next, usize::from(id), true),
-            _ => {
-                if let Some(id) = acting.map(usize::from).filter(|i| *i < self.servers()) {
-                    self.observe(last, &mut next, id, false);
-                }
+        for (i, actor) in self.actors.iter().enumerate() {
+            let mut out = Out::new();
+            let s = actor.on_start(Id::from(i), &None, &mut out);
+            state.actors.push(Shared::new(s));
+            self.apply_commands(Id::from(i), out, &mut state);
+        }
+        vec![state]
+    }
+
+    /// The actions enabled in `state`, in the order the Explorer lists them (and
+    /// its links count): losses, deliveries, timeouts, crashes, restarts.
+    pub fn enabled(&self, state: &State, actions: &mut Vec<Action>) {
+        let kind = self.bounds.network;
+        if self.bounds.lossy {
+            for p in state.network.deliverable(kind) {
+                actions.push(Action::Drop {
+                    src: p.src,
+                    dst: p.dst,
+                    msg: p.msg.clone(),
+                });
             }
         }
-        Some(next)
+        for p in state.network.deliverable(kind) {
+            actions.push(Action::Deliver {
+                src: p.src,
+                dst: p.dst,
+                msg: p.msg.clone(),
+            });
+        }
+        for i in 0..self.actors.len() {
+            for t in state.timers.of(i) {
+                actions.push(Action::Timeout(Id::from(i), t));
+            }
+        }
+        let n = self.servers();
+        let may_crash = (state.history.crashes as usize) < self.bounds.crashes;
+        if may_crash {
+            for i in (0..n).filter(|&i| !state.is_down(i)) {
+                actions.push(Action::Crash(Id::from(i)));
+            }
+        }
+        for i in (0..n).filter(|&i| state.is_down(i)) {
+            actions.push(Action::Recover(Id::from(i)));
+        }
     }
 
     /// Whether `state` is within the bounds (the checker explores no further).
     pub fn in_bounds(&self, state: &State) -> bool {
         let b = &self.bounds;
         state.network.len() <= b.max_in_flight
-            && (b.max_per_channel == usize::MAX
-                || network::per_channel_ok(state, b.max_per_channel))
-            && state.actor_states.iter().all(|s| match s.server() {
+            && (b.max_per_channel == usize::MAX || state.network.per_channel_ok(b.max_per_channel))
+            && (0..self.servers()).all(|i| match state.server(i) {
                 Some(s) => s.current_term <= b.max_term && s.log.len() <= b.max_log,
                 None => true,
             })
     }
-
-    /// Updates the history with what the step from `last` to `next` did at server `i`.
-    fn observe(&self, last: &State, next: &mut State, i: usize, recovered: bool) {
-        if next.is_down(i) {
-            return;
-        }
-        let after_arc = next.actor_states[i].clone();
-        let (Some(before), Some(after)) = (last.server(i), after_arc.server()) else {
-            return;
-        };
-        observe_server(&mut next.history, i, before, after, recovered);
-    }
-}
-
-/// A client sent a message: the first send of a sequence number is an invocation.
-fn record_invocation(bounds: &Bounds, h: &History, env: Envelope<&Msg>) -> Option<History> {
-    let c = usize::from(env.src).checked_sub(bounds.servers)?;
-    observe_client_send(h, c, env.src, env.msg)
-}
-
-/// A client was delivered a message: the reply to the operation in flight returns it.
-fn record_return(bounds: &Bounds, h: &History, env: Envelope<&Msg>) -> Option<History> {
-    let c = usize::from(env.dst).checked_sub(bounds.servers)?;
-    observe_client_delivery(h, c, env.dst, env.msg)
 }

@@ -1,55 +1,245 @@
-//! The checked model's network beyond what stateright's `ActorModel` does: the
-//! per-channel bound, and messages that an actor ignores are used up.
+//! The messages in flight: a small vector sorted by (source, destination, message),
+//! each distinct message once with its count, so that two networks holding the
+//! same messages are equal and hash alike whatever order they were sent in.
 
-use super::state::{Action, State};
-use raft_model::Id;
-use stateright::actor::{ActorModelAction, Envelope, Network};
+use super::shared::Shared;
+use crate::bounds::NetworkKind;
+use raft_model::{Id, Msg};
 
-/// No channel (one actor to another) holds more than `limit` messages.
-pub fn per_channel_ok(state: &State, limit: usize) -> bool {
-    let mut counts: Vec<((Id, Id), usize)> = Vec::new();
-    for env in state.network.iter_all() {
-        match counts.iter_mut().find(|(k, _)| *k == (env.src, env.dst)) {
-            Some((_, c)) => {
-                *c += 1;
-                if *c > limit {
-                    return false;
-                }
-            }
-            None => counts.push(((env.src, env.dst), 1)),
-        }
-    }
-    true
+/// Messages from one actor to another: `count` copies of `msg`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Packet {
+    pub src: Id,
+    pub dst: Id,
+    pub msg: Shared<Msg>,
+    pub count: u32,
 }
 
-/// stateright treats a delivery that changes nothing as impossible and leaves the
-/// message in flight forever; on a real network the message is gone once the actor
-/// has ignored it. Model that, for networks that deliver each message once.
-pub fn consume_ignored(last: &State, action: &Action) -> Option<State> {
-    let ActorModelAction::Deliver { src, dst, msg } = action else {
-        return None;
-    };
-    let i = usize::from(*dst);
-    if i >= last.actor_states.len() || last.is_down(i) {
-        return None;
+/// The network of a model state. On the ordered network each packet is one
+/// message, in sending order within its channel; on the duplicating network a
+/// message, once sent, stays deliverable (count 1) until the network loses it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Network {
+    packets: Vec<Packet>,
+}
+
+impl Network {
+    /// Every packet, in order.
+    pub fn packets(&self) -> &[Packet] {
+        &self.packets
     }
-    let Network::UnorderedNonDuplicating(_) = &last.network else {
-        return None;
-    };
-    let mut next = last.clone();
-    if let Network::UnorderedNonDuplicating(multiset) = &mut next.network {
-        let env = Envelope {
-            src: *src,
-            dst: *dst,
-            msg: msg.clone(),
-        };
-        match multiset.get_mut(&env) {
-            Some(count) if *count > 1 => *count -= 1,
-            Some(_) => {
-                multiset.remove(&env);
+
+    /// Messages in flight, counting copies.
+    pub fn len(&self) -> usize {
+        self.packets.iter().map(|p| p.count as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    /// Every message in flight, a message sent twice twice.
+    pub fn iter_all(&self) -> impl Iterator<Item = (Id, Id, &Msg)> {
+        self.packets
+            .iter()
+            .flat_map(|p| std::iter::repeat_n((p.src, p.dst, &*p.msg), p.count as usize))
+    }
+
+    /// The messages that can be delivered (or lost) next, each distinct one once:
+    /// on the ordered network only the head of each channel.
+    pub fn deliverable(&self, kind: NetworkKind) -> impl Iterator<Item = &Packet> {
+        self.packets.iter().enumerate().filter_map(move |(k, p)| {
+            let head = k == 0 || {
+                let q = &self.packets[k - 1];
+                (q.src, q.dst) != (p.src, p.dst)
+            };
+            (kind != NetworkKind::Ordered || head).then_some(p)
+        })
+    }
+
+    fn find(&self, src: Id, dst: Id, msg: &Msg) -> Result<usize, usize> {
+        self.packets
+            .binary_search_by(|p| (p.src, p.dst, &*p.msg).cmp(&(src, dst, msg)))
+    }
+
+    /// Where channel (src, dst) ends: the first packet past it.
+    fn channel_end(&self, src: Id, dst: Id) -> usize {
+        self.packets
+            .partition_point(|p| (p.src, p.dst) <= (src, dst))
+    }
+
+    pub fn send(&mut self, kind: NetworkKind, src: Id, dst: Id, msg: Msg) {
+        if kind == NetworkKind::Ordered {
+            let at = self.channel_end(src, dst);
+            let msg = Shared::new(msg);
+            self.packets.insert(
+                at,
+                Packet {
+                    src,
+                    dst,
+                    msg,
+                    count: 1,
+                },
+            );
+            return;
+        }
+        match self.find(src, dst, &msg) {
+            Ok(k) if kind == NetworkKind::Unordered => self.packets[k].count += 1,
+            Ok(_) => {} // the duplicating network holds a message once
+            Err(k) => {
+                let msg = Shared::new(msg);
+                self.packets.insert(
+                    k,
+                    Packet {
+                        src,
+                        dst,
+                        msg,
+                        count: 1,
+                    },
+                );
             }
-            None => return None,
         }
     }
-    Some(next)
+
+    /// Takes one copy of `msg` from channel (src, dst) out of the network (on the
+    /// ordered network the first such message of the channel); false if none is
+    /// in flight.
+    pub fn remove_one(&mut self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> bool {
+        let at = if kind == NetworkKind::Ordered {
+            let start = self
+                .packets
+                .partition_point(|p| (p.src, p.dst) < (src, dst));
+            let end = self.channel_end(src, dst);
+            (start..end).find(|&k| *self.packets[k].msg == *msg)
+        } else {
+            self.find(src, dst, msg).ok()
+        };
+        let Some(k) = at else {
+            return false;
+        };
+        if self.packets[k].count > 1 {
+            self.packets[k].count -= 1;
+        } else {
+            self.packets.remove(k);
+        }
+        true
+    }
+
+    /// Whether the packets are as `send` leaves them: in order (by channel, and on
+    /// the unordered networks by message too, each distinct message once) and
+    /// each at least once. A network decoded from bytes is checked with this.
+    pub fn well_formed(&self, kind: NetworkKind) -> bool {
+        self.packets.iter().all(|p| p.count >= 1)
+            && self.packets.windows(2).all(|w| {
+                let (a, b) = (&w[0], &w[1]);
+                if kind == NetworkKind::Ordered {
+                    (a.src, a.dst) <= (b.src, b.dst)
+                } else {
+                    (a.src, a.dst, &*a.msg) < (b.src, b.dst, &*b.msg)
+                }
+            })
+    }
+
+    /// Whether `msg` from `src` to `dst` can be delivered or lost now.
+    pub fn can_deliver(&self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> bool {
+        if kind == NetworkKind::Ordered {
+            let start = self
+                .packets
+                .partition_point(|p| (p.src, p.dst) < (src, dst));
+            return self
+                .packets
+                .get(start)
+                .is_some_and(|p| (p.src, p.dst) == (src, dst) && *p.msg == *msg);
+        }
+        self.find(src, dst, msg).is_ok()
+    }
+
+    /// No channel (one actor to another) holds more than `limit` messages.
+    pub fn per_channel_ok(&self, limit: usize) -> bool {
+        let mut k = 0;
+        while k < self.packets.len() {
+            let end = self.channel_end(self.packets[k].src, self.packets[k].dst);
+            let n: usize = self.packets[k..end].iter().map(|p| p.count as usize).sum();
+            if n > limit {
+                return false;
+            }
+            k = end;
+        }
+        true
+    }
+
+    /// The network with its packets replaced (say, renamed by a permutation of
+    /// servers), in canonical order again.
+    pub fn from_packets(kind: NetworkKind, mut packets: Vec<Packet>) -> Self {
+        if kind == NetworkKind::Ordered {
+            // Channels in order, each keeping its messages' order.
+            packets.sort_by_key(|p| (p.src, p.dst));
+        } else {
+            packets.sort_by(|a, b| (a.src, a.dst, &a.msg).cmp(&(b.src, b.dst, &b.msg)));
+        }
+        Network { packets }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raft_model::{RequestVoteReply, Term};
+
+    fn reply(term: Term) -> Msg {
+        Msg::RequestVoteReply(RequestVoteReply {
+            term,
+            vote_granted: true,
+        })
+    }
+
+    fn id(i: usize) -> Id {
+        Id::from(i)
+    }
+
+    #[test]
+    fn sending_order_does_not_matter_on_unordered_networks() {
+        let kind = NetworkKind::Unordered;
+        let (mut a, mut b) = (Network::default(), Network::default());
+        a.send(kind, id(0), id(1), reply(1));
+        a.send(kind, id(2), id(1), reply(2));
+        a.send(kind, id(0), id(1), reply(1));
+        b.send(kind, id(2), id(1), reply(2));
+        b.send(kind, id(0), id(1), reply(1));
+        b.send(kind, id(0), id(1), reply(1));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 3);
+        assert_eq!(a.packets().len(), 2);
+        assert!(a.remove_one(kind, id(0), id(1), &reply(1)));
+        assert!(a.remove_one(kind, id(0), id(1), &reply(1)));
+        assert!(!a.remove_one(kind, id(0), id(1), &reply(1)));
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn the_duplicating_network_holds_a_message_once() {
+        let kind = NetworkKind::Duplicating;
+        let mut a = Network::default();
+        a.send(kind, id(0), id(1), reply(1));
+        a.send(kind, id(0), id(1), reply(1));
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn the_ordered_network_delivers_each_channel_head_first() {
+        let kind = NetworkKind::Ordered;
+        let mut a = Network::default();
+        a.send(kind, id(0), id(1), reply(2));
+        a.send(kind, id(0), id(1), reply(1));
+        a.send(kind, id(2), id(1), reply(3));
+        let heads: Vec<&Msg> = a.deliverable(kind).map(|p| &*p.msg).collect();
+        assert_eq!(heads, vec![&reply(2), &reply(3)]);
+        assert!(a.can_deliver(kind, id(0), id(1), &reply(2)));
+        assert!(!a.can_deliver(kind, id(0), id(1), &reply(1)));
+        assert!(a.remove_one(kind, id(0), id(1), &reply(2)));
+        assert!(a.can_deliver(kind, id(0), id(1), &reply(1)));
+        assert!(a.per_channel_ok(1));
+        a.send(kind, id(2), id(1), reply(3));
+        assert!(!a.per_channel_ok(1));
+    }
 }

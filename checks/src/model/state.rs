@@ -1,41 +1,132 @@
-//! A state of the checked model: stateright's actor-system state with the run's
-//! history, and the views of it that properties and renderers read.
+//! A state of the checked model and its actions, laid out for the checker: every
+//! actor's state and every message shared and hashed once ([`Shared`]), timers and
+//! crashed servers as bit sets, the network a sorted small vector. Cloning a state
+//! copies a few pointers; hashing it hashes a few dozen bytes.
 
 use super::history::History;
-use raft_model::{Log, Msg, PersistentState, RaftActor, ServerState, Timer};
-use stateright::actor::{ActorModelAction, ActorModelState};
+use super::network::Network;
+use super::shared::Shared;
+use raft_model::{Id, Log, Msg, PersistentState, RaftState, ServerSet, ServerState, Timer};
 
-/// A state of the model. A type of its own so that its `Debug`, which is what
-/// stateright's Explorer shows, reads as Raft (see `crate::render::text::state`,
-/// wired in `crate::checker::model`) rather than as a dump.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct State(pub ActorModelState<RaftActor, History>);
+/// The timers set, three bits per actor (one per [`Timer`]).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct Timers(u64);
 
-/// A step of the model: a delivery, a loss, a timeout, a crash or a restart.
-pub type Action = ActorModelAction<Msg, Timer, ()>;
+pub use crate::bounds::MAX_ACTORS;
 
-impl std::ops::Deref for State {
-    type Target = ActorModelState<RaftActor, History>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
+impl Timers {
+    fn bit(actor: usize, timer: Timer) -> u64 {
+        let t = match timer {
+            Timer::Election => 0,
+            Timer::Heartbeat => 1,
+            Timer::ClientRetry => 2,
+        };
+        1 << (3 * actor + t)
+    }
+
+    pub fn is_set(self, actor: usize, timer: Timer) -> bool {
+        actor < MAX_ACTORS && self.0 & Timers::bit(actor, timer) != 0
+    }
+
+    pub fn set(&mut self, actor: usize, timer: Timer) {
+        self.0 |= Timers::bit(actor, timer);
+    }
+
+    pub fn cancel(&mut self, actor: usize, timer: Timer) {
+        self.0 &= !Timers::bit(actor, timer);
+    }
+
+    pub fn cancel_all(&mut self, actor: usize) {
+        self.0 &= !(0b111 << (3 * actor));
+    }
+
+    /// The timers set for `actor`, as three bits.
+    pub fn bits_of(self, actor: usize) -> u8 {
+        ((self.0 >> (3 * actor)) & 0b111) as u8
+    }
+
+    /// The timers set for `actor`, in `Timer` order.
+    pub fn of(self, actor: usize) -> impl Iterator<Item = Timer> {
+        [Timer::Election, Timer::Heartbeat, Timer::ClientRetry]
+            .into_iter()
+            .filter(move |t| self.is_set(actor, *t))
+    }
+
+    /// The timers with actors renamed: actor `i`'s become actor `to(i)`'s.
+    pub fn permuted(self, actors: usize, to: impl Fn(usize) -> usize) -> Timers {
+        let mut out = Timers::default();
+        for i in 0..actors {
+            out.0 |= ((self.0 >> (3 * i)) & 0b111) << (3 * to(i));
+        }
+        out
     }
 }
 
-impl std::ops::DerefMut for State {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+/// A state of the model. Its `Debug`, which is what stateright's Explorer shows,
+/// reads as Raft (see `crate::render::text::state`, wired in `crate::checker::model`).
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct State {
+    /// Per actor (servers `0..n`, then the clients): its state. A crashed server's
+    /// is the state it would restart in (its storage, nothing volatile).
+    pub actors: Vec<Shared<RaftState>>,
+    /// Per server: its last save, if any.
+    pub storage: Vec<Option<Shared<PersistentState>>>,
+    pub timers: Timers,
+    /// Servers that are down.
+    pub down: ServerSet,
+    pub network: Network,
+    /// What the run has done so far.
+    pub history: Shared<History>,
+}
+
+/// A step of the model: a delivery, a loss, a timeout, a crash or a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The network delivers `msg` from `src` to `dst`.
+    Deliver { src: Id, dst: Id, msg: Shared<Msg> },
+    /// The network loses `msg` from `src` to `dst`.
+    Drop { src: Id, dst: Id, msg: Shared<Msg> },
+    /// A timer of the actor fires.
+    Timeout(Id, Timer),
+    /// A server crashes, losing what it had not saved.
+    Crash(Id),
+    /// A crashed server restarts from its storage.
+    Recover(Id),
+}
+
+impl Action {
+    /// The actor whose handler the action runs (for a loss: the addressee).
+    pub fn actor(&self) -> Id {
+        match self {
+            Action::Deliver { dst, .. } | Action::Drop { dst, .. } => *dst,
+            Action::Timeout(id, _) | Action::Crash(id) | Action::Recover(id) => *id,
+        }
     }
 }
 
 impl State {
     /// The server state of actor `i`, if it is a server.
     pub fn server(&self, i: usize) -> Option<&ServerState> {
-        self.actor_states.get(i).and_then(|s| s.server())
+        self.actors.get(i).and_then(|s| s.server())
+    }
+
+    /// Replaces server `i`'s state (for tests and hand-built states).
+    pub fn set_server(&mut self, i: usize, s: ServerState) {
+        if let Some(slot) = self.actors.get_mut(i) {
+            *slot = Shared::new(RaftState::Server(s));
+        }
+    }
+
+    /// The history, to change (a copy, if it is shared).
+    pub fn history_mut(&mut self, f: impl FnOnce(&mut History)) {
+        self.history.update(f);
     }
 
     /// Whether actor `i` is down.
     pub fn is_down(&self, i: usize) -> bool {
-        self.crashed.get(i).copied().unwrap_or(false)
+        self.down.contains(i)
     }
 
     /// The server state of `i` if the server is up.
@@ -49,7 +140,7 @@ impl State {
 
     /// What server `i` would restart from: its last save.
     pub fn storage(&self, i: usize) -> Option<&PersistentState> {
-        self.actor_storages.get(i).and_then(Option::as_ref)
+        self.storage.get(i).and_then(|s| s.as_deref())
     }
 
     /// The log of server `i` as it stands: its state's if up, its storage's if down.
@@ -66,16 +157,4 @@ impl State {
 pub fn no_log() -> &'static Log {
     static NO_LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
     NO_LOG.get_or_init(Log::new)
-}
-
-/// The actor an action runs a handler of (none for a loss).
-pub fn acting_actor(action: &Action) -> Option<raft_model::Id> {
-    match action {
-        ActorModelAction::Deliver { dst, .. } => Some(*dst),
-        ActorModelAction::Timeout(id, _)
-        | ActorModelAction::Crash(id)
-        | ActorModelAction::Recover(id) => Some(*id),
-        ActorModelAction::SelectRandom { actor, .. } => Some(*actor),
-        ActorModelAction::Drop(_) => None,
-    }
 }

@@ -32,6 +32,9 @@ pub const CLIENT_ANSWERED: &str = "A client receives a reply";
 pub const CLIENTS_DONE: &str = "Every client completes its operations";
 pub const LOGS_DIVERGE: &str = "Logs diverge";
 pub const SERVER_REJOINS: &str = "A server recovers and rejoins";
+pub const SUFFIX_REPLACED: &str = "A follower's conflicting entries are replaced";
+pub const STALE_REPLY: &str = "A stale reply arrives after a new election";
+pub const CLIENTS_OVERLAP: &str = "Two clients' operations overlap";
 
 /// An invariant of servers and history alone (no network, no clients).
 pub type ServerInvariant = fn(&History, &dyn ServerViews) -> bool;
@@ -122,6 +125,22 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
     if bounds.crashes > 0 {
         v.push(property(SERVER_REJOINS, Sometimes, |m, s| {
             server_rejoins(m.servers(), s)
+        }));
+    }
+    // Divergent logs are what a follower's repair needs.
+    if bounds.servers >= 3 {
+        v.push(property(SUFFIX_REPLACED, Sometimes, |_, s| {
+            suffix_replaced(&s.history)
+        }));
+    }
+    if bounds.servers >= 2 {
+        v.push(property(STALE_REPLY, Sometimes, |_, s| {
+            stale_reply_arrived(&s.history)
+        }));
+    }
+    if bounds.clients >= 2 {
+        v.push(property(CLIENTS_OVERLAP, Sometimes, |_, s| {
+            clients_overlap(&s.history)
         }));
     }
     v

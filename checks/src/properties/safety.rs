@@ -56,6 +56,8 @@ pub fn leader_completeness_in<V: ServerViews + ?Sized>(v: &V) -> bool {
             return true;
         };
         (0..n).all(|i| match v.live(i) {
+            // A server that counts as committed more than its log holds breaks
+            // this (and the other properties of committed entries) at once.
             Some(s) if s.current_term <= leader.current_term => {
                 leader.log.agrees_through(&s.log, s.commit_index)
             }
@@ -97,9 +99,14 @@ pub fn committed_on_majority_in<V: ServerViews + ?Sized>(v: &V) -> bool {
         let Some(s) = v.live(i) else {
             return true;
         };
+        // A server that committed past its log (a broken run) holds no such entry.
         (1..=s.commit_index).all(|k| {
-            let term = s.log.term_at(k);
-            let holders = (0..n).filter(|&j| v.log(j).term_at(k) == term).count();
+            let Some(term) = s.log.term_at(k) else {
+                return false;
+            };
+            let holders = (0..n)
+                .filter(|&j| v.log(j).term_at(k) == Some(term))
+                .count();
             holders >= majority(n)
         })
     })

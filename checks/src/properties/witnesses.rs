@@ -1,7 +1,7 @@
 //! The Sometimes properties: states a check must reach, so that a check that
 //! explores nothing (or too little) fails instead of proving a vacuous truth.
 
-use crate::model::{History, RaftModel, State};
+use crate::model::{History, Mark, RaftModel, State};
 use raft_model::Role;
 
 pub fn leader_elected(n: usize, state: &State) -> bool {
@@ -19,7 +19,7 @@ pub fn client_answered(h: &History) -> bool {
 /// Every client has had every operation answered (with two or more, the last is a
 /// get: so linearizability is judged on reads, not only on appends).
 pub fn clients_done(model: &RaftModel, state: &State) -> bool {
-    model.inner.actors.iter().enumerate().all(|(i, a)| match a {
+    model.actors.iter().enumerate().all(|(i, a)| match a {
         raft_model::RaftActor::Client(cfg) => {
             let returned = i
                 .checked_sub(model.servers())
@@ -50,4 +50,22 @@ pub fn server_rejoins(n: usize, state: &State) -> bool {
                 .live_server(i)
                 .is_some_and(|s| s.role == Role::Leader || s.leader_hint.is_some())
     })
+}
+
+/// The last step cut a follower's conflicting entries and replaced them with the
+/// leader's (Figure 7's repair; the bugs of log repair live here).
+pub fn suffix_replaced(h: &History) -> bool {
+    h.marked(Mark::SuffixReplaced)
+}
+
+/// The last step delivered a reply of an older term: an election came between the
+/// request and its answer (stale replies must change nothing).
+pub fn stale_reply_arrived(h: &History) -> bool {
+    h.marked(Mark::StaleReplyArrived)
+}
+
+/// Two clients have operations in flight at once: their requests interleave in
+/// the leader's log (what one client's retries alone cannot show).
+pub fn clients_overlap(h: &History) -> bool {
+    h.clients.iter().filter(|c| c.invoked > c.returned).count() >= 2
 }

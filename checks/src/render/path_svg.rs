@@ -12,7 +12,6 @@ use super::svg::{arrow, badge, color, defs, esc, label, lifeline, Layout};
 use super::text::{name, timer};
 use crate::model::{Action, RaftModel, State};
 use raft_model::{Id, Msg, Role};
-use stateright::actor::{ActorModelAction, Envelope};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -22,8 +21,11 @@ const TOP: f64 = 58.0;
 const LEFT: f64 = 60.0;
 const GAP: f64 = 170.0;
 
-/// Each envelope in flight, with its multiplicity.
-fn in_flight(s: &State) -> HashMap<Envelope<&Msg>, usize> {
+/// A message in flight: source, destination, message.
+type Envelope<'a> = (Id, Id, &'a Msg);
+
+/// Each message in flight, with its multiplicity.
+fn in_flight(s: &State) -> HashMap<Envelope<'_>, usize> {
     let mut m = HashMap::new();
     for env in s.network.iter_all() {
         *m.entry(env).or_insert(0) += 1;
@@ -42,7 +44,7 @@ fn role_badge(role: Role, term: u64) -> (String, &'static str, &'static str) {
 /// The diagram of `path` (each state with the action taken from it).
 pub fn svg(model: &RaftModel, path: &[(State, Option<Action>)]) -> Option<String> {
     let steps = path.len().checked_sub(1)?;
-    let actors = path.first()?.0.actor_states.len();
+    let actors = path.first()?.0.actors.len();
     let n = model.servers();
     let lanes = n + usize::from(actors > n); // the servers, and one lane for all clients
     let first = steps.saturating_sub(WINDOW) + 1; // the first step drawn
@@ -103,7 +105,7 @@ pub fn svg(model: &RaftModel, path: &[(State, Option<Action>)]) -> Option<String
     }
 
     // Where each message was sent: the last step that added it to the network.
-    let mut sent_at: HashMap<Envelope<&Msg>, usize> = HashMap::new();
+    let mut sent_at: HashMap<Envelope, usize> = HashMap::new();
     let mut marks = String::new();
     for step in 1..=steps {
         let (before, action) = (&path[step - 1].0, path[step - 1].1.as_ref());
@@ -111,35 +113,23 @@ pub fn svg(model: &RaftModel, path: &[(State, Option<Action>)]) -> Option<String
         let (old, new) = (in_flight(before), in_flight(after));
         let draw = step >= first;
         let y = y_of(step);
-        let origin = |sent_at: &HashMap<Envelope<&Msg>, usize>, env: &Envelope<&Msg>| {
-            match sent_at.get(env) {
-                Some(&s) if s >= first => (x_of(env.src), y_of(s)),
-                // Sent before the window: the arrow comes from its top.
-                _ => (x_of(env.src), TOP - 8.0),
-            }
+        let origin = |sent_at: &HashMap<Envelope, usize>, env: &Envelope| match sent_at.get(env) {
+            Some(&s) if s >= first => (x_of(env.0), y_of(s)),
+            // Sent before the window: the arrow comes from its top.
+            _ => (x_of(env.0), TOP - 8.0),
         };
         match action {
-            Some(ActorModelAction::Deliver { src, dst, msg }) if draw => {
-                let env = Envelope {
-                    src: *src,
-                    dst: *dst,
-                    msg,
-                };
-                let from = origin(&sent_at, &env);
+            Some(Action::Deliver { src, dst, msg }) if draw => {
+                let from = origin(&sent_at, &(*src, *dst, &**msg));
                 let text = tagged(*src, *dst, msg);
                 let to = (x_of(*dst), y);
                 arrow(&mut out, &mut layout, from, to, color(msg), &text, false);
             }
-            Some(ActorModelAction::Drop(env)) if draw => {
-                let env = Envelope {
-                    src: env.src,
-                    dst: env.dst,
-                    msg: &env.msg,
-                };
-                let from = origin(&sent_at, &env);
-                let to = (from.0 + (x_of(env.dst) - from.0) * 0.5, y);
-                let text = tagged(env.src, env.dst, env.msg);
-                arrow(&mut out, &mut layout, from, to, color(env.msg), &text, true);
+            Some(Action::Drop { src, dst, msg }) if draw => {
+                let from = origin(&sent_at, &(*src, *dst, &**msg));
+                let to = (from.0 + (x_of(*dst) - from.0) * 0.5, y);
+                let text = tagged(*src, *dst, msg);
+                arrow(&mut out, &mut layout, from, to, color(msg), &text, true);
             }
             _ => {}
         }
@@ -152,7 +142,7 @@ pub fn svg(model: &RaftModel, path: &[(State, Option<Action>)]) -> Option<String
             // One badge per actor and step: what happened to it, then its new role.
             let mut notes: Vec<(usize, String, &str, &str)> = Vec::new();
             match action {
-                Some(ActorModelAction::Timeout(id, t)) => notes.push((
+                Some(Action::Timeout(id, t)) => notes.push((
                     usize::from(*id),
                     if usize::from(*id) >= n {
                         format!("{} {}", name(n, *id), timer(t))
@@ -162,19 +152,16 @@ pub fn svg(model: &RaftModel, path: &[(State, Option<Action>)]) -> Option<String
                     "#fff6e0",
                     "#a06000",
                 )),
-                Some(ActorModelAction::Crash(id)) => {
+                Some(Action::Crash(id)) => {
                     notes.push((usize::from(*id), "crash".into(), "#fde8e8", "#c00000"))
                 }
-                Some(ActorModelAction::Recover(id)) => {
+                Some(Action::Recover(id)) => {
                     notes.push((usize::from(*id), "restart".into(), "#e6f4e6", "#1a8a3a"))
                 }
                 _ => {}
             }
             for i in 0..n {
-                let (Some(b), Some(a)) = (
-                    before.actor_states[i].server(),
-                    after.actor_states[i].server(),
-                ) else {
+                let (Some(b), Some(a)) = (before.server(i), after.server(i)) else {
                     continue;
                 };
                 if a.role != b.role && !after.is_down(i) {

@@ -6,7 +6,6 @@ use crate::model::{Action, RaftModel, State, Violation};
 use raft_model::msg::LogTerms;
 use raft_model::{Id, PersistentState, RaftState, Role, ServerState, Timer};
 use serde::Serialize;
-use stateright::actor::ActorModelAction;
 
 /// `S1`.. for servers, `C1`.. for the model's clients.
 pub fn name(n: usize, id: Id) -> String {
@@ -23,21 +22,17 @@ pub fn timer(t: &Timer) -> &'static str {
 
 pub fn action(n: usize, a: &Action) -> String {
     match a {
-        ActorModelAction::Deliver { src, dst, msg } => {
+        Action::Deliver { src, dst, msg } => {
             format!("{} -> {} {msg:?}", name(n, *src), name(n, *dst))
         }
-        ActorModelAction::Drop(env) => format!(
-            "network loses {} -> {} {:?}",
-            name(n, env.src),
-            name(n, env.dst),
-            env.msg
+        Action::Drop { src, dst, msg } => format!(
+            "network loses {} -> {} {msg:?}",
+            name(n, *src),
+            name(n, *dst),
         ),
-        ActorModelAction::Timeout(id, t) => format!("{} {}", name(n, *id), timer(t)),
-        ActorModelAction::Crash(id) => format!("{} crashes", name(n, *id)),
-        ActorModelAction::Recover(id) => format!("{} restarts from its storage", name(n, *id)),
-        ActorModelAction::SelectRandom { actor, .. } => {
-            format!("{} random choice", name(n, *actor))
-        }
+        Action::Timeout(id, t) => format!("{} {}", name(n, *id), timer(t)),
+        Action::Crash(id) => format!("{} crashes", name(n, *id)),
+        Action::Recover(id) => format!("{} restarts from its storage", name(n, *id)),
     }
 }
 
@@ -52,7 +47,8 @@ pub fn role(r: Role) -> &'static str {
 /// One line per server: role, term, vote, log terms with the committed prefix marked,
 /// commit index, the key/value contents. (Votes are always for servers.)
 pub fn server_line(s: &ServerState) -> String {
-    let c = s.commit_index as usize;
+    // A broken run may commit past the log: show the log, marked at its end.
+    let c = (s.commit_index as usize).min(s.log.len());
     let committed = LogTerms::of(s.log.iter().take(c)).to_string();
     let rest = LogTerms::of(s.log.iter().skip(c)).to_string();
     let log = match (c, s.log.len() - c) {
@@ -109,19 +105,11 @@ pub fn storage_line(p: Option<&PersistentState>) -> String {
 /// `Debug`, so it is what stateright's Explorer shows.
 pub fn state(st: &State) -> String {
     use std::fmt::Write;
-    let n = st
-        .actor_states
-        .iter()
-        .filter(|s| s.server().is_some())
-        .count();
+    let n = st.actors.iter().filter(|s| s.server().is_some()).count();
     let mut out = String::new();
-    for (i, actor) in st.actor_states.iter().enumerate() {
+    for (i, actor) in st.actors.iter().enumerate() {
         let id = Id::from(i);
-        let mut timers: Vec<&str> = st
-            .timers_set
-            .get(i)
-            .map(|t| t.iter().map(timer).collect())
-            .unwrap_or_default();
+        let mut timers: Vec<&str> = st.timers.of(i).map(|t| timer(&t)).collect();
         timers.sort_unstable();
         let timers = if timers.is_empty() {
             String::new()
@@ -148,7 +136,7 @@ pub fn state(st: &State) -> String {
     let mut in_flight: Vec<String> = st
         .network
         .iter_all()
-        .map(|env| format!("{} -> {} {:?}", name(n, env.src), name(n, env.dst), env.msg))
+        .map(|(src, dst, msg)| format!("{} -> {} {msg:?}", name(n, src), name(n, dst)))
         .collect();
     in_flight.sort();
     let _ = writeln!(out, "in flight: {}", in_flight.len());
@@ -226,7 +214,7 @@ fn actor_after(model: &RaftModel, state: &State, id: Id) -> String {
     if state.is_down(i) {
         return "down".into();
     }
-    match state.actor_states.get(i).map(|s| &**s) {
+    match state.actors.get(i).map(|s| &**s) {
         Some(RaftState::Server(s)) => server_line(s),
         Some(RaftState::Client(c)) => {
             format!("{} ops answered, next target {}", c.done, name(n, c.target))
@@ -238,18 +226,15 @@ fn actor_after(model: &RaftModel, state: &State, id: Id) -> String {
 pub fn row(model: &RaftModel, step: usize, a: &Action, next: &State) -> StepRow {
     let n = model.servers();
     let (kind, who, detail) = match a {
-        ActorModelAction::Deliver { src, dst, msg } => {
+        Action::Deliver { src, dst, msg } => {
             ("deliver", *dst, format!("from {}: {msg:?}", name(n, *src)))
         }
-        ActorModelAction::Drop(env) => (
-            "lose",
-            env.dst,
-            format!("from {}: {:?}", name(n, env.src), env.msg),
-        ),
-        ActorModelAction::Timeout(id, t) => ("timeout", *id, timer(t).to_string()),
-        ActorModelAction::Crash(id) => ("crash", *id, String::new()),
-        ActorModelAction::Recover(id) => ("restart", *id, "from storage".to_string()),
-        ActorModelAction::SelectRandom { actor, .. } => ("random", *actor, String::new()),
+        Action::Drop { src, dst, msg } => {
+            ("lose", *dst, format!("from {}: {msg:?}", name(n, *src)))
+        }
+        Action::Timeout(id, t) => ("timeout", *id, timer(t).to_string()),
+        Action::Crash(id) => ("crash", *id, String::new()),
+        Action::Recover(id) => ("restart", *id, "from storage".to_string()),
     };
     StepRow {
         step,

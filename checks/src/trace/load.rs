@@ -137,7 +137,7 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
     }
     let mut files = Vec::new();
     for p in &paths {
-        files.push(load_file(p)?);
+        files.extend(load_file(p)?);
     }
     let servers = files
         .iter()
@@ -222,9 +222,10 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
     })
 }
 
-/// Reads one actor's file, checking its structure: starts first, one actor, steps
-/// numbered one after the other, flush and stop records naming the last step.
-pub fn load_file(path: &Path) -> Result<TraceFile, LoadError> {
+/// Reads one file: the traces of the actors it records (a node's file records one;
+/// a client process's file every session it ran, their lines interleaved), each
+/// checked by [`actor_trace`].
+pub fn load_file(path: &Path) -> Result<Vec<TraceFile>, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| err(path, None, format!("cannot read it: {e}")))?;
     let pieces: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     let mut lines = Vec::new();
@@ -253,6 +254,29 @@ pub fn load_file(path: &Path) -> Result<TraceFile, LoadError> {
         };
         lines.push(Line { line, rec });
     }
+    if lines.is_empty() {
+        return Err(err(path, None, "is empty: no records"));
+    }
+    // Split by actor, in order of each actor's first record.
+    let mut order: Vec<Id> = Vec::new();
+    let mut by_actor: std::collections::HashMap<Id, Vec<Line>> = Default::default();
+    for l in lines {
+        let v = by_actor.entry(l.rec.node).or_insert_with(|| {
+            order.push(l.rec.node);
+            Vec::new()
+        });
+        v.push(l);
+    }
+    order
+        .into_iter()
+        .map(|id| actor_trace(path, by_actor.remove(&id).unwrap_or_default()))
+        .collect()
+}
+
+/// One actor's records (of `path`), checked for their structure: starts first,
+/// steps numbered one after the other, flush and stop records naming the last
+/// step.
+fn actor_trace(path: &Path, lines: Vec<Line>) -> Result<TraceFile, LoadError> {
     let first = lines
         .first()
         .ok_or_else(|| err(path, None, "is empty: no records"))?;

@@ -6,7 +6,7 @@
 
 use super::load::{sends, EvKind, MsgKey, Run};
 use raft_model::trace::Event;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// A send: the file, the record, and the index of the command in its `out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +36,9 @@ pub struct Merged {
 /// Merges the actors' events into one order (see the module documentation).
 /// A delivery that no record sends at all is placed at its own time rather than
 /// waited for, so that it does not drag the order of the rest of the run (the
-/// validator reports it).
+/// validator reports it). Each actor's next event waits in an ordered set (ready,
+/// or blocked on the message it delivers), so the merge costs O(log actors) per
+/// event, however many clients the run had.
 pub fn merge(run: &Run) -> Merged {
     let mut heads = vec![0usize; run.files.len()];
     let mut sent: HashMap<MsgKey, Vec<SendRef>> = HashMap::new();
@@ -55,40 +57,23 @@ pub fn merge(run: &Run) -> Merged {
         matched: Vec::with_capacity(total),
         ..Merged::default()
     };
-    let delivery_key = |f: usize, e: usize| -> Option<MsgKey> {
-        let file = &run.files[f];
-        match file.events[e].kind {
-            EvKind::Record(r) => match &file.lines[r].rec.event {
-                Event::Deliver { src, msg } => Some((*src, file.node, msg)),
-                _ => None,
-            },
-            EvKind::Crash => None,
-        }
+    let delivery_key = |f: usize, e: usize| delivery_key(run, f, e);
+    // Every actor's next event by (time, file); the ready ones; the blocked
+    // ones by the message they wait for.
+    let mut q = Queue {
+        all: BTreeSet::new(),
+        ready: BTreeSet::new(),
+        waiting: HashMap::new(),
     };
+    for f in 0..run.files.len() {
+        q.enqueue(run, f, 0, &sent, &to_come);
+    }
+
     while m.order.len() < total {
-        // The earliest event that may come next, and the earliest of all.
-        let mut best: Option<(u64, usize)> = None;
-        let mut earliest: Option<(u64, usize)> = None;
-        for (f, file) in run.files.iter().enumerate() {
-            let h = heads[f];
-            let Some(ev) = file.events.get(h) else {
-                continue;
-            };
-            let cand = (ev.time, f);
-            if earliest.is_none_or(|e| cand < e) {
-                earliest = Some(cand);
-            }
-            let ready = match delivery_key(f, h) {
-                Some(k) if sent.contains_key(&k) => true,
-                // Never sent by anyone: waiting would not help.
-                Some(k) => to_come.get(&k).is_none_or(|n| *n == 0),
-                None => true,
-            };
-            if ready && best.is_none_or(|b| cand < b) {
-                best = Some(cand);
-            }
-        }
-        let Some(earliest) = earliest else { break };
+        let Some(&earliest) = q.all.first() else {
+            break;
+        };
+        let best = q.ready.first().copied();
         let (f, cycle) = match best {
             Some((_, f)) => (f, false),
             // Every next event waits for another (a cycle): take the earliest.
@@ -98,6 +83,16 @@ pub fn merge(run: &Run) -> Merged {
             m.out_of_time_order += 1;
         }
         let e = heads[f];
+        let time = run.files[f].events[e].time;
+        q.all.remove(&(time, f));
+        q.ready.remove(&(time, f));
+        if cycle {
+            if let Some(k) = delivery_key(f, e) {
+                if let Some(v) = q.waiting.get_mut(&k) {
+                    v.retain(|&x| x != f);
+                }
+            }
+        }
         heads[f] += 1;
         let pos = m.order.len();
         m.order.push((f, e));
@@ -118,8 +113,59 @@ pub fn merge(run: &Run) -> Merged {
                     rec: r,
                     cmd,
                 });
+                for g in q.waiting.remove(&k).unwrap_or_default() {
+                    let t = run.files[g].events[heads[g]].time;
+                    q.ready.insert((t, g));
+                }
+            }
+        }
+        q.enqueue(run, f, heads[f], &sent, &to_come);
+    }
+    m
+}
+
+/// The message an event delivers, if it is a delivery.
+fn delivery_key(run: &Run, f: usize, e: usize) -> Option<MsgKey<'_>> {
+    let file = &run.files[f];
+    match file.events.get(e)?.kind {
+        EvKind::Record(r) => match &file.lines[r].rec.event {
+            Event::Deliver { src, msg } => Some((*src, file.node, msg)),
+            _ => None,
+        },
+        EvKind::Crash => None,
+    }
+}
+
+/// The actors' next events.
+struct Queue<'a> {
+    all: BTreeSet<(u64, usize)>,
+    ready: BTreeSet<(u64, usize)>,
+    waiting: HashMap<MsgKey<'a>, Vec<usize>>,
+}
+
+impl<'a> Queue<'a> {
+    /// Queues event `h` of file `f`, if it has one: ready, or waiting for a
+    /// send of the message it delivers.
+    fn enqueue(
+        &mut self,
+        run: &'a Run,
+        f: usize,
+        h: usize,
+        sent: &HashMap<MsgKey<'a>, Vec<SendRef>>,
+        to_come: &HashMap<MsgKey<'a>, usize>,
+    ) {
+        let Some(ev) = run.files[f].events.get(h) else {
+            return;
+        };
+        self.all.insert((ev.time, f));
+        match delivery_key(run, f, h) {
+            // Never sent by anyone: waiting would not help.
+            Some(k) if !sent.contains_key(&k) && to_come.get(&k).is_some_and(|n| *n > 0) => {
+                self.waiting.entry(k).or_default().push(f)
+            }
+            _ => {
+                self.ready.insert((ev.time, f));
             }
         }
     }
-    m
 }

@@ -2,7 +2,7 @@
 //! run the checker, and the parsers for durations and probabilities.
 
 use clap::Args;
-use raft_checks::bounds::{Bounds, NetworkKind};
+use raft_checks::bounds::{Bounds, NetworkKind, Profile};
 use raft_checks::checker::catalogue::base_bounds;
 use raft_checks::checker::{RunOptions, Strategy};
 use raft_model::{Mutant, MutantSet};
@@ -13,6 +13,11 @@ use std::time::Duration;
 /// at which `raftlab mutants` exposes that mutant.
 #[derive(Args, Clone, Debug)]
 pub struct BoundsArgs {
+    /// Start from a named bound set (flags given as well override its bounds):
+    /// `default`, or `deep` (2 clients, 2 crashes, 4 messages in flight; about ten
+    /// minutes on two cores; see README "Profiles").
+    #[arg(long, value_enum, value_name = "NAME")]
+    profile: Option<Profile>,
     /// Raft servers in the cluster (even sizes are allowed) [default: 3]
     #[arg(long)]
     servers: Option<usize>,
@@ -26,11 +31,11 @@ pub struct BoundsArgs {
     /// Highest term any server may reach [default: 3]
     #[arg(long)]
     max_term: Option<u64>,
-    /// Longest log any server may hold [default: 3]
+    /// Longest log any server may hold [default: 2]
     #[arg(long)]
     max_log: Option<usize>,
     /// Server crashes in a run, in total; a crashed server may restart from its
-    /// storage [default: 1]
+    /// storage [default: 2]
     #[arg(long)]
     crashes: Option<usize>,
     /// Network semantics [default: unordered]
@@ -57,7 +62,10 @@ pub struct BoundsArgs {
 
 impl BoundsArgs {
     pub fn bounds(&self) -> Bounds {
-        let base = base_bounds(&self.mutants);
+        let base = match self.profile {
+            Some(p) => p.bounds(),
+            None => base_bounds(&self.mutants),
+        };
         let servers = self.servers.unwrap_or(base.servers);
         let in_flight_default = if self.servers.is_some() {
             Bounds::least_in_flight(servers)
@@ -181,4 +189,53 @@ pub fn probability(s: &str) -> Result<f64, String> {
 pub fn usage_error(msg: &str) -> i32 {
     eprintln!("error: {msg}");
     2
+}
+
+/// How to reach a running cluster: shared by `client` and its subcommands.
+#[derive(Args, Clone, Debug)]
+pub struct LinkArgs {
+    /// The servers' addresses in id order (S1 first), comma-separated.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        value_name = "ADDR,ADDR,...",
+        default_value = "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002"
+    )]
+    pub cluster: Vec<std::net::SocketAddr>,
+    /// The cluster's id (16 hex digits, kept in each node's data directory as
+    /// `cluster-id`) [default: asked of the nodes]
+    #[arg(long, global = true, value_name = "HEX", value_parser = cluster_id)]
+    pub cluster_id: Option<u64>,
+    /// The cluster's shared secret (the file the nodes were started with): every
+    /// datagram is tagged with it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
+}
+
+impl LinkArgs {
+    /// The link to the cluster: with the id given, or the one the nodes name.
+    pub fn link(&self, timeout: Duration) -> Result<raft_impl::link::Link, String> {
+        let secret = self.secret()?;
+        match self.cluster_id {
+            Some(id) => Ok(raft_impl::link::Link::new(self.cluster.clone(), id, secret)),
+            None => raft_impl::link::Link::discover(self.cluster.clone(), secret, timeout),
+        }
+    }
+
+    pub fn secret(&self) -> Result<Option<raft_impl::auth::Secret>, String> {
+        secret_from(self.secret_file.as_deref())
+    }
+}
+
+/// The secret in `path`, if a path is given.
+pub fn secret_from(
+    path: Option<&std::path::Path>,
+) -> Result<Option<raft_impl::auth::Secret>, String> {
+    path.map(raft_impl::auth::Secret::from_file).transpose()
+}
+
+/// A `--cluster-id` flag.
+pub fn cluster_id(s: &str) -> Result<u64, String> {
+    raft_impl::cluster_id::parse(s)
 }

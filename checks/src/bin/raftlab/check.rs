@@ -23,6 +23,12 @@ pub struct CheckArgs {
     /// printed counterexample links point.
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_ADDR)]
     pub explorer_addr: String,
+    /// Also print how often the check took each decision of the server's handlers
+    /// (every rule of Figure 2, each arm of the consistency check, stale replies,
+    /// client-request cases), as TLC's coverage does. Every report says which it
+    /// never took.
+    #[arg(long)]
+    pub coverage: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -53,6 +59,9 @@ pub fn main(args: &CheckArgs) -> i32 {
         }
     } else {
         print_report(&report, &args.explorer_addr);
+        if args.coverage {
+            print_coverage(&report);
+        }
     }
     report.exit_code()
 }
@@ -126,6 +135,7 @@ pub fn print_report(r: &Report, explorer: &str) {
         None => println!("exhaustive: yes (every reachable state within the bounds was checked)"),
         Some(why) => println!("exhaustive: no ({why})"),
     }
+    println!("coverage: {}", r.coverage.summary());
     for p in r.violated() {
         println!();
         let how = match p.found {
@@ -170,5 +180,33 @@ pub fn print_steps(steps: &[StepRow]) {
             after: s.after.clone(),
         })
         .collect();
+    println!("{}", Table::new(rows).with(Style::sharp()));
+}
+
+#[derive(Tabled)]
+struct CoverageRow {
+    decision: String,
+    what: &'static str,
+    times: String,
+}
+
+/// Every decision of the server's handlers and how often the check took it.
+pub fn print_coverage(r: &Report) {
+    let rows: Vec<CoverageRow> = r
+        .coverage
+        .decisions
+        .iter()
+        .map(|d| CoverageRow {
+            decision: d.decision.clone(),
+            what: d.text,
+            times: if d.count == 0 {
+                "NEVER".into()
+            } else {
+                d.count.to_string()
+            },
+        })
+        .collect();
+    println!();
+    println!("Coverage of the server's handlers (how often the search took each decision):");
     println!("{}", Table::new(rows).with(Style::sharp()));
 }

@@ -2,7 +2,7 @@
 //! threads here, on `--processes P` local processes, or on the machines of a
 //! `--hostfile` (each started with its own `--process I`).
 
-use crate::check::{print_report, CheckArgs};
+use crate::check::{print_coverage, print_report, CheckArgs};
 use crate::{parse_duration, usage_error};
 use clap::Args;
 use raft_checks::bounds::{describe, Bounds};
@@ -104,6 +104,9 @@ pub fn main(args: &CheckArgs, bounds: &Bounds, opts: &RunOptions) -> i32 {
                 }
             } else {
                 print_report(&report, &args.explorer_addr);
+                if args.coverage {
+                    print_coverage(&report);
+                }
                 print_processes(&report);
             }
             report.exit_code()

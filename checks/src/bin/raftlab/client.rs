@@ -4,9 +4,10 @@ use crate::node::{to_indices, FaultArgs};
 use clap::{Args, Subcommand};
 use raft_impl::client::{self, ClientError};
 use raft_impl::faults::FaultPatch;
+use raft_impl::link::Link;
+use raft_impl::trace::ClientTrace;
 use raft_impl::wire::NodeStatus;
 use raft_model::{name, Id, Op, OpResult, Role};
-use std::net::SocketAddr;
 use std::time::Duration;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
@@ -22,20 +23,13 @@ use tabled::{Table, Tabled};
 /// (no leader with a majority, or the nodes are not running).
 #[derive(Args, Debug)]
 pub struct ClientArgs {
-    /// The servers' addresses in id order (S1 first), comma-separated.
-    #[arg(
-        long,
-        global = true,
-        value_delimiter = ',',
-        value_name = "ADDR,ADDR,...",
-        default_value = "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002"
-    )]
-    cluster: Vec<SocketAddr>,
+    #[command(flatten)]
+    link: crate::LinkArgs,
     /// Give up after this long, e.g. 500ms, 10s.
     #[arg(long, global = true, default_value = "10s", value_parser = crate::parse_duration)]
     timeout: Duration,
-    /// Record the client's steps in DIR/client-ID.jsonl (put, append, get), for
-    /// `raftlab trace check DIR`.
+    /// Record the client's steps in DIR/clients-RANDOM.jsonl (put, append, get),
+    /// for `raftlab trace check DIR`.
     #[arg(long, global = true, value_name = "DIR")]
     trace: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -93,7 +87,24 @@ pub fn main(args: &ClientArgs) -> i32 {
         ClientCommand::Status { json } => return status(args, *json),
         ClientCommand::Fault(f) => return fault(args, f),
     };
-    match client::run_ops_traced(&args.cluster, vec![op], args.timeout, args.trace.as_deref()) {
+    if let Err(e) = args.link.secret() {
+        return crate::usage_error(&e);
+    }
+    let link = match args.link.link(args.timeout.min(Duration::from_secs(3))) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 3;
+        }
+    };
+    let trace = match args.trace.as_deref().map(ClientTrace::create).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot create a trace file in --trace: {e}");
+            return 2;
+        }
+    };
+    match client::run_ops_traced(&link, vec![op], args.timeout, trace.as_ref()) {
         Ok(done) => {
             let Some(c) = done.first() else {
                 eprintln!("error: the operation completed without a result");
@@ -154,22 +165,33 @@ fn dropped_summary(s: &NodeStatus) -> String {
     if d.total() == 0 {
         return "0".into();
     }
-    let parts: Vec<String> = [
+    let mut parts: Vec<String> = [
         ("oversize", d.oversize),
         ("malformed", d.malformed),
         ("foreign", d.foreign),
         ("partitioned", d.partitioned),
+        ("other cluster", d.other_cluster),
+        ("unauthenticated", d.unauthenticated),
     ]
     .iter()
     .filter(|(_, v)| *v > 0)
     .map(|(k, v)| format!("{k} {v}"))
     .collect();
+    parts.extend(d.refused.iter().map(|(k, v)| format!("refused: {k} {v}")));
     format!("{} ({})", d.total(), parts.join(", "))
 }
 
 fn status(args: &ClientArgs, json: bool) -> i32 {
     let wait = args.timeout.min(Duration::from_millis(1500));
-    let answers = match client::status_all(&args.cluster, wait) {
+    let secret = match args.link.secret() {
+        Ok(s) => s,
+        Err(e) => return crate::usage_error(&e),
+    };
+    // Status is answered whatever cluster a request names: ask with the id given,
+    // or as a stranger, and show each node's own.
+    let cluster = args.link.cluster_id.unwrap_or(raft_impl::wire::ANY_CLUSTER);
+    let probe = Link::new(args.link.cluster.clone(), cluster, secret);
+    let answers = match probe.status_all(wait) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: cannot open a socket: {e}");
@@ -178,6 +200,7 @@ fn status(args: &ClientArgs, json: bool) -> i32 {
     };
     if json {
         let rows: Vec<serde_json::Value> = args
+            .link
             .cluster
             .iter()
             .zip(&answers)
@@ -195,6 +218,7 @@ fn status(args: &ClientArgs, json: bool) -> i32 {
                     "unsent": s.unsent,
                     "faults": s.faults,
                     "saves": s.saves,
+                    "cluster_id": raft_impl::cluster_id::text(s.cluster_id),
                 }),
                 None => serde_json::json!({
                     "id": i + 1,
@@ -213,6 +237,7 @@ fn status(args: &ClientArgs, json: bool) -> i32 {
         }
     } else {
         let rows: Vec<StatusRow> = args
+            .link
             .cluster
             .iter()
             .zip(&answers)
@@ -268,7 +293,7 @@ fn print_out(s: &str) {
 }
 
 fn fault(args: &ClientArgs, f: &FaultCmd) -> i32 {
-    let n = args.cluster.len();
+    let n = args.link.cluster.len();
     let index = match to_indices(&[f.node], n, "--node") {
         Ok(set) => set.into_iter().next().unwrap_or(0) as usize,
         Err(e) => return crate::usage_error(&e),
@@ -295,11 +320,14 @@ fn fault(args: &ClientArgs, f: &FaultCmd) -> i32 {
              --heal or --clear",
         );
     }
-    match client::set_faults(
-        args.cluster[index],
-        patch,
-        args.timeout.min(Duration::from_secs(3)),
-    ) {
+    let link = match args.link.link(args.timeout.min(Duration::from_secs(3))) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 3;
+        }
+    };
+    match link.set_faults(index, patch, args.timeout.min(Duration::from_secs(3))) {
         Ok(now) => {
             println!("{}: faults now: {now}", name::server(Id::from(index)));
             0

@@ -3,7 +3,7 @@
 
 use clap::Args;
 use raft_impl::client::{self, DEFAULT_BASE_PORT, DEFAULT_NODES};
-use raft_impl::local::NodeProc;
+use raft_impl::local::LocalCluster;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 /// Start a local cluster: N `raftlab node` processes on 127.0.0.1.
 ///
 /// Node i (1-based) listens on 127.0.0.1:BASE+i-1 and keeps its state in DIR/node-i,
-/// its log in DIR/node-i/node.log. The cluster prints who is leader as it changes.
+/// its log in DIR/node-i/node.log. The cluster id is chosen at the first start and
+/// kept in DIR/cluster-id (and each node's directory): datagrams of another
+/// cluster on the same ports are ignored. The cluster prints who is leader as it
+/// changes.
 /// It restarts nothing by itself: a node you kill stays down (restart it with the
 /// `raftlab node` command line printed at start). Ctrl-C stops all nodes cleanly.
 /// Running it again on the same DIR restarts the nodes from their saved state.
@@ -31,6 +34,10 @@ pub struct ClusterArgs {
     /// `raftlab client --trace DIR` too); check with `raftlab trace check DIR`.
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
+    /// The cluster's shared secret (see `raftlab node --help`); clients then need
+    /// `--secret-file` too.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
 }
 
 pub fn main(args: &ClusterArgs) -> i32 {
@@ -56,29 +63,35 @@ pub fn main(args: &ClusterArgs) -> i32 {
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
         eprintln!("warning: cannot catch Ctrl-C ({e}); nodes may be left running");
     }
-    let addrs = client::local_addrs(args.base_port, n);
     let extra: Vec<String> = match &args.trace {
         Some(t) => vec!["--trace".into(), t.display().to_string()],
         None => Vec::new(),
     };
-    let mut procs = Vec::new();
-    for i in 0..n {
-        let dir = args.data.join(format!("node-{}", i + 1));
-        match NodeProc::spawn(&exe, i, &addrs, &dir, &extra) {
-            Ok(p) => procs.push(p),
-            Err(e) => {
-                eprintln!("error: cannot start node {}: {e}", i + 1);
-                stop_all(&mut procs);
-                return 1;
-            }
+    let cluster = LocalCluster::spawn_with_secret(
+        &exe,
+        n,
+        args.base_port,
+        &args.data,
+        &extra,
+        args.secret_file.as_deref(),
+    );
+    let mut nodes = match cluster {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot start the nodes: {e}");
+            return 1;
         }
-    }
+    };
+    let addrs = nodes.addrs.clone();
+    let link = nodes.link.clone();
+    let procs = &mut nodes.procs;
     let peers: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
     println!(
-        "raftlab cluster: {n} nodes, data in {}",
+        "raftlab cluster: {n} nodes, cluster id {}, data in {}",
+        raft_impl::cluster_id::text(link.cluster),
         args.data.display()
     );
-    for p in &procs {
+    for p in procs.iter() {
         println!(
             "  {}  {}  pid {}  log {}",
             p.name(),
@@ -91,8 +104,12 @@ pub fn main(args: &ClusterArgs) -> i32 {
         Some(t) => format!(" --trace {}", t.display()),
         None => String::new(),
     };
+    let secret_arg = match &args.secret_file {
+        Some(f) => format!(" --secret-file {}", f.display()),
+        None => String::new(),
+    };
     println!(
-        "restart a node by hand with: {} node --id I --peers {} --data {}/node-I{trace_arg}",
+        "restart a node by hand with: {} node --id I --peers {} --data {}/node-I{trace_arg}{secret_arg}",
         exe.display(),
         peers.join(","),
         args.data.display()
@@ -105,7 +122,11 @@ pub fn main(args: &ClusterArgs) -> i32 {
             t.display()
         );
     }
-    println!("try: raftlab client put x 1; raftlab client get x; raftlab client status");
+    if args.secret_file.is_some() {
+        println!("try: raftlab client{secret_arg} put x 1; raftlab client{secret_arg} status");
+    } else {
+        println!("try: raftlab client put x 1; raftlab client get x; raftlab client status");
+    }
     println!("Ctrl-C stops all nodes.");
 
     let start = Instant::now();
@@ -131,7 +152,9 @@ pub fn main(args: &ClusterArgs) -> i32 {
             eprintln!("error: every node has exited; see their logs above");
             return 1;
         }
-        let statuses = client::status_all(&addrs, Duration::from_millis(150)).unwrap_or_default();
+        let statuses = link
+            .status_all(Duration::from_millis(150))
+            .unwrap_or_default();
         let leader = client::leader_of(&statuses);
         if shown != Some(leader) {
             let t = start.elapsed().as_secs_f64();
@@ -152,12 +175,12 @@ pub fn main(args: &ClusterArgs) -> i32 {
         .filter(|r| *r)
         .count();
     println!("stopping {running} running node(s)...");
-    stop_all(&mut procs);
+    stop_all(procs);
     println!("all nodes stopped (nodes restarted by hand are not ours to stop)");
     0
 }
 
-fn stop_all(procs: &mut [NodeProc]) {
+fn stop_all(procs: &mut [raft_impl::local::NodeProc]) {
     for p in procs.iter_mut() {
         p.terminate(Duration::from_secs(3));
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 mod args;
 mod bench;
-mod bench_timely;
+mod chaos;
 mod check;
 mod check_timely;
 mod client;
@@ -15,7 +15,10 @@ mod mutants;
 mod node;
 mod trace;
 
-pub use args::{parse_duration, probability, usage_error, BoundsArgs, RunArgs};
+pub use args::{
+    cluster_id, parse_duration, probability, secret_from, usage_error, BoundsArgs, LinkArgs,
+    RunArgs,
+};
 
 // The checker clones and drops millions of small states: mimalloc does that markedly
 // faster than the system allocator.
@@ -74,6 +77,7 @@ enum Command {
     Node(node::NodeArgs),
     Cluster(cluster::ClusterArgs),
     Client(client::ClientArgs),
+    Chaos(chaos::ChaosArgs),
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Recorded runs of real nodes: check them against the model (`trace check`),
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Command::Node(args) => node::main(&args),
         Command::Cluster(args) => cluster::main(&args),
         Command::Client(args) => client::main(&args),
+        Command::Chaos(args) => chaos::main(&args),
         Command::Bench(cmd) => bench::main(&cmd),
         Command::Trace(cmd) => trace::main(&cmd),
     };

@@ -42,6 +42,18 @@ pub struct NodeArgs {
     /// with `raftlab trace check DIR`.
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
+    /// The cluster's id (16 hex digits). Kept in --data on the first start; a
+    /// later start with another id is refused [default: the kept one, or for a
+    /// fresh directory one derived from --peers, which every node started by hand
+    /// with the same --peers agrees on]
+    #[arg(long, value_name = "HEX", value_parser = crate::cluster_id)]
+    cluster_id: Option<u64>,
+    /// A file whose bytes (16 at least) are the cluster's shared secret: every
+    /// datagram in and out is tagged with an HMAC-SHA256 of it, and control
+    /// requests are taken from any address that has it. Without one, control
+    /// requests are taken from this machine only.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
     /// Test only: break the host on purpose (send-before-save, restart-empty,
     /// restart-older-save, flip-message, fire-cancelled-timer), to show that
     /// `raftlab trace check` notices.
@@ -61,8 +73,8 @@ pub struct FaultArgs {
     /// Probability (0 to 1) that the node holds a datagram back (see --delay-ms).
     #[arg(long, value_name = "P", value_parser = crate::probability)]
     pub delay: Option<f64>,
-    /// Longest hold-back for --delay, in milliseconds [default: 100].
-    #[arg(long, value_name = "MS")]
+    /// Longest hold-back for --delay, in milliseconds, at most 10000 [default: 100].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=raft_impl::faults::MAX_DELAY_MS))]
     pub delay_ms: Option<u64>,
     /// Cut this node from these servers (1-based ids, comma-separated): it neither
     /// sends to them nor accepts their messages. Clients still reach it.
@@ -115,6 +127,10 @@ pub fn main(args: &NodeArgs) -> i32 {
     if let Err(e) = args.faults.patch(n).and_then(|p| faults.apply(&p)) {
         return crate::usage_error(&e);
     }
+    let secret = match crate::secret_from(args.secret_file.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return crate::usage_error(&e),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
@@ -128,6 +144,8 @@ pub fn main(args: &NodeArgs) -> i32 {
         verbose: !args.quiet,
         trace: args.trace.clone(),
         host_fault: args.host_fault,
+        cluster_id: args.cluster_id,
+        secret,
     };
     let mut node = match node::Node::start(cfg) {
         Ok(node) => node,
@@ -141,11 +159,18 @@ pub fn main(args: &NodeArgs) -> i32 {
         eprintln!("{me}: test-only host fault on: {f}");
     }
     if !args.quiet {
+        let st = node.status(0);
         eprintln!(
-            "{me}: listening on {} with {} peers; faults: {}",
+            "{me}: listening on {} with {} peers, cluster {}{}; faults: {}",
             args.peers[args.id - 1],
             n - 1,
-            node.status(0).faults
+            raft_impl::cluster_id::text(st.cluster_id),
+            if args.secret_file.is_some() {
+                ", every datagram tagged with the secret"
+            } else {
+                ""
+            },
+            st.faults
         );
     }
     match node.run(&stop) {

@@ -34,6 +34,8 @@ pub struct WorkerStats {
     /// its first worker.
     pub peak_rss: Option<u64>,
     pub cpu_s: Option<f64>,
+    /// The process's counters of the model's own (`run::Options::counters`).
+    pub counters: Vec<u64>,
 }
 
 /// One process's share of a check.
@@ -88,6 +90,8 @@ pub struct Outcome<A> {
     pub witnessed: BTreeSet<&'static str>,
     pub workers_per_process: usize,
     pub processes: Vec<ProcessStats>,
+    /// The model's own counters, summed over the processes.
+    pub counters: Vec<u64>,
 }
 
 impl<A> Outcome<A> {

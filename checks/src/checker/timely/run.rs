@@ -50,7 +50,14 @@ pub struct Options {
     /// Asked while waiting for the other processes: Err gives up (a launcher's
     /// child died).
     pub alive: Option<Arc<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    /// Counters of the model's own (say, how often each handler decision was
+    /// taken), read once per process after the search and summed over the
+    /// processes into `Outcome::counters`.
+    pub counters: Option<Counters>,
 }
+
+/// Reads a process's counters.
+pub type Counters = Arc<dyn Fn() -> Vec<u64> + Send + Sync>;
 
 impl Default for Options {
     fn default() -> Self {
@@ -63,6 +70,7 @@ impl Default for Options {
             progress: None,
             identity: String::new(),
             alive: None,
+            counters: None,
         }
     }
 }
@@ -114,19 +122,18 @@ where
         progress: opts.progress,
     };
     let workers = opts.workers;
+    let counters = opts.counters.clone();
     let flag = Arc::clone(&failed);
     let guards = ::timely::communication::initialize_from(builders, others, move |alloc| {
         let model = Arc::clone(&model);
         let r = catch_unwind(AssertUnwindSafe(|| {
-            worker_main(
-                alloc,
-                model,
-                symmetry,
-                limits.clone(),
-                workers,
-                &flag,
+            let run = Run {
+                limits: limits.clone(),
+                workers_per_process: workers,
+                counters: counters.clone(),
                 started,
-            )
+            };
+            worker_main(alloc, model, symmetry, run, &flag)
         }));
         let r = r.unwrap_or(Err(WorkerError::Aborted));
         if r.is_err() {
@@ -205,20 +212,32 @@ fn drive(worker: &mut Worker, failed: &AtomicBool) -> Result<(), WorkerError> {
     Ok(())
 }
 
+/// What every worker of a run is told.
+struct Run {
+    limits: Limits,
+    workers_per_process: usize,
+    counters: Option<Counters>,
+    started: Instant,
+}
+
 fn worker_main<M>(
     alloc: Allocator,
     model: Arc<M>,
     symmetry: Symmetry<M>,
-    limits: Limits,
-    workers_per_process: usize,
+    run: Run,
     failed: &AtomicBool,
-    started: Instant,
 ) -> Result<Option<Outcome<M::Action>>, WorkerError>
 where
     M: StateCodec + 'static,
     M::State: Hash,
     M::Action: Clone,
 {
+    let Run {
+        limits,
+        workers_per_process,
+        counters,
+        started,
+    } = run;
     let mut worker = Worker::new(::timely::WorkerConfig::default(), alloc, Some(started));
     let place = Place {
         me: worker.index(),
@@ -243,6 +262,7 @@ where
     if place.me.is_multiple_of(workers_per_process) {
         mine.peak_rss = peak_rss();
         mine.cpu_s = cpu_seconds();
+        mine.counters = counters.map(|read| read()).unwrap_or_default();
     }
     let visited = std::mem::take(&mut search.borrow_mut().visited);
     drop(search);
@@ -321,7 +341,15 @@ where
     } else {
         None
     };
+    let mut counters: Vec<u64> = Vec::new();
+    for c in stats.iter().map(|s| &s.counters) {
+        counters.resize(counters.len().max(c.len()), 0);
+        for (sum, n) in counters.iter_mut().zip(c) {
+            *sum = sum.saturating_add(*n);
+        }
+    }
     Ok(Outcome {
+        counters,
         unique: stats.iter().map(|s| s.unique).sum(),
         generated: stats.iter().map(|s| s.generated).sum(),
         max_depth: stats.iter().map(|s| s.max_depth).max().unwrap_or(0) as usize,

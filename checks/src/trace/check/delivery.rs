@@ -2,6 +2,7 @@
 //! the global order, and left its sender only after the sender's saves up to the
 //! sending step were durable.
 
+use super::linearizability::LinEvent;
 use super::{Checker, MESSAGES, SAVE_BEFORE_SEND};
 use crate::trace::load::sends;
 use raft_model::{Id, Msg};
@@ -24,6 +25,16 @@ impl<'r> Checker<'r> {
         *self.delivered.entry(key).or_default() += 1;
         let (s, d) = (run.name_of(src), run.name_of(dst));
         match self.sent.get(&key).copied() {
+            // From an actor outside the traced run (a client that recorded
+            // nothing): nothing can be shown about it; its requests join the
+            // linearizability history as operations of unknown outcome.
+            None if usize::from(src) >= run.servers && run.file_of(src).is_none() => {
+                self.unverifiable += 1;
+                if let Msg::ClientRequest(req) = msg {
+                    let e = LinEvent::Outside(src, req.seq, req.op.clone());
+                    self.lin_events.push((e, self.position, f, r));
+                }
+            }
             None => {
                 let recorded = if run.file_of(src).is_none() {
                     format!("{s} left no trace: record every client with --trace DIR")

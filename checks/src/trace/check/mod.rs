@@ -27,12 +27,16 @@
 mod delivery;
 mod describe;
 mod invariants;
+mod judge;
+mod lin_search;
 mod linearizability;
 mod replay;
 pub mod report;
 mod restart;
+mod server_step;
 
 pub use describe::{describe, diff_states};
+pub use lin_search::{search as lin_search, KeyOp, Verdict as LinVerdict};
 pub use linearizability::LIN_BUDGET;
 pub use report::*;
 
@@ -71,7 +75,25 @@ struct Replay {
     unreleased: Vec<usize>,
     /// Client: its operations invoked and answered so far.
     progress: ClientProgress,
+    /// Server: the state as recorded, kept beside the replayed one and changed
+    /// in place by each record (see `server_step`).
+    shadow: Option<raft_model::ServerState>,
+    /// The last save holds the log the actor's state has (every step that
+    /// changes the log saves it; cleared by one that does not).
+    saved_log_current: bool,
 }
+
+/// How `trace check` judges a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckOptions {
+    /// Judge every global state with the registry's property functions on whole
+    /// states (the reference the incremental judge is tested against), instead
+    /// of incrementally. Costs the length of the logs at every step.
+    pub full_judge: bool,
+}
+
+/// Progress of a long check: records done and in all.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize);
 
 struct Checker<'r> {
     run: &'r Run,
@@ -92,6 +114,11 @@ struct Checker<'r> {
     crashes: u64,
     restarts: u64,
     position: usize,
+    /// Deliveries from actors outside the traced run.
+    unverifiable: u64,
+    /// The incremental judge of the server invariants (`None`: the registry's
+    /// functions on whole states, with `history`).
+    judge: Option<judge::Judge>,
 }
 
 /// Checks a loaded run. Never panics on what the files hold: a handler that panics
@@ -101,13 +128,23 @@ pub fn check(run: &Run) -> Report {
 }
 
 pub fn check_merged(run: &Run, merged: &Merged) -> Report {
+    check_with(run, merged, CheckOptions::default(), None)
+}
+
+/// [`check_merged`] with options, reporting progress as it goes.
+pub fn check_with(
+    run: &Run,
+    merged: &Merged,
+    opts: CheckOptions,
+    progress: Option<Progress>,
+) -> Report {
     let started = Instant::now();
-    let mut c = Checker::new(run);
-    c.run_all(merged);
+    let mut c = Checker::new(run, opts);
+    c.run_all(merged, progress);
     c.finish(started)
 }
 impl<'r> Checker<'r> {
-    fn new(run: &'r Run) -> Self {
+    fn new(run: &'r Run, opts: CheckOptions) -> Self {
         let mut rules = vec![
             RuleReport::new(REPLAY, "steps"),
             RuleReport::new(TIMERS, "timeouts"),
@@ -139,6 +176,8 @@ impl<'r> Checker<'r> {
                 clean: false,
                 unreleased: Vec::new(),
                 progress: ClientProgress::default(),
+                shadow: None,
+                saved_log_current: true,
             })
             .collect();
         let server_files = (0..run.servers)
@@ -158,6 +197,8 @@ impl<'r> Checker<'r> {
             crashes: 0,
             restarts: 0,
             position: 0,
+            unverifiable: 0,
+            judge: (!opts.full_judge).then(|| judge::Judge::new(run.servers)),
         }
     }
 
@@ -204,10 +245,16 @@ impl<'r> Checker<'r> {
         }
     }
 
-    fn run_all(&mut self, merged: &Merged) {
+    fn run_all(&mut self, merged: &Merged, mut progress: Option<Progress>) {
         let cycles: BTreeSet<usize> = merged.cycles.iter().copied().collect();
+        let total = merged.order.len();
         for (pos, &(f, e)) in merged.order.iter().enumerate() {
             self.position = pos;
+            if pos % 4096 == 0 {
+                if let Some(p) = progress.as_mut() {
+                    p(pos, total);
+                }
+            }
             match self.run.files[f].events[e].kind {
                 EvKind::Crash => {
                     // The record before the crash locates it.
@@ -253,7 +300,23 @@ impl<'r> Checker<'r> {
         a.unreleased.clear();
         if a.is_server {
             self.crashes += 1;
+            self.server_down(f);
             self.judge_states(f, r);
+        }
+    }
+
+    /// A server went down: the invariants see its durable storage now.
+    fn server_down(&mut self, f: usize) {
+        let a = &self.actors[f];
+        let i = usize::from(a.id);
+        if let Some(j) = &mut self.judge {
+            j.set_live(i, None);
+            j.set_log(
+                i,
+                a.durable
+                    .as_ref()
+                    .map_or(crate::model::no_log(), |p| &p.log),
+            );
         }
     }
 
@@ -265,7 +328,7 @@ impl<'r> Checker<'r> {
             Event::Deliver { src, msg } => {
                 self.delivery(f, r, *src, msg);
                 let (src, msg) = (*src, msg.clone());
-                self.step(f, r, Input::Deliver { src, msg });
+                self.any_step(f, r, Input::Deliver { src, msg });
             }
             Event::Timeout { timer } => {
                 let a = &mut self.actors[f];
@@ -286,7 +349,7 @@ impl<'r> Checker<'r> {
                         format!("the {timer:?} timer fired, which is not set"),
                     );
                 }
-                self.step(f, r, Input::Timeout(*timer));
+                self.any_step(f, r, Input::Timeout(*timer));
             }
             Event::Flush => {
                 let a = &mut self.actors[f];
@@ -304,9 +367,18 @@ impl<'r> Checker<'r> {
                 a.clean = true;
                 a.timers.clear();
                 if a.is_server {
+                    self.server_down(f);
                     self.judge_states(f, r);
                 }
             }
+        }
+    }
+
+    fn any_step(&mut self, f: usize, r: usize, input: Input) {
+        if self.actors[f].is_server {
+            self.server_step(f, r, input);
+        } else {
+            self.step(f, r, input);
         }
     }
 
@@ -318,6 +390,11 @@ impl<'r> Checker<'r> {
             lost += s.saturating_sub(d);
         }
         self.rule(MESSAGES).note = format!("{dup} duplicated, {lost} lost");
+        if self.unverifiable > 0 {
+            let n = self.unverifiable;
+            self.rule(MESSAGES).note +=
+                &format!("; {n} from actors that left no trace (unverifiable input, not judged)");
+        }
         let (crashes, restarts) = (self.crashes, self.restarts);
         self.rule(RESTART).note = format!("{restarts} restarts, {crashes} after a crash");
         self.linearizability();
@@ -335,6 +412,7 @@ impl<'r> Checker<'r> {
             .min_by_key(|f| (f.position, cause_first(f.rule)));
         let clients = self.actors.iter().filter(|a| !a.is_server).count();
         Report {
+            unverifiable: self.unverifiable,
             dir: self.run.dir.display().to_string(),
             servers: self.run.servers,
             clients,

@@ -3,11 +3,12 @@
 
 use super::describe::{diff_cmds, diff_states};
 use super::invariants::relevant_change;
+use super::judge::Live;
 use super::{Checker, REPLAY};
 use crate::model::observe_server;
 use crate::trace::load::{sends, Run};
 use raft_model::trace::{Cmd, DeltaError, Event, Record, TraceCommand};
-use raft_model::{Input, RaftActor, RaftState};
+use raft_model::{Input, RaftActor, RaftState, ServerState};
 use stateright::actor::Out;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -102,7 +103,7 @@ impl<'r> Checker<'r> {
 
     /// The effects of a step's commands on what the validator tracks of its actor:
     /// the save under way, the timers that are set.
-    fn take_commands(&mut self, f: usize, cmds: Vec<Cmd>) {
+    pub(super) fn take_commands(&mut self, f: usize, cmds: Vec<Cmd>) {
         let a = &mut self.actors[f];
         for c in cmds {
             match c {
@@ -123,7 +124,7 @@ impl<'r> Checker<'r> {
 
     /// Sends are merged now; they may leave now, or at the next flush record if a
     /// save of this incarnation is not yet durable.
-    fn merge_sends(&mut self, f: usize, r: usize) {
+    pub(super) fn merge_sends(&mut self, f: usize, r: usize) {
         let run = self.run;
         let rec = &run.files[f].lines[r].rec;
         let node = run.files[f].node;
@@ -168,16 +169,77 @@ impl<'r> Checker<'r> {
             self.client_step(f, r);
             return;
         }
+        if is_start {
+            // The recorded state is kept beside the replayed one from here on.
+            let a = &mut self.actors[f];
+            a.shadow = a.state.as_ref().and_then(RaftState::server).cloned();
+            a.saved_log_current = true;
+        }
         let a = &self.actors[f];
         let (Some(RaftState::Server(b)), Some(RaftState::Server(n))) =
             (before.as_ref(), a.state.as_ref())
         else {
             return;
         };
-        if is_start || b != n {
-            observe_server(&mut self.history, usize::from(a.id), b, n, is_start);
+        let i = usize::from(a.id);
+        match &mut self.judge {
+            Some(j) => {
+                let b_id = j.id_through(i, b.log.len());
+                j.set_live(i, None);
+                j.set_log(i, &n.log);
+                j.set_live(i, Some(Live::of(n)));
+                j.observe(i, (Live::of(b), b.log.len(), b_id), n, is_start);
+            }
+            None if is_start || b != n => observe_server(&mut self.history, i, b, n, is_start),
+            None => {}
         }
         if is_start || relevant_change(b, n) {
+            self.judge_states(f, r);
+        }
+    }
+
+    /// Moves server file `f` to `state` after a delivery or timeout (record
+    /// `r`), and judges what the step changed. `before`: the server's fields,
+    /// log length and commit index before the step; `keep`: the entries the
+    /// record kept (`None`: an unusable record, the whole log is looked at);
+    /// `full_before`: the whole state before, for the registry's functions.
+    pub(super) fn advance_server(
+        &mut self,
+        f: usize,
+        r: usize,
+        state: ServerState,
+        before: (Live, usize, usize),
+        keep: Option<usize>,
+        full_before: Option<ServerState>,
+    ) {
+        let i = usize::from(self.actors[f].id);
+        let (b, b_len, _) = before;
+        let relevant = match &mut self.judge {
+            Some(j) => {
+                let b_id = j.id_through(i, b_len);
+                match keep {
+                    Some(k) if k <= j.log_len(i) && k <= state.log.len() => {
+                        j.replace_from(i, k, state.log.iter_from(k as u64 + 1))
+                    }
+                    _ => j.set_log(i, &state.log),
+                }
+                let log_changed =
+                    state.log.len() != b_len || j.id_through(i, state.log.len()) != b_id;
+                j.set_live(i, Some(Live::of(&state)));
+                j.observe(i, (b, b_len, b_id), &state, false);
+                let n = Live::of(&state);
+                log_changed || n != b
+            }
+            None => {
+                let Some(old) = full_before else { return };
+                if old != state {
+                    observe_server(&mut self.history, i, &old, &state, false);
+                }
+                relevant_change(&old, &state)
+            }
+        };
+        self.actors[f].state = Some(RaftState::Server(state));
+        if relevant {
             self.judge_states(f, r);
         }
     }

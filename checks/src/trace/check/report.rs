@@ -80,5 +80,8 @@ pub struct Report {
     pub ok: bool,
     /// Every rule decided (if `ok` and not `decided`, nothing is proved).
     pub decided: bool,
+    /// Deliveries from actors that left no trace: input the check cannot verify
+    /// (their requests are judged as operations of unknown outcome).
+    pub unverifiable: u64,
     pub seconds: f64,
 }

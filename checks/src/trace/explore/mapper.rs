@@ -4,13 +4,13 @@
 
 use super::net_plan::NetPlan;
 use super::{Divergence, Ids, LeftOut, Summary};
+use crate::model::Shared;
 use crate::model::{Action, RaftModel, State};
 use crate::trace::check::{describe, diff_states};
 use crate::trace::load::{is_step, EvKind, Run, TraceFile};
 use crate::trace::merge::Merged;
 use raft_model::trace::Event;
 use raft_model::RaftState;
-use stateright::actor::{ActorModelAction, Envelope};
 use stateright::Model;
 
 /// Does file `f` start again after its event `k`?
@@ -62,7 +62,7 @@ impl Mapper<'_> {
                         EvKind::Record(r) => r,
                         EvKind::Crash => 0,
                     });
-                    self.take(f, r, ActorModelAction::Crash(id))?;
+                    self.take(f, r, Action::Crash(id))?;
                     self.summary.crashes += 1;
                     continue;
                 }
@@ -82,7 +82,7 @@ impl Mapper<'_> {
                         return Ok(());
                     }
                     let i = usize::from(id);
-                    let saved = self.state.actor_storages.get(i).cloned().flatten();
+                    let saved = self.state.storage(i).cloned();
                     if saved != self.ids.to_model(storage) {
                         self.leave_out(
                             merged,
@@ -95,7 +95,7 @@ impl Mapper<'_> {
                         );
                         return Ok(());
                     }
-                    self.take(f, r, ActorModelAction::Recover(id))?;
+                    self.take(f, r, Action::Recover(id))?;
                     self.summary.restarts += 1;
                 }
                 Event::Deliver { src, msg } => {
@@ -111,22 +111,20 @@ impl Mapper<'_> {
                         );
                         return Ok(());
                     }
-                    let action = ActorModelAction::Deliver {
+                    let action = Action::Deliver {
                         src: self.ids.to_model(src),
                         dst: id,
-                        msg: self.ids.to_model(msg),
+                        msg: Shared::new(self.ids.to_model(msg)),
                     };
                     match self.take(f, r, action)? {
                         Taken::Yes => self.summary.deliveries += 1,
                         Taken::NoOp => self.summary.ignored_deliveries += 1,
                     }
                 }
-                Event::Timeout { timer } => {
-                    match self.take(f, r, ActorModelAction::Timeout(id, *timer))? {
-                        Taken::Yes => self.summary.timeouts += 1,
-                        Taken::NoOp => self.summary.ignored_timeouts += 1,
-                    }
-                }
+                Event::Timeout { timer } => match self.take(f, r, Action::Timeout(id, *timer))? {
+                    Taken::Yes => self.summary.timeouts += 1,
+                    Taken::NoOp => self.summary.ignored_timeouts += 1,
+                },
                 Event::Flush => {}
                 Event::Stop => {
                     if starts_later(file, e) {
@@ -136,7 +134,7 @@ impl Mapper<'_> {
                         }
                         // A clean stop: everything was durable, as after a crash that
                         // struck between batches.
-                        self.take(f, r, ActorModelAction::Crash(id))?;
+                        self.take(f, r, Action::Crash(id))?;
                         self.summary.crashes += 1;
                     }
                 }
@@ -146,12 +144,12 @@ impl Mapper<'_> {
                 self.compare(f, r)?;
             }
             for (src, dst, msg) in net.drops_after.get(&pos).into_iter().flatten() {
-                let env = Envelope {
+                let lose = Action::Drop {
                     src: self.ids.to_model(src),
                     dst: self.ids.to_model(dst),
-                    msg: self.ids.to_model(msg),
+                    msg: Shared::new(self.ids.to_model(msg)),
                 };
-                self.take(f, r, ActorModelAction::Drop(env))?;
+                self.take(f, r, lose)?;
                 self.summary.drops += 1;
             }
         }
@@ -164,11 +162,11 @@ impl Mapper<'_> {
         self.model.actions(&self.state, &mut enabled);
         if !enabled.contains(&action) {
             let why = match &action {
-                ActorModelAction::Deliver { .. } | ActorModelAction::Drop(_) => {
+                Action::Deliver { .. } | Action::Drop { .. } => {
                     "the message is not in flight in the model"
                 }
-                ActorModelAction::Timeout(..) => "the timer is not set in the model",
-                ActorModelAction::Crash(_) => "the model's crash bound is spent",
+                Action::Timeout(..) => "the timer is not set in the model",
+                Action::Crash(_) => "the model's crash bound is spent",
                 _ => "it is not enabled",
             };
             let (expected, recorded) = (
@@ -218,8 +216,8 @@ impl Mapper<'_> {
             return Ok(());
         };
         let i = usize::from(self.ids.to_model(&self.run.files[f].node));
-        let modelled = &self.state.actor_states[i];
-        if self.state.crashed[i] {
+        let modelled = &self.state.actors[i];
+        if self.state.is_down(i) {
             return Err(self.divergence(
                 f,
                 r,
@@ -291,7 +289,7 @@ impl Mapper<'_> {
     }
 
     pub(super) fn observe_bounds(&mut self) {
-        for s in self.state.actor_states.iter().filter_map(|s| s.server()) {
+        for s in self.state.actors.iter().filter_map(|s| s.server()) {
             self.max_term = self.max_term.max(s.current_term);
             self.max_log = self.max_log.max(s.log.len());
         }

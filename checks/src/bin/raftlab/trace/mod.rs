@@ -78,6 +78,13 @@ pub struct CheckArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Judge every global state with the property functions on whole states (the
+    /// reference the incremental judge is tested against; slow on long runs).
+    #[arg(long)]
+    whole_states: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn main(cmd: &TraceCommand) -> i32 {
@@ -90,12 +97,13 @@ pub fn main(cmd: &TraceCommand) -> i32 {
 }
 
 fn check(args: &CheckArgs) -> i32 {
-    check_and_print(&args.dir, args.json)
+    check_and_print(&args.dir, args.json, args.whole_states, args.quiet)
 }
 
-/// Loads and checks the traces in `dir`, prints the report (a table, or JSON),
-/// and returns the exit code: 2 if the traces cannot be read.
-pub fn check_and_print(dir: &std::path::Path, json: bool) -> i32 {
+/// Loads and checks the traces in `dir` (`whole_states`: with the reference judge
+/// of whole global states; `quiet`: no progress on stderr), prints the report (a
+/// table, or JSON), and returns the exit code: 2 if the traces cannot be read.
+pub fn check_and_print(dir: &std::path::Path, json: bool, whole_states: bool, quiet: bool) -> i32 {
     let run = match trace_load::load(dir) {
         Ok(r) => r,
         Err(e) => {
@@ -103,7 +111,23 @@ pub fn check_and_print(dir: &std::path::Path, json: bool) -> i32 {
             return 2;
         }
     };
-    let report = trace_check::check(&run);
+    let merged = raft_checks::trace::merge::merge(&run);
+    let opts = trace_check::CheckOptions {
+        full_judge: whole_states,
+    };
+    let started = std::time::Instant::now();
+    let mut last = started;
+    let mut progress = |done: usize, total: usize| {
+        if !quiet && last.elapsed() >= std::time::Duration::from_secs(2) {
+            last = std::time::Instant::now();
+            eprintln!(
+                "trace check: {:.0}% ({done} of {total} events, {:.0} s)",
+                100.0 * done as f64 / total.max(1) as f64,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    };
+    let report = trace_check::check_with(&run, &merged, opts, Some(&mut progress));
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => print_out(&s),

@@ -6,8 +6,10 @@ use raft_impl::client::{self, ClientError};
 use raft_impl::faults::FaultPatch;
 use raft_impl::host_fault::HostFault;
 use raft_impl::local::{free_base_port, LocalCluster};
+use raft_impl::trace::ClientTrace;
 use raft_model::Op;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Record a run of a real local cluster with faults injected, then check it.
@@ -58,6 +60,9 @@ pub struct RecordArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Port of node 1 (node i uses BASE+i-1) [default: a free run of ports]
+    #[arg(long, value_name = "BASE")]
+    base_port: Option<u16>,
     /// Test only: break every node's host in this way (see `raftlab node`).
     #[arg(long, hide = true, value_name = "NAME", value_parser = clap::value_parser!(HostFault))]
     host_fault: Option<HostFault>,
@@ -88,7 +93,7 @@ pub fn main(args: &RecordArgs) -> i32 {
     if let Err(e) = &outcome {
         eprintln!("error: the scenario did not complete: {e}");
     }
-    match super::check_and_print(&args.dir, args.json) {
+    match super::check_and_print(&args.dir, args.json, false, args.json) {
         0 if outcome.is_err() => 3,
         code => code,
     }
@@ -98,10 +103,11 @@ fn fastrand_suffix() -> u64 {
     raft_impl::node::nonce()
 }
 
-/// The scenario's cluster: the nodes, and where the clients record.
+/// The scenario's cluster: the nodes, and where the clients record (one file
+/// for every client of this process).
 struct Cluster {
     nodes: LocalCluster,
-    trace: PathBuf,
+    trace: Arc<ClientTrace>,
 }
 
 /// How long the scenario waits for a leader or a node to catch up.
@@ -113,7 +119,7 @@ impl Cluster {
         let handles: Vec<_> = ["a", "b"]
             .into_iter()
             .map(|who| {
-                let addrs = self.nodes.addrs.clone();
+                let link = self.nodes.link.clone();
                 let trace = self.trace.clone();
                 let ops: Vec<Op> = (0..ops)
                     .map(|i| Op::Append {
@@ -122,7 +128,7 @@ impl Cluster {
                     })
                     .collect();
                 std::thread::spawn(move || {
-                    client::run_ops_traced(&addrs, ops, Duration::from_secs(15), Some(&trace))
+                    client::run_ops_traced(&link, ops, Duration::from_secs(15), Some(&trace))
                 })
             })
             .collect();
@@ -132,7 +138,7 @@ impl Cluster {
                 .map_err(|e: ClientError| format!("phase {name}: {e}"))?;
         }
         client::run_ops_traced(
-            &self.nodes.addrs,
+            &self.nodes.link,
             vec![Op::Get { key: "x".into() }],
             Duration::from_secs(15),
             Some(&self.trace),
@@ -145,7 +151,10 @@ impl Cluster {
 fn record(args: &RecordArgs, data: &Path) -> Result<(), String> {
     let n = args.nodes;
     let exe = std::env::current_exe().map_err(|e| format!("cannot find raftlab itself: {e}"))?;
-    let base = free_base_port(n).map_err(|e| e.to_string())?;
+    let base = match args.base_port {
+        Some(b) => b,
+        None => free_base_port(n).map_err(|e| e.to_string())?,
+    };
     let mut extra: Vec<String> = vec![
         "--quiet".into(),
         "--trace".into(),
@@ -168,9 +177,11 @@ fn record(args: &RecordArgs, data: &Path) -> Result<(), String> {
     }
     let nodes = LocalCluster::spawn(&exe, n, base, data, &extra)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
+    let trace = ClientTrace::create(&args.dir)
+        .map_err(|e| format!("cannot create the clients' trace file: {e}"))?;
     let mut c = Cluster {
         nodes,
-        trace: args.dir.clone(),
+        trace: Arc::new(trace),
     };
     let result = scenario(args, &mut c);
     // A clean stop, so that every node's trace ends with a stop record.
@@ -205,7 +216,9 @@ fn scenario(args: &RecordArgs, c: &mut Cluster) -> Result<(), String> {
             partition: Some(others),
             ..FaultPatch::default()
         };
-        client::set_faults(c.nodes.addrs[leader], cut, Duration::from_secs(3))?;
+        c.nodes
+            .link
+            .set_faults(leader, cut, Duration::from_secs(3))?;
         let rest: Vec<usize> = all.iter().copied().filter(|i| *i != leader).collect();
         let old = leader;
         (_, term) = c.nodes.wait_leader(&rest, term, WAIT)?;
@@ -214,7 +227,7 @@ fn scenario(args: &RecordArgs, c: &mut Cluster) -> Result<(), String> {
             partition: Some(Default::default()),
             ..FaultPatch::default()
         };
-        client::set_faults(c.nodes.addrs[old], heal, Duration::from_secs(3))?;
+        c.nodes.link.set_faults(old, heal, Duration::from_secs(3))?;
         (leader, term) = c.nodes.wait_leader(&all, term.saturating_sub(1), WAIT)?;
         c.nodes.wait_caught_up(old, leader, WAIT)?;
         c.phase("5", args.ops)?;

@@ -2,42 +2,32 @@
 //! and fail-over time of real local clusters (separate node processes, loopback
 //! UDP, group commit with one fdatasync of the log per batch).
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use raft_impl::client::{self, Completed};
+use raft_impl::link::{leader_of, Link};
 use raft_impl::local::{free_base_port, LocalCluster};
+use raft_impl::trace::ClientTrace;
 use raft_impl::wire::NodeStatus;
 use raft_model::{Op, Role};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-/// Measure a real local cluster (see `raftlab bench cluster --help`).
-#[derive(Subcommand, Debug)]
-#[command(
-    about = "Measure real local clusters (throughput, latency, fail-over time) and the timely engine"
-)]
-pub enum BenchCommand {
-    /// Benchmark local clusters: committed writes per second and latency
-    /// percentiles after a given number of writes, the data directories' size, how
-    /// long a restarted follower takes to answer and to catch up, then leader
-    /// fail-over time over repeated kill -9 of the leader.
-    ///
-    /// Each (writes, clients) pair is a run on a fresh cluster (separate processes
-    /// on free loopback ports, data in a temporary directory unless --data is
-    /// given): it first fills the log with writes from 64 clients (or more), then
-    /// measures the last --probe writes with the given number of clients, so that
-    /// runs with the same --probe compare throughput at different log lengths.
-    /// Progress goes to stderr; exit 1 if a run fails.
-    Cluster(BenchClusterArgs),
-    /// The timely engine's check with several layouts (processes x workers) side
-    /// by side: time, unique states/s, peak RSS of every process, RSS bytes per
-    /// state and bytes exchanged between processes per state.
-    Timely(crate::bench_timely::BenchTimelyArgs),
-}
-
+/// Benchmark local clusters: committed writes per second and latency
+/// percentiles after a given number of writes, the data directories' size, how
+/// long a restarted follower takes to answer and to catch up, then leader
+/// fail-over time over repeated kill -9 of the leader.
+///
+/// Each (writes, clients) pair is a run on a fresh cluster (separate processes
+/// on free loopback ports, data in a temporary directory unless --data is
+/// given): it first fills the log with writes from 64 clients (or more), then
+/// measures the last --probe writes with the given number of clients, so that
+/// runs with the same --probe compare throughput at different log lengths.
+/// Progress goes to stderr; exit 1 if a run fails.
 #[derive(Args, Debug)]
 pub struct BenchClusterArgs {
     /// Nodes in the cluster.
@@ -60,6 +50,10 @@ pub struct BenchClusterArgs {
     /// Keep the nodes' data here instead of a temporary directory.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Port of node 1 (node i uses BASE+i-1) [default: a free run of ports, for
+    /// each run]
+    #[arg(long, value_name = "BASE")]
+    base_port: Option<u16>,
     /// Record traces of the nodes and the clients in DIR/RUN (to measure what
     /// recording costs: compare with a run without it; check each with
     /// `raftlab trace check DIR/RUN`).
@@ -70,22 +64,13 @@ pub struct BenchClusterArgs {
     json: bool,
 }
 
-pub fn main(cmd: &BenchCommand) -> i32 {
-    match cmd {
-        BenchCommand::Timely(args) => match crate::bench_timely::main(args) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                1
-            }
-        },
-        BenchCommand::Cluster(args) => match bench_cluster(args) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                1
-            }
-        },
+pub fn main(args: &BenchClusterArgs) -> i32 {
+    match bench_cluster(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
     }
 }
 
@@ -242,7 +227,10 @@ fn runs(args: &BenchClusterArgs, place: &Place) -> Result<Report, String> {
 
 /// A fresh, settled, warmed-up cluster for the run named `name`.
 fn start(args: &BenchClusterArgs, place: &Place, name: &str) -> Result<Cluster, String> {
-    let base = free_base_port(args.nodes).map_err(|e| e.to_string())?;
+    let base = match args.base_port {
+        Some(b) => b,
+        None => free_base_port(args.nodes).map_err(|e| e.to_string())?,
+    };
     let mut extra = vec!["--quiet".to_string()];
     let trace = place.trace.as_ref().map(|t| t.join(name));
     if let Some(t) = &trace {
@@ -253,6 +241,12 @@ fn start(args: &BenchClusterArgs, place: &Place, name: &str) -> Result<Cluster, 
     let mut nodes = LocalCluster::spawn(&place.exe, args.nodes, base, &dir, &extra)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
     nodes.settle(Duration::from_secs(15))?;
+    let trace = match &trace {
+        Some(t) => Some(Arc::new(
+            ClientTrace::create(t).map_err(|e| format!("cannot create a client trace: {e}"))?,
+        )),
+        None => None,
+    };
     let cluster = Cluster { nodes, trace, dir };
     cluster.writes(50, 1, "warmup")?;
     Ok(cluster)
@@ -262,7 +256,7 @@ fn start(args: &BenchClusterArgs, place: &Place, name: &str) -> Result<Cluster, 
 /// clients record (if they do).
 struct Cluster {
     nodes: LocalCluster,
-    trace: Option<PathBuf>,
+    trace: Option<Arc<ClientTrace>>,
     dir: PathBuf,
 }
 
@@ -294,12 +288,12 @@ impl Cluster {
         let start = Instant::now();
         let handles: Vec<_> = (0..clients)
             .map(|k| {
-                let addrs = self.nodes.addrs.clone();
+                let link = self.nodes.link.clone();
                 let trace = self.trace.clone();
                 let n = per.min(total.saturating_sub(k * per));
                 let ops = puts(&format!("{prefix}-{k}"), n);
                 std::thread::spawn(move || {
-                    client::run_ops_traced(&addrs, ops, Duration::from_secs(300), trace.as_deref())
+                    client::run_ops_traced(&link, ops, Duration::from_secs(300), trace.as_deref())
                 })
             })
             .collect();
@@ -342,7 +336,7 @@ fn one_run(
         _ => None,
     };
     let (leader, _) = cluster.nodes.settle(Duration::from_secs(20))?;
-    let log_entries = status_of(&cluster.nodes.addrs[leader]).map_or(0, |s| s.log_len);
+    let log_entries = status_of(&cluster.nodes.link, leader).map_or(0, |s| s.log_len);
     let data_dir_bytes = (0..args.nodes)
         .map(|i| dir_bytes(&cluster.dir.join(format!("node-{}", i + 1))))
         .collect();
@@ -366,8 +360,10 @@ fn one_run(
     })
 }
 
-fn status_of(addr: &SocketAddr) -> Option<NodeStatus> {
-    client::status_all(std::slice::from_ref(addr), Duration::from_millis(50))
+/// Node `i`'s status, if it answers at once.
+fn status_of(link: &Link, i: usize) -> Option<NodeStatus> {
+    let one = Link::new(vec![*link.addrs.get(i)?], link.cluster, link.secret.clone());
+    one.status_all(Duration::from_millis(50))
         .ok()?
         .pop()
         .flatten()
@@ -394,7 +390,7 @@ fn restart_follower(cluster: &mut Cluster, leader: usize) -> Result<(Duration, D
         return Ok((Duration::ZERO, Duration::ZERO));
     }
     let f = (leader + 1) % n;
-    let (addr, leader_addr) = (cluster.nodes.addrs[f], cluster.nodes.addrs[leader]);
+
     cluster.nodes.procs[f].kill9();
     let t0 = Instant::now();
     cluster.nodes.procs[f]
@@ -403,9 +399,9 @@ fn restart_follower(cluster: &mut Cluster, leader: usize) -> Result<(Duration, D
     let deadline = t0 + Duration::from_secs(30);
     let mut answered = None;
     loop {
-        if let Some(s) = status_of(&addr) {
+        if let Some(s) = status_of(&cluster.nodes.link, f) {
             let answers = *answered.get_or_insert(t0.elapsed());
-            let l = status_of(&leader_addr);
+            let l = status_of(&cluster.nodes.link, leader);
             let caught_up = l.is_some_and(|l| {
                 s.role == Role::Follower
                     && s.log_len == l.log_len
@@ -433,11 +429,11 @@ fn failover(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<FailoverRe
         let (leader, term) = cluster.nodes.settle(Duration::from_secs(20))?;
         let t0 = Instant::now();
         cluster.nodes.procs[leader].kill9();
-        let addrs = cluster.nodes.addrs.clone();
+        let link = cluster.nodes.link.clone();
         let trace = cluster.trace.clone();
         let writer = std::thread::spawn(move || {
             let r = client::run_ops_traced(
-                &addrs,
+                &link,
                 puts(&format!("failover-{k}"), 1),
                 Duration::from_secs(20),
                 trace.as_deref(),
@@ -448,10 +444,17 @@ fn failover(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<FailoverRe
             .filter(|i| *i != leader)
             .map(|i| cluster.nodes.addrs[i])
             .collect();
+        let live = Link::new(
+            live,
+            cluster.nodes.link.cluster,
+            cluster.nodes.link.secret.clone(),
+        );
         let deadline = t0 + Duration::from_secs(20);
         loop {
-            let st = client::status_all(&live, Duration::from_millis(100)).unwrap_or_default();
-            if client::leader_of(&st).is_some_and(|(_, t)| t > term) {
+            let st = live
+                .status_all(Duration::from_millis(100))
+                .unwrap_or_default();
+            if leader_of(&st).is_some_and(|(_, t)| t > term) {
                 elected.push(t0.elapsed());
                 break;
             }

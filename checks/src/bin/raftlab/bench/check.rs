@@ -1,0 +1,230 @@
+//! `raftlab bench check`: the model checker's speed and memory on the default
+//! check, beside stateright's engine on a trivial model in the same process (the
+//! floor), so that the ratio means something on a shared, noisy machine.
+
+use clap::Args;
+use raft_checks::bounds::{describe, Bounds};
+use raft_checks::checker::{self, RunOptions};
+use serde::Serialize;
+use stateright::{Checker, Model};
+use std::time::Instant;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+use super::two_phase::{TwoPhase, MAX_RMS};
+
+#[derive(Args, Debug)]
+pub struct BenchCheckArgs {
+    /// Checker threads for both runs (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Resource managers of the floor's two-phase-commit model (8: about as many
+    /// unique states as the default check).
+    #[arg(long, default_value_t = 8)]
+    floor_rms: usize,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One run's figures.
+#[derive(Serialize, Tabled, Clone)]
+struct Run {
+    #[tabled(rename = "run")]
+    name: String,
+    #[tabled(rename = "unique states")]
+    unique: usize,
+    #[tabled(rename = "all states")]
+    all: usize,
+    #[tabled(display_with = "secs")]
+    seconds: f64,
+    #[tabled(rename = "unique/s", display_with = "rate")]
+    unique_per_s: f64,
+    #[tabled(rename = "all/s", display_with = "rate")]
+    all_per_s: f64,
+    #[tabled(rename = "peak RSS MB", display_with = "mb")]
+    peak_rss_bytes: u64,
+    #[tabled(rename = "bytes/unique state", display_with = "per_state")]
+    bytes_per_unique: f64,
+}
+
+fn secs(s: &f64) -> String {
+    format!("{s:.1}")
+}
+fn rate(r: &f64) -> String {
+    format!("{:.0} k", r / 1000.0)
+}
+fn mb(b: &u64) -> String {
+    format!("{:.0}", *b as f64 / 1e6)
+}
+fn per_state(b: &f64) -> String {
+    format!("{b:.1}")
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    threads: usize,
+    bounds: String,
+    exhaustive: bool,
+    raftlab: Run,
+    floor: Run,
+    /// raftlab's unique states per second over the floor's.
+    unique_ratio: f64,
+    /// raftlab's states per second (all) over the floor's.
+    all_ratio: f64,
+    targets: Targets,
+}
+
+#[derive(Serialize)]
+struct Targets {
+    unique_per_s: f64,
+    unique_ratio: f64,
+    bytes_per_unique: f64,
+}
+
+const TARGETS: Targets = Targets {
+    unique_per_s: 500_000.0,
+    unique_ratio: 0.75,
+    bytes_per_unique: 40.0,
+};
+
+/// A field of /proc/self/status, in bytes (Linux; 0 elsewhere).
+fn status_bytes(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs `f` and returns its result with the peak of resident memory it added:
+/// the kernel's high-water mark is reset first (writing 5 to clear_refs).
+fn with_peak_rss<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = status_bytes("VmRSS:");
+    let out = f();
+    let peak = status_bytes("VmHWM:");
+    (out, peak.saturating_sub(before))
+}
+
+/// The floor's figures: two-phase commit among `rms` managers, depth-first.
+fn floor(rms: usize, threads: usize) -> Run {
+    let ((unique, all, seconds), rss) = with_peak_rss(|| {
+        let started = Instant::now();
+        let c = TwoPhase { rms }
+            .checker()
+            .threads(threads)
+            .spawn_dfs()
+            .join();
+        (
+            c.unique_state_count(),
+            c.state_count(),
+            started.elapsed().as_secs_f64(),
+        )
+    });
+    run(String::new(), unique, all, seconds, rss)
+}
+
+fn run(name: String, unique: usize, all: usize, seconds: f64, rss: u64) -> Run {
+    let s = seconds.max(1e-9);
+    Run {
+        name,
+        unique,
+        all,
+        seconds,
+        unique_per_s: unique as f64 / s,
+        all_per_s: all as f64 / s,
+        peak_rss_bytes: rss,
+        bytes_per_unique: rss as f64 / unique.max(1) as f64,
+    }
+}
+
+pub fn main(args: &BenchCheckArgs) -> i32 {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 || args.floor_rms == 0 || args.floor_rms > MAX_RMS {
+        return crate::usage_error(&format!(
+            "--threads must be at least 1 and --floor-rms between 1 and {MAX_RMS}"
+        ));
+    }
+    let bounds = Bounds::default();
+    if !args.json {
+        eprintln!(
+            "bench check: the default check ({}) with {threads} thread(s), then the floor",
+            describe(&bounds)
+        );
+    }
+    let opts = RunOptions {
+        threads,
+        ..RunOptions::default()
+    };
+    // The floor before and after the default check, on a fresh heap first (the
+    // allocator keeps what a run freed, so a later run's peak would show less).
+    let first = floor(args.floor_rms, threads);
+    let (report, rss) = with_peak_rss(|| checker::check(&bounds, &opts));
+    let raftlab = run(
+        "raftlab check (default)".into(),
+        report.unique_states,
+        report.states,
+        report.elapsed_s,
+        rss,
+    );
+    let second = floor(args.floor_rms, threads);
+    let floor = Run {
+        name: format!(
+            "floor: two-phase commit, {} managers (before and after)",
+            args.floor_rms
+        ),
+        seconds: (first.seconds + second.seconds) / 2.0,
+        unique_per_s: (first.unique_per_s + second.unique_per_s) / 2.0,
+        all_per_s: (first.all_per_s + second.all_per_s) / 2.0,
+        ..first
+    };
+    let out = BenchReport {
+        threads,
+        bounds: describe(&bounds),
+        exhaustive: report.exhaustive,
+        unique_ratio: raftlab.unique_per_s / floor.unique_per_s.max(1e-9),
+        all_ratio: raftlab.all_per_s / floor.all_per_s.max(1e-9),
+        raftlab,
+        floor,
+        targets: TARGETS,
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&out) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: could not encode the report as JSON: {e}"),
+        }
+    } else {
+        print_table(&out);
+    }
+    if report.proved() {
+        0
+    } else {
+        1
+    }
+}
+
+fn print_table(r: &BenchReport) {
+    let mut t = Table::new([r.raftlab.clone(), r.floor.clone()]);
+    t.with(Style::modern());
+    println!("{t}");
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "raftlab / floor: {:.2} x the floor's unique states/s, {:.2} x its states/s",
+        r.unique_ratio, r.all_ratio
+    );
+    println!(
+        "targets: >= {:.0} k unique states/s: {}; >= {:.2} x the floor: {}; <= {:.0} bytes per unique state: {}",
+        r.targets.unique_per_s / 1000.0,
+        verdict(r.raftlab.unique_per_s >= r.targets.unique_per_s),
+        r.targets.unique_ratio,
+        verdict(r.unique_ratio >= r.targets.unique_ratio),
+        r.targets.bytes_per_unique,
+        verdict(r.raftlab.bytes_per_unique <= r.targets.bytes_per_unique),
+    );
+    if !r.exhaustive {
+        println!("the default check was not exhaustive: the figures are not the default proof's");
+    }
+}

@@ -1,0 +1,355 @@
+//! The server invariants of a recorded run, judged incrementally: each global
+//! state costs what the step changed, not the length of the logs.
+//!
+//! The same properties as the registry's functions ([`crate::properties`]), on
+//! the same views (a server that is up by its state, a crashed one by its durable
+//! storage), kept up to date as positions of the logs change:
+//!
+//! - every log position carries a *prefix id*: equal ids mean equal logs up to
+//!   there (ids are interned from the previous position's id and the entry, so
+//!   the equality is exact). Log Matching holds while no (index, term) is held
+//!   under two ids; Leader Completeness and State Machine Safety compare the ids
+//!   at commit indexes.
+//! - Committed entries on a majority: each (index, term) counts its holders;
+//!   each live server counts its committed positions held by fewer than a
+//!   majority, updated when a count crosses the majority or a commit moves.
+//! - the history (leaders per term, entries applied, the transition properties),
+//!   as [`crate::model::observe_server`] keeps it, with the log comparisons done
+//!   on prefix ids.
+//!
+//! `trace check` is run with the registry's functions in the tests too, and both
+//! must agree on every fixture and synthesized run (`tests/trace_scale.rs`).
+
+use crate::properties::{
+    COMMITTED_ON_MAJORITY, COMMIT_MONOTONIC, ELECTION_SAFETY, LEADER_APPEND_ONLY,
+    LEADER_COMPLETENESS, LOG_MATCHING, STATE_MACHINE_SAFETY, TERMS_MONOTONIC,
+};
+use raft_model::{majority, Entry, Log, LogIndex, Role, ServerSet, ServerState, Term};
+use std::collections::HashMap;
+
+/// A live server's fields the invariants read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Live {
+    pub term: Term,
+    pub role: Role,
+    pub commit: usize,
+}
+
+impl Live {
+    pub fn of(s: &ServerState) -> Live {
+        Live {
+            term: s.current_term,
+            role: s.role,
+            commit: s.commit_index as usize,
+        }
+    }
+}
+
+#[derive(Default)]
+struct View {
+    /// Prefix id of each position (0-based) of the server's log as the
+    /// invariants see it.
+    ids: Vec<u64>,
+    terms: Vec<Term>,
+    live: Option<Live>,
+    /// Committed positions of this (live) server held by fewer than a majority.
+    under: u64,
+}
+
+pub(super) struct Judge {
+    majority: usize,
+    intern: HashMap<(u64, Entry), u64>,
+    views: Vec<View>,
+    /// (position, term) -> prefix id -> holders.
+    ids_at: HashMap<(usize, Term), HashMap<u64, u32>>,
+    /// (position, term) held under two ids or more.
+    conflicts: usize,
+    /// (position, term) -> holders.
+    holders: HashMap<(usize, Term), u32>,
+    // The history.
+    leaders: HashMap<Term, ServerSet>,
+    two_leaders: Vec<Term>,
+    applied: Vec<Entry>,
+    term_decreased: bool,
+    commit_decreased: bool,
+    leader_overwrote: bool,
+    applied_different: bool,
+}
+
+impl Judge {
+    pub fn new(servers: usize) -> Judge {
+        Judge {
+            majority: majority(servers),
+            intern: HashMap::new(),
+            views: (0..servers).map(|_| View::default()).collect(),
+            ids_at: HashMap::new(),
+            conflicts: 0,
+            holders: HashMap::new(),
+            leaders: HashMap::new(),
+            two_leaders: Vec::new(),
+            applied: Vec::new(),
+            term_decreased: false,
+            commit_decreased: false,
+            leader_overwrote: false,
+            applied_different: false,
+        }
+    }
+
+    fn id_of(&mut self, prev: u64, e: &Entry) -> u64 {
+        let next = self.intern.len() as u64 + 1;
+        *self.intern.entry((prev, e.clone())).or_insert(next)
+    }
+
+    fn under(&self, k: usize, t: Term) -> bool {
+        (self.holders.get(&(k, t)).copied().unwrap_or(0) as usize) < self.majority
+    }
+
+    /// Servers other than `s` that are live and have committed position `k`,
+    /// whose log holds term `t` there.
+    fn committed_holders(&self, s: usize, k: usize, t: Term) -> Vec<usize> {
+        (0..self.views.len())
+            .filter(|&j| j != s)
+            .filter(|&j| {
+                let v = &self.views[j];
+                v.terms.get(k) == Some(&t) && v.live.is_some_and(|l| k < l.commit)
+            })
+            .collect()
+    }
+
+    fn own_committed(&self, s: usize, k: usize) -> bool {
+        self.views[s].live.is_some_and(|l| k < l.commit)
+    }
+
+    fn pop_position(&mut self, s: usize) {
+        let k = self.views[s].ids.len() - 1;
+        let (id, t) = (self.views[s].ids[k], self.views[s].terms[k]);
+        if self.own_committed(s, k) && self.under(k, t) {
+            self.views[s].under -= 1;
+        }
+        self.views[s].ids.pop();
+        self.views[s].terms.pop();
+        if let Some(m) = self.ids_at.get_mut(&(k, t)) {
+            let before = m.len();
+            if let Some(c) = m.get_mut(&id) {
+                *c -= 1;
+                if *c == 0 {
+                    m.remove(&id);
+                }
+            }
+            if before >= 2 && m.len() < 2 {
+                self.conflicts -= 1;
+            }
+            if m.is_empty() {
+                self.ids_at.remove(&(k, t));
+            }
+        }
+        let h = self.holders.entry((k, t)).or_insert(0);
+        *h -= 1;
+        let now = *h as usize;
+        if now == 0 {
+            self.holders.remove(&(k, t));
+        }
+        if now + 1 == self.majority {
+            for j in self.committed_holders(s, k, t) {
+                self.views[j].under += 1;
+            }
+        }
+    }
+
+    fn push_position(&mut self, s: usize, e: &Entry) {
+        let k = self.views[s].ids.len();
+        let prev = self.views[s].ids.last().copied().unwrap_or(0);
+        let id = self.id_of(prev, e);
+        let t = e.term;
+        let m = self.ids_at.entry((k, t)).or_default();
+        let before = m.len();
+        *m.entry(id).or_insert(0) += 1;
+        if before == 1 && m.len() == 2 {
+            self.conflicts += 1;
+        }
+        let h = self.holders.entry((k, t)).or_insert(0);
+        *h += 1;
+        let now = *h as usize;
+        if now == self.majority {
+            for j in self.committed_holders(s, k, t) {
+                self.views[j].under -= 1;
+            }
+        }
+        self.views[s].ids.push(id);
+        self.views[s].terms.push(t);
+        if self.own_committed(s, k) && self.under(k, t) {
+            self.views[s].under += 1;
+        }
+    }
+
+    /// Server `s`'s log (as the invariants see it) now keeps its first `keep`
+    /// entries and continues with `tail`.
+    pub fn replace_from<'e>(
+        &mut self,
+        s: usize,
+        keep: usize,
+        tail: impl IntoIterator<Item = &'e Entry>,
+    ) {
+        while self.views[s].ids.len() > keep {
+            self.pop_position(s);
+        }
+        for e in tail {
+            self.push_position(s, e);
+        }
+    }
+
+    /// Server `s`'s log is now `log` (a crash, a stop, a start): only the part
+    /// after the common prefix changes.
+    pub fn set_log(&mut self, s: usize, log: &Log) {
+        let mut keep = 0;
+        let mut prev = 0;
+        for (k, e) in log.iter().enumerate() {
+            match (
+                self.views[s].ids.get(k),
+                self.intern.get(&(prev, e.clone())),
+            ) {
+                (Some(a), Some(b)) if a == b => {
+                    prev = *a;
+                    keep = k + 1;
+                }
+                _ => break,
+            }
+        }
+        self.replace_from(s, keep, log.iter_from(keep as LogIndex + 1));
+    }
+
+    /// Server `s` is up with these fields, or down.
+    pub fn set_live(&mut self, s: usize, live: Option<Live>) {
+        let old = self.views[s].live;
+        let (c1, c2) = (old.map_or(0, |l| l.commit), live.map_or(0, |l| l.commit));
+        let len = self.views[s].terms.len();
+        if c2 > c1 {
+            self.views[s].live = live;
+            for k in c1..c2.min(len) {
+                if self.under(k, self.views[s].terms[k]) {
+                    self.views[s].under += 1;
+                }
+            }
+        } else {
+            for k in c2..c1.min(len) {
+                if self.under(k, self.views[s].terms[k]) {
+                    self.views[s].under -= 1;
+                }
+            }
+            self.views[s].live = live;
+        }
+    }
+
+    /// The prefix id of server `s`'s log through its first `n` entries.
+    pub fn id_through(&self, s: usize, n: usize) -> u64 {
+        match n.checked_sub(1) {
+            None => 0,
+            Some(k) => self.views[s].ids.get(k).copied().unwrap_or(u64::MAX),
+        }
+    }
+
+    pub fn log_len(&self, s: usize) -> usize {
+        self.views[s].ids.len()
+    }
+
+    /// The history's step of server `s`: `before` its fields before the step
+    /// (and its log's length and id then), `after` its state now (whose log the
+    /// view already holds), `recovered` for a restart.
+    pub fn observe(
+        &mut self,
+        s: usize,
+        before: (Live, usize, u64),
+        after: &ServerState,
+        recovered: bool,
+    ) {
+        let (b, b_len, b_id) = before;
+        let a = Live::of(after);
+        if a.term < b.term {
+            self.term_decreased = true;
+        }
+        if !recovered {
+            if a.commit < b.commit {
+                self.commit_decreased = true;
+            }
+            let kept = self.log_len(s) >= b_len && self.id_through(s, b_len) == b_id;
+            if b.role == Role::Leader && a.role == Role::Leader && a.term == b.term && !kept {
+                self.leader_overwrote = true;
+            }
+        }
+        if a.role == Role::Leader {
+            let l = self.leaders.entry(a.term).or_default();
+            if !l.contains(s) {
+                l.insert(s);
+                if l.len() == 2 {
+                    self.two_leaders.push(a.term);
+                }
+            }
+        }
+        let from = if recovered { 0 } else { b.commit };
+        for k in from..a.commit {
+            let Some(e) = after.log.entry(k as LogIndex + 1) else {
+                break;
+            };
+            match self.applied.get(k) {
+                Some(x) if x != e => self.applied_different = true,
+                Some(_) => {}
+                None => self.applied.push(e.clone()),
+            }
+        }
+    }
+
+    fn leader_completeness(&self) -> bool {
+        let live: Vec<(usize, Live)> = (0..self.views.len())
+            .filter_map(|i| self.views[i].live.map(|l| (i, l)))
+            .collect();
+        live.iter()
+            .filter(|(_, l)| l.role == Role::Leader)
+            .all(|&(li, l)| {
+                live.iter().all(|&(i, s)| {
+                    s.term > l.term
+                        || (self.log_len(li) >= s.commit
+                            && self.id_through(li, s.commit) == self.id_through(i, s.commit))
+                })
+            })
+    }
+
+    fn live_prefixes_agree(&self) -> bool {
+        let live: Vec<(usize, Live)> = (0..self.views.len())
+            .filter_map(|i| self.views[i].live.map(|l| (i, l)))
+            .collect();
+        live.iter().enumerate().all(|(x, &(a, la))| {
+            live[x + 1..].iter().all(|&(b, lb)| {
+                let c = la.commit.min(lb.commit);
+                self.id_through(a, c) == self.id_through(b, c)
+            })
+        })
+    }
+
+    /// Each server invariant's verdict on the global state now.
+    pub fn verdict(&self, name: &str) -> bool {
+        match name {
+            ELECTION_SAFETY => self.two_leaders.is_empty(),
+            LOG_MATCHING => self.conflicts == 0,
+            LEADER_COMPLETENESS => self.leader_completeness(),
+            STATE_MACHINE_SAFETY => !self.applied_different && self.live_prefixes_agree(),
+            LEADER_APPEND_ONLY => !self.leader_overwrote,
+            TERMS_MONOTONIC => !self.term_decreased,
+            COMMIT_MONOTONIC => !self.commit_decreased,
+            COMMITTED_ON_MAJORITY => self
+                .views
+                .iter()
+                .all(|v| v.under == 0 && v.live.is_none_or(|l| l.commit <= v.ids.len())),
+            _ => true,
+        }
+    }
+
+    /// Terms that had two leaders or more, with them (for reports).
+    pub fn leaders_text(&self) -> Vec<String> {
+        let mut terms = self.two_leaders.clone();
+        terms.sort_unstable();
+        terms
+            .iter()
+            .map(|t| format!("term {t} had leaders {:?}", self.leaders[t]))
+            .collect()
+    }
+}

@@ -1,0 +1,198 @@
+//! The checked model written for the checker (`raft_checks::model`) against the
+//! one it replaced (stateright's `ActorModel` of the same actors, kept in
+//! [`old_model`]): for each bound set, breadth-first without symmetry, both reach
+//! exactly as many unique states, generate as many, and find the same properties
+//! violated or witnessed, each at the same shortest depth; the same for every
+//! mutant. Run in release mode (`cargo test --release`).
+
+mod old_model;
+
+use old_model::OldModel;
+use raft_checks::bounds::{Bounds, NetworkKind};
+use raft_checks::checker::catalogue::catalogue;
+use raft_checks::model::RaftModel;
+use raft_model::{Mutant, MutantSet};
+use stateright::{Checker, HasDiscoveries, Model};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What a breadth-first search of a model found.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    unique: usize,
+    generated: usize,
+    /// Property -> length of the shortest run that violates or witnesses it.
+    discoveries: BTreeMap<&'static str, usize>,
+}
+
+fn bfs<M>(model: M, finish: HasDiscoveries) -> Outcome
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + PartialEq + Send + Sync + 'static,
+    M::Action: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static,
+{
+    // One thread, so that the first discovery of each property is always the same.
+    let c = model
+        .checker()
+        .threads(1)
+        .finish_when(finish)
+        .spawn_bfs()
+        .join();
+    Outcome {
+        unique: c.unique_state_count(),
+        generated: c.state_count(),
+        discoveries: c
+            .discoveries()
+            .into_iter()
+            .map(|(name, path)| (name, path.into_actions().len()))
+            .collect(),
+    }
+}
+
+/// Both models under `b`, explored until `finish`: the same outcome.
+fn compare(name: &str, b: &Bounds, finish: HasDiscoveries) -> Outcome {
+    let started = Instant::now();
+    let new = bfs(RaftModel::new(b.clone()), finish.clone());
+    // The checker's model skips steps that surely leave the bounds: the same search.
+    let pruned = bfs(RaftModel::new(b.clone()).pruned(), finish.clone());
+    let old = bfs(OldModel::new(b.clone()), finish);
+    assert_eq!(new, pruned, "{name}: pruning changed the search");
+    eprintln!(
+        "{name}: {} unique, {} generated, {} discoveries ({:.1} s)",
+        new.unique,
+        new.generated,
+        new.discoveries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(new, old, "{name}: the new model differs from the old one");
+    new
+}
+
+fn small() -> Bounds {
+    Bounds {
+        ops_per_client: 1,
+        max_term: 2,
+        max_log: 1,
+        crashes: 0,
+        ..Bounds::default()
+    }
+}
+
+/// The bound sets: each network, losses, a crash, 1, 2 and 4 servers, 2 clients;
+/// each small enough for the old model to explore without symmetry in seconds.
+fn bound_sets() -> Vec<(&'static str, Bounds)> {
+    vec![
+        ("unordered, 3 servers", small()),
+        (
+            "ordered",
+            Bounds {
+                network: NetworkKind::Ordered,
+                ..small()
+            },
+        ),
+        (
+            "duplicating",
+            Bounds {
+                network: NetworkKind::Duplicating,
+                max_in_flight: 8,
+                ..small()
+            },
+        ),
+        (
+            "lossy, 2 servers",
+            Bounds {
+                servers: 2,
+                lossy: true,
+                max_log: 2,
+                max_in_flight: 2,
+                ..small()
+            },
+        ),
+        (
+            "a crash",
+            Bounds {
+                max_term: 1,
+                crashes: 1,
+                ..small()
+            },
+        ),
+        (
+            "1 server",
+            Bounds {
+                servers: 1,
+                max_term: 3,
+                max_log: 2,
+                ops_per_client: 2,
+                crashes: 1,
+                ..small()
+            },
+        ),
+        (
+            "2 servers, a crash",
+            Bounds {
+                servers: 2,
+                crashes: 1,
+                ..small()
+            },
+        ),
+        (
+            "4 servers",
+            Bounds {
+                servers: 4,
+                max_term: 1,
+                max_in_flight: 4,
+                ..small()
+            },
+        ),
+        (
+            "2 clients",
+            Bounds {
+                clients: 2,
+                max_term: 1,
+                ..small()
+            },
+        ),
+    ]
+}
+
+#[test]
+fn the_new_model_reaches_what_the_old_one_reached() {
+    for (name, b) in bound_sets() {
+        let out = compare(name, &b, HasDiscoveries::All);
+        assert!(out.unique > 100, "{name}: only {} states", out.unique);
+    }
+}
+
+/// Every mutant of the catalogue: at its own bounds breadth-first up to the first
+/// violation (both models take their steps in the same order, so they stop at
+/// the same state), where that is quick; else at small bounds, exhaustively.
+#[test]
+fn every_mutant_gets_the_same_verdict_from_both_models() {
+    let quick = [
+        Mutant::NoElectionRestriction,
+        Mutant::ForgetVotedFor,
+        Mutant::ForgetCurrentTerm,
+        Mutant::DoubleVote,
+        Mutant::TruncateOnStaleAppend,
+        Mutant::SmallQuorum,
+        Mutant::NoStepDown,
+        Mutant::LocalRead,
+    ];
+    for case in catalogue() {
+        let name = case.mutant.name();
+        if quick.contains(&case.mutant) {
+            let out = compare(name, &case.bounds, HasDiscoveries::AnyFailures);
+            assert!(
+                out.discoveries.contains_key(case.expected),
+                "{name}: {:?}",
+                out.discoveries
+            );
+        } else {
+            let b = Bounds {
+                mutants: MutantSet::NONE.with(case.mutant),
+                ..small()
+            };
+            compare(name, &b, HasDiscoveries::All);
+        }
+    }
+}
