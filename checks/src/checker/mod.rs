@@ -1,14 +1,18 @@
 //! Running the checker: the `stateright::Model` impl, a check and its report,
-//! counterexamples, and the mutant catalogue.
+//! counterexamples, and the mutant catalogue; the same check on timely dataflow
+//! (`timely`, and `distributed` for the Raft model's report).
 
 pub mod catalogue;
 pub mod counterexample;
 pub mod coverage;
+pub mod distributed;
 pub mod model;
 pub mod mutants;
 pub mod report;
 pub mod run;
+pub mod state_codec;
+pub mod timely;
 
 pub use coverage::Coverage;
-pub use report::{Found, PropertyResult, Report, Status};
+pub use report::{Distributed, Engine, Found, PropertyResult, Report, Status};
 pub use run::{check, RunOptions, Strategy};

@@ -48,8 +48,39 @@ impl PropertyResult {
     }
 }
 
+/// Which engine ran a check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// stateright's checkers, on the threads of this process.
+    Stateright,
+    /// Breadth-first on timely dataflow: worker threads, and processes on one
+    /// or several machines.
+    Timely,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::Stateright => "stateright",
+            Engine::Timely => "timely",
+        })
+    }
+}
+
+/// How a timely check was spread: processes, workers in each, and each
+/// process's share.
+#[derive(Clone, Debug, Serialize)]
+pub struct Distributed {
+    pub processes: usize,
+    /// Workers per process.
+    pub workers: usize,
+    pub per_process: Vec<super::timely::ProcessStats>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    pub engine: Engine,
     pub exhaustive: bool,
     pub unique_states: usize,
     pub states: usize,
@@ -66,6 +97,9 @@ pub struct Report {
     pub properties: Vec<PropertyResult>,
     /// How often the search took each decision of the server's handlers.
     pub coverage: super::coverage::Coverage,
+    /// The timely engine's processes and workers (absent for stateright's).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<Distributed>,
 }
 
 impl Report {

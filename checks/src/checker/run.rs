@@ -191,6 +191,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
     let incomplete = incompleteness(opts, &out, &results);
     let secs = out.elapsed.as_secs_f64();
     Report {
+        engine: super::report::Engine::Stateright,
         exhaustive: incomplete.is_none(),
         unique_states: out.unique,
         states: out.states,
@@ -204,6 +205,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         incomplete,
         properties: results,
         coverage,
+        distributed: None,
     }
 }
 

@@ -26,7 +26,19 @@ pub fn client_ops(c: usize, ops: usize) -> Vec<Op> {
 
 /// One client's operations so far, as the linearizability history sees them: the
 /// highest sequence number invoked, and the highest answered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct ClientProgress {
     pub invoked: u64,
     pub returned: u64,

@@ -4,7 +4,8 @@
 //! it with the same functions.
 
 use super::clients::ClientProgress;
-use raft_model::{Entry, Id, KvSpec, Role, ServerSet, ServerState};
+use raft_model::{Entry, Id, KvSpec, Op, OpResult, Role, ServerSet, ServerState};
+use serde::{Deserialize, Serialize};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
@@ -49,7 +50,8 @@ impl Violation {
 
 /// The history of a run. A model state holds it shared (`Shared<History>`): it
 /// changes in few steps, so most states hash and clone it as one pointer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "Recorded")]
 pub struct History {
     /// `leaders[t]`: every server that has been leader in term `t`.
     pub leaders: Vec<ServerSet>,
@@ -67,10 +69,80 @@ pub struct History {
     pub marks: u8,
     /// The clients' operations, for the linearizability check: judged (and the
     /// verdict kept in `lin_ok`) whenever an operation is invoked or returns.
+    /// Not encoded: rebuilt from `lin_events` (stateright's tester cannot be
+    /// read back from bytes).
+    #[serde(skip)]
     lin: LinearizabilityTester<Id, KvSpec>,
     lin_ok: bool,
     /// Per client (0-based): its operations invoked and answered so far.
     pub clients: Vec<ClientProgress>,
+    /// What `lin` was told, in order: enough to rebuild it, for the timely
+    /// engine, which ships states as bytes. Not part of the history's identity
+    /// (the tester is), so two histories whose testers agree are one however
+    /// their clients interleaved.
+    lin_events: Unweighed<Vec<(Id, LinEvent)>>,
+}
+
+/// What the linearizability tester was told.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum LinEvent {
+    Invoke(Op),
+    Return(OpResult),
+}
+
+/// A value carried along that takes no part in equality or hashing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Unweighed<T>(T);
+
+impl<T> PartialEq for Unweighed<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Unweighed<T> {}
+
+impl<T> std::hash::Hash for Unweighed<T> {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// A history as it is encoded: every field but the tester, in order.
+#[derive(Deserialize)]
+struct Recorded {
+    leaders: Vec<ServerSet>,
+    applied: Vec<Entry>,
+    crashes: u8,
+    crashed_before: ServerSet,
+    violations: u8,
+    marks: u8,
+    lin_ok: bool,
+    clients: Vec<ClientProgress>,
+    lin_events: Unweighed<Vec<(Id, LinEvent)>>,
+}
+
+impl From<Recorded> for History {
+    /// Tells a new tester what the encoded one was told, in the same order.
+    fn from(r: Recorded) -> History {
+        let mut lin = LinearizabilityTester::new(KvSpec::default());
+        for (id, e) in &r.lin_events.0 {
+            let _ = match e {
+                LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
+                LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
+            };
+        }
+        History {
+            leaders: r.leaders,
+            applied: r.applied,
+            crashes: r.crashes,
+            crashed_before: r.crashed_before,
+            violations: r.violations,
+            marks: r.marks,
+            lin,
+            lin_ok: r.lin_ok,
+            clients: r.clients,
+            lin_events: r.lin_events,
+        }
+    }
 }
 
 impl History {
@@ -85,6 +157,7 @@ impl History {
             lin: LinearizabilityTester::new(KvSpec::default()),
             lin_ok: true,
             clients: vec![ClientProgress::default(); clients],
+            lin_events: Unweighed::default(),
         }
     }
 
@@ -244,6 +317,7 @@ pub fn observe_client_send(
     let op = progress.on_send(msg)?.clone();
     let mut h = h.clone();
     h.clients[c] = progress;
+    h.lin_events.0.push((id, LinEvent::Invoke(op.clone())));
     let _ = h.lin.on_invoke(id, op);
     h.judge_lin();
     Some(h)
@@ -260,6 +334,7 @@ pub fn observe_client_delivery(
     let result = progress.on_delivery(msg)?.clone();
     let mut h = h.clone();
     h.clients[c] = progress;
+    h.lin_events.0.push((id, LinEvent::Return(result.clone())));
     let _ = h.lin.on_return(id, result);
     h.judge_lin();
     Some(h)

@@ -7,7 +7,7 @@ use crate::bounds::NetworkKind;
 use raft_model::{Id, Msg};
 
 /// Messages from one actor to another: `count` copies of `msg`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Packet {
     pub src: Id,
     pub dst: Id,
@@ -18,7 +18,7 @@ pub struct Packet {
 /// The network of a model state. On the ordered network each packet is one
 /// message, in sending order within its channel; on the duplicating network a
 /// message, once sent, stays deliverable (count 1) until the network loses it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Network {
     packets: Vec<Packet>,
 }
@@ -123,6 +123,21 @@ impl Network {
             self.packets.remove(k);
         }
         true
+    }
+
+    /// Whether the packets are as `send` leaves them: in order (by channel, and on
+    /// the unordered networks by message too, each distinct message once) and
+    /// each at least once. A network decoded from bytes is checked with this.
+    pub fn well_formed(&self, kind: NetworkKind) -> bool {
+        self.packets.iter().all(|p| p.count >= 1)
+            && self.packets.windows(2).all(|w| {
+                let (a, b) = (&w[0], &w[1]);
+                if kind == NetworkKind::Ordered {
+                    (a.src, a.dst) <= (b.src, b.dst)
+                } else {
+                    (a.src, a.dst, &*a.msg) < (b.src, b.dst, &*b.msg)
+                }
+            })
     }
 
     /// Whether `msg` from `src` to `dst` can be delivered or lost now.

@@ -9,7 +9,9 @@ use super::shared::Shared;
 use raft_model::{Id, Log, Msg, PersistentState, RaftState, ServerSet, ServerState, Timer};
 
 /// The timers set, three bits per actor (one per [`Timer`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Timers(u64);
 
 pub use crate::bounds::MAX_ACTORS;
@@ -64,7 +66,7 @@ impl Timers {
 
 /// A state of the model. Its `Debug`, which is what stateright's Explorer shows,
 /// reads as Raft (see `crate::render::text::state`, wired in `crate::checker::model`).
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// Per actor (servers `0..n`, then the clients): its state. A crashed server's
     /// is the state it would restart in (its storage, nothing volatile).

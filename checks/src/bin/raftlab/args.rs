@@ -120,6 +120,21 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// Flags that the timely engine has no use for, if any was given.
+    pub fn not_for_timely(&self) -> Option<&'static str> {
+        if self.threads.is_some() {
+            Some("--threads (the timely engine's threads are --workers)")
+        } else if self.strategy != Strategy::Dfs {
+            Some("--strategy (the timely engine always searches breadth-first)")
+        } else {
+            None
+        }
+    }
+
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub fn options(&self) -> RunOptions {
         let mut o = RunOptions::default();
         if let Some(t) = self.threads {

@@ -1,9 +1,10 @@
 //! `raftlab check`: output of a check, as tables or JSON.
 
+use crate::check_timely::{self, EngineArgs};
 use crate::{usage_error, BoundsArgs, RunArgs};
 use clap::Args;
 use raft_checks::bounds::{describe, Bounds};
-use raft_checks::checker::{self, Found, Report, RunOptions, Status, Strategy};
+use raft_checks::checker::{self, Engine, Found, Report, RunOptions, Status, Strategy};
 use raft_checks::explorer::{explore_command, url, DEFAULT_ADDR};
 use raft_checks::render::text::StepRow;
 use tabled::settings::Style;
@@ -28,6 +29,8 @@ pub struct CheckArgs {
     /// never took.
     #[arg(long)]
     pub coverage: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 pub fn main(args: &CheckArgs) -> i32 {
@@ -36,6 +39,12 @@ pub fn main(args: &CheckArgs) -> i32 {
         return usage_error(&e);
     }
     let opts = args.run.options();
+    if args.engine.engine == Engine::Timely {
+        return check_timely::main(args, &bounds, &opts);
+    }
+    if let Some(flag) = args.engine.not_for_stateright() {
+        return usage_error(&format!("{flag} is for --engine timely"));
+    }
     if opts.threads == 0 {
         return usage_error("--threads must be at least 1");
     }
@@ -182,7 +191,7 @@ struct CoverageRow {
 }
 
 /// Every decision of the server's handlers and how often the check took it.
-fn print_coverage(r: &Report) {
+pub fn print_coverage(r: &Report) {
     let rows: Vec<CoverageRow> = r
         .coverage
         .decisions

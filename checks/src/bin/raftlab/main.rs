@@ -7,6 +7,7 @@ mod args;
 mod bench;
 mod chaos;
 mod check;
+mod check_timely;
 mod client;
 mod cluster;
 mod explore;
@@ -34,7 +35,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
                   stateright model checker.\n\n\
                   Exit codes: 0 proved within the bounds; 1 a property was violated or a\n\
                   Sometimes property was never witnessed; 2 bad usage; 3 no violation\n\
-                  found, but the run was not exhaustive (so nothing is proved)."
+                  found, but the run was not exhaustive (so nothing is proved); 4 a run on\n\
+                  timely failed (a process died, could not connect, or was refused), so\n\
+                  nothing is proved."
 )]
 struct Cli {
     #[command(subcommand)]

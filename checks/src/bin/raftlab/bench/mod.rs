@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 mod check;
 mod cluster;
+mod timely;
 mod trace;
 mod two_phase;
 
@@ -29,6 +30,10 @@ pub enum BenchCommand {
     Cluster(cluster::BenchClusterArgs),
     /// Benchmark `raftlab trace check` on simulated runs of growing length.
     Trace(trace::BenchTraceArgs),
+    /// The timely engine's check with several layouts (processes x workers) side
+    /// by side: time, CPU, peak RSS of every process, RSS bytes per state and
+    /// bytes exchanged between processes per state.
+    Timely(timely::BenchTimelyArgs),
 }
 
 pub fn main(cmd: &BenchCommand) -> i32 {
@@ -36,5 +41,12 @@ pub fn main(cmd: &BenchCommand) -> i32 {
         BenchCommand::Check(a) => check::main(a),
         BenchCommand::Cluster(a) => cluster::main(a),
         BenchCommand::Trace(a) => trace::main(a),
+        BenchCommand::Timely(a) => match timely::main(a) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        },
     }
 }
