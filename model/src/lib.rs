@@ -16,16 +16,18 @@ pub mod mutant;
 pub mod name;
 pub mod server;
 pub mod server_set;
+pub mod snapshot;
 pub mod testkit;
 pub mod trace;
+pub mod trace_snapshot;
 
 pub use actor::{Input, RaftActor, RaftState, Stepped};
 pub use client::{ClientConfig, ClientState};
 pub use kv::{KvSpec, KvStore, OpResult, Session};
 pub use log::Log;
 pub use msg::{
-    AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
-    RequestVoteReply, Term, Text, Timer,
+    AppendEntries, AppendEntriesReply, ClientRequest, Entry, InstallSnapshot, LogIndex, Msg, Op,
+    RequestVote, RequestVoteReply, Term, Text, Timer,
 };
 pub use mutant::{Mutant, MutantSet};
 pub use server::{PersistentState, Refusal, Role, ServerConfig, ServerState};
