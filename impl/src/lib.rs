@@ -8,6 +8,7 @@
 //! - [`wal`]: durable storage: an append-only, checksummed log with segments and
 //!   snapshots; a save writes what changed.
 //! - [`wire`]: the datagram format (postcard) and the status/counter types.
+//! - [`snapshot_transfer`]: InstallSnapshot split into datagrams and reassembled.
 //! - [`client`]: the model's client actor over UDP, status and control requests.
 //! - [`faults`]: drop, duplicate, delay and partition injection.
 //! - [`host_fault`]: the node's boundary, and the test-only faults that break it.
@@ -18,6 +19,7 @@ pub mod faults;
 pub mod host_fault;
 pub mod local;
 pub mod node;
+pub mod snapshot_transfer;
 pub mod trace;
 pub mod wal;
 pub mod wire;

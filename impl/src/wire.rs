@@ -55,6 +55,9 @@ pub enum Wire {
         nonce: u64,
         result: Result<Faults, String>,
     },
+    /// A piece of an InstallSnapshot too large for one datagram
+    /// (`crate::snapshot_transfer`).
+    SnapshotChunk(Box<crate::snapshot_transfer::Chunk>),
 }
 
 /// Incoming datagrams dropped, by reason.

@@ -52,10 +52,11 @@ pub enum Mutant {
     /// the entries it still has instead of its snapshot (indexing the log without
     /// its offset).
     SendEntriesBeforeSnapshot,
-    /// A follower answers an InstallSnapshot before it saves the snapshot (6.824
-    /// lab 2D's handler that persists after replying), so a crash loses what the
-    /// leader already counts as replicated.
-    UnsavedSnapshot,
+    /// A snapshot records the server's current term as its last included term,
+    /// not the term of the last entry it covers (a common 6.824 lab 2D bug): the
+    /// log then looks more up to date than it is, in elections and consistency
+    /// checks.
+    SnapshotWrongTerm,
 }
 
 impl Mutant {
@@ -76,7 +77,7 @@ impl Mutant {
         Mutant::InstallOlderSnapshot,
         Mutant::ForgetSnapshotMetadata,
         Mutant::SendEntriesBeforeSnapshot,
-        Mutant::UnsavedSnapshot,
+        Mutant::SnapshotWrongTerm,
     ];
 
     /// True for the mutants of snapshots and log compaction, which need
@@ -89,7 +90,7 @@ impl Mutant {
                 | Mutant::InstallOlderSnapshot
                 | Mutant::ForgetSnapshotMetadata
                 | Mutant::SendEntriesBeforeSnapshot
-                | Mutant::UnsavedSnapshot
+                | Mutant::SnapshotWrongTerm
         )
     }
 
@@ -111,7 +112,7 @@ impl Mutant {
             Mutant::InstallOlderSnapshot => "install-older-snapshot",
             Mutant::ForgetSnapshotMetadata => "forget-snapshot-metadata",
             Mutant::SendEntriesBeforeSnapshot => "send-entries-before-snapshot",
-            Mutant::UnsavedSnapshot => "unsaved-snapshot",
+            Mutant::SnapshotWrongTerm => "snapshot-wrong-term",
         }
     }
 

@@ -57,6 +57,11 @@ impl ServerConfig {
             data.apply(e, self.has(Mutant::NoDedup));
         }
         s.log.compact_through(end);
+        if self.has(Mutant::SnapshotWrongTerm) {
+            if let Some(log) = s.log.rebased(end, s.current_term) {
+                s.log = log;
+            }
+        }
         s.snapshot = data;
         step.save = true;
     }
@@ -117,8 +122,7 @@ impl ServerConfig {
             s.snapshot = data.clone();
             s.kv = data;
             s.commit_index = index;
-            // The `unsaved-snapshot` mutant answers before the snapshot is saved.
-            step.save = !self.has(Mutant::UnsavedSnapshot);
+            step.save = true;
         }
         // Up to the snapshot the follower now holds what the leader holds.
         step.send(leader, accept(state.current_term, index));

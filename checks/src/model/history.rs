@@ -4,7 +4,7 @@
 //! it with the same functions.
 
 use super::clients::ClientProgress;
-use raft_model::{Entry, Id, KvSpec, Role, ServerSet, ServerState};
+use raft_model::{Entry, Id, KvSpec, KvStore, Role, ServerSet, ServerState};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Rewrite, RewritePlan};
 use std::sync::Arc;
@@ -32,9 +32,21 @@ impl Violation {
             Violation::TermDecreased => "a term decreased",
             Violation::CommitDecreased => "a commit index decreased",
             Violation::LeaderOverwrote => "a leader overwrote its log",
-            Violation::AppliedDifferent => "two servers applied different entries",
+            Violation::AppliedDifferent => {
+                "two servers applied different entries (or a snapshot holds another state)"
+            }
         }
     }
+}
+
+/// What a run has done with snapshots, for the Sometimes properties that show a
+/// check with `--snapshots` reaches them (`History::snapshots` bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotEvent {
+    /// A server installed a snapshot a leader sent.
+    Installed = 1,
+    /// A server restarted from a storage that holds a snapshot.
+    Restarted = 2,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -49,6 +61,8 @@ pub struct History {
     pub crashed_before: ServerSet,
     /// `Violation` bits.
     pub violations: u8,
+    /// `SnapshotEvent` bits.
+    pub snapshots: u8,
     /// The clients' operations, for the linearizability check.
     pub lin: Arc<LinearizabilityTester<Id, KvSpec>>,
     /// Per client (0-based): its operations invoked and answered so far.
@@ -63,6 +77,7 @@ impl History {
             crashes: 0,
             crashed_before: ServerSet::EMPTY,
             violations: 0,
+            snapshots: 0,
             lin: Arc::new(LinearizabilityTester::new(KvSpec::default())),
             clients: Arc::new(vec![ClientProgress::default(); clients]),
         }
@@ -74,6 +89,10 @@ impl History {
 
     pub fn flag(&mut self, v: Violation) {
         self.violations |= v as u8;
+    }
+
+    pub fn saw(&self, e: SnapshotEvent) -> bool {
+        self.snapshots & e as u8 != 0
     }
 
     /// Operations answered so far, over all clients.
@@ -134,15 +153,49 @@ pub fn observe_server(
             leaders[term].insert(i);
         }
     }
+    observe_snapshot(h, before, after, recovered);
+    // Entries up to the snapshot were applied with it (judged above).
     let applied_before = if recovered { 0 } else { before.commit_index };
-    for (k, entry) in (applied_before as usize..after.commit_index as usize)
-        .zip(after.log.iter_from(applied_before + 1))
+    let from = applied_before.max(after.log.snapshot_index());
+    for (k, entry) in
+        (from as usize..after.commit_index as usize).zip(after.log.iter_from(from + 1))
     {
         match h.applied.get(k) {
             Some(e) if e != entry => h.flag(Violation::AppliedDifferent),
             Some(_) => {}
             None => Arc::make_mut(&mut h.applied).push(entry.clone()),
         }
+    }
+}
+
+/// State Machine Safety for snapshots: a server's snapshot, when it takes,
+/// installs or restarts from one, holds the state of the commands applied up to
+/// its index (the history's applied prefix, replayed), so a snapshot of anything
+/// else (of entries no server applied, say) is a violation. Also records what a
+/// run did with snapshots, for its Sometimes properties.
+fn observe_snapshot(h: &mut History, before: &ServerState, after: &ServerState, recovered: bool) {
+    let index = after.log.snapshot_index();
+    if index == 0 && after.snapshot.is_empty() {
+        return;
+    }
+    let moved = recovered
+        || index != before.log.snapshot_index()
+        || !after.snapshot.ptr_eq(&before.snapshot);
+    if !moved {
+        return;
+    }
+    if recovered {
+        h.snapshots |= SnapshotEvent::Restarted as u8;
+    } else if index > before.commit_index {
+        // Beyond what it had applied: it came from a leader.
+        h.snapshots |= SnapshotEvent::Installed as u8;
+    }
+    let holds_applied = h
+        .applied
+        .get(..index as usize)
+        .is_some_and(|prefix| KvStore::of(prefix) == after.snapshot);
+    if !holds_applied {
+        h.flag(Violation::AppliedDifferent);
     }
 }
 

@@ -20,7 +20,7 @@ pub mod state;
 pub mod symmetry;
 
 pub use clients::{client_ops, ClientProgress};
-pub use history::{observe_server, History, Violation};
+pub use history::{observe_server, History, SnapshotEvent, Violation};
 pub use state::{acting_actor, no_log, Action, State};
 pub use symmetry::representative;
 
@@ -50,10 +50,18 @@ impl RaftModel {
     /// operations `ops[c]`, in order) instead of the generated ones: a recorded run's
     /// clients, for instance. `bounds.clients` must be `ops.len()`.
     pub fn with_client_ops(bounds: Bounds, ops: Vec<Vec<Op>>) -> Self {
+        RaftModel::hosting(bounds, ops, 0)
+    }
+
+    /// [`RaftModel::with_client_ops`] with servers that snapshot every
+    /// `snapshot_interval` applied entries, as a recorded run's nodes did.
+    pub fn hosting(bounds: Bounds, ops: Vec<Vec<Op>>, snapshot_interval: u64) -> Self {
         debug_assert_eq!(bounds.clients, ops.len());
         let n = bounds.servers;
         let mut cfg = ServerConfig::new(n).with_mutants(bounds.mutants);
         cfg.max_entries_per_append = bounds.max_batch;
+        cfg.snapshot_timer = bounds.snapshots;
+        cfg.snapshot_interval = snapshot_interval;
         let server = RaftActor::Server(cfg);
         let network = match bounds.network {
             NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
@@ -141,7 +149,7 @@ impl RaftModel {
             && (b.max_per_channel == usize::MAX
                 || network::per_channel_ok(state, b.max_per_channel))
             && state.actor_states.iter().all(|s| match s.server() {
-                Some(s) => s.current_term <= b.max_term && s.log.len() <= b.max_log,
+                Some(s) => s.current_term <= b.max_term && s.log.last_index() <= b.max_log as u64,
                 None => true,
             })
     }

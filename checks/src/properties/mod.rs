@@ -32,6 +32,9 @@ pub const CLIENT_ANSWERED: &str = "A client receives a reply";
 pub const CLIENTS_DONE: &str = "Every client completes its operations";
 pub const LOGS_DIVERGE: &str = "Logs diverge";
 pub const SERVER_REJOINS: &str = "A server recovers and rejoins";
+pub const SNAPSHOT_TAKEN: &str = "A server snapshots and compacts its log";
+pub const SNAPSHOT_INSTALLED: &str = "A follower installs a leader's snapshot";
+pub const SNAPSHOT_RESTART: &str = "A server restarts from a snapshot";
 
 /// An invariant of servers and history alone (no network, no clients).
 pub type ServerInvariant = fn(&History, &dyn ServerViews) -> bool;
@@ -123,6 +126,23 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
         v.push(property(SERVER_REJOINS, Sometimes, |m, s| {
             server_rejoins(m.servers(), s)
         }));
+    }
+    if bounds.snapshots {
+        v.push(property(SNAPSHOT_TAKEN, Sometimes, |m, s| {
+            snapshot_taken(m.servers(), s)
+        }));
+        // A follower lags behind a leader's snapshot only if some server can be
+        // left out of a majority.
+        if bounds.servers >= 3 {
+            v.push(property(SNAPSHOT_INSTALLED, Sometimes, |_, s| {
+                snapshot_installed(&s.history)
+            }));
+        }
+        if bounds.crashes > 0 {
+            v.push(property(SNAPSHOT_RESTART, Sometimes, |_, s| {
+                restarted_from_snapshot(&s.history)
+            }));
+        }
     }
     v
 }

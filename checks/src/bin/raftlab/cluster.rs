@@ -31,6 +31,10 @@ pub struct ClusterArgs {
     /// `raftlab client --trace DIR` too); check with `raftlab trace check DIR`.
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
+    /// Every node snapshots every N applied entries (0: never); see `raftlab node
+    /// --help`.
+    #[arg(long, value_name = "N", default_value_t = raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL)]
+    snapshot_interval: u64,
 }
 
 pub fn main(args: &ClusterArgs) -> i32 {
@@ -57,10 +61,14 @@ pub fn main(args: &ClusterArgs) -> i32 {
         eprintln!("warning: cannot catch Ctrl-C ({e}); nodes may be left running");
     }
     let addrs = client::local_addrs(args.base_port, n);
-    let extra: Vec<String> = match &args.trace {
+    let mut extra: Vec<String> = match &args.trace {
         Some(t) => vec!["--trace".into(), t.display().to_string()],
         None => Vec::new(),
     };
+    extra.extend([
+        "--snapshot-interval".into(),
+        args.snapshot_interval.to_string(),
+    ]);
     let mut procs = Vec::new();
     for i in 0..n {
         let dir = args.data.join(format!("node-{}", i + 1));
@@ -87,10 +95,13 @@ pub fn main(args: &ClusterArgs) -> i32 {
             p.log_path().display()
         );
     }
-    let trace_arg = match &args.trace {
+    let mut trace_arg = match &args.trace {
         Some(t) => format!(" --trace {}", t.display()),
         None => String::new(),
     };
+    if args.snapshot_interval != raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL {
+        trace_arg += &format!(" --snapshot-interval {}", args.snapshot_interval);
+    }
     println!(
         "restart a node by hand with: {} node --id I --peers {} --data {}/node-I{trace_arg}",
         exe.display(),

@@ -47,6 +47,11 @@ pub struct NodeArgs {
     /// `raftlab trace check` notices.
     #[arg(long, hide = true, value_name = "NAME", value_parser = clap::value_parser!(HostFault))]
     host_fault: Option<HostFault>,
+    /// Take a snapshot of the key/value store every N applied entries and drop the
+    /// log up to it (0: never), so the data directory and a restart stay bounded; a
+    /// follower that fell further behind catches up by InstallSnapshot.
+    #[arg(long, value_name = "N", default_value_t = node::DEFAULT_SNAPSHOT_INTERVAL)]
+    snapshot_interval: u64,
 }
 
 /// Fault injection settings, for `node` at start and `client fault` while running.
@@ -128,6 +133,7 @@ pub fn main(args: &NodeArgs) -> i32 {
         verbose: !args.quiet,
         trace: args.trace.clone(),
         host_fault: args.host_fault,
+        snapshot_interval: args.snapshot_interval,
     };
     let mut node = match node::Node::start(cfg) {
         Ok(node) => node,
