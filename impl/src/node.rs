@@ -202,6 +202,8 @@ pub struct Node {
     unsent: Unsent,
     /// Durable saves done.
     saves: u64,
+    /// InstallSnapshot messages reassembled and delivered.
+    snapshots_received: u64,
     /// Network faults injected now (changed at run time by control datagrams).
     faults: Faults,
     /// The current batch's newest save and its sends, executed by `flush`.
@@ -312,6 +314,7 @@ impl Node {
             dropped: Dropped::default(),
             unsent: Unsent::default(),
             saves: 0,
+            snapshots_received: 0,
             faults,
             pending_save: None,
             pending_sends: Vec::new(),
@@ -597,7 +600,10 @@ impl Node {
         }
         let src = c.src;
         match self.reassembly.take(c) {
-            Ok(Some(msg)) => self.on_raft(src, self.id, msg, from),
+            Ok(Some(msg)) => {
+                self.snapshots_received += 1;
+                self.on_raft(src, self.id, msg, from)
+            }
             Ok(None) => {}
             Err(ChunkError::Malformed | ChunkError::Corrupt) => self.dropped.malformed += 1,
         }
@@ -687,11 +693,12 @@ impl Node {
                 s.current_term,
                 s.voted_for.map(id_to_u64),
                 s.leader_hint.map(id_to_u64),
-                s.log.len() as u64,
+                s.log.last_index(),
                 s.commit_index,
             ),
             RaftState::Client(_) => (Role::Follower, 0, None, None, 0, 0),
         };
+        let snapshot_index = self.state.server().map_or(0, |s| s.log.snapshot_index());
         NodeStatus {
             nonce,
             index: self.cfg.index as u64,
@@ -701,12 +708,14 @@ impl Node {
             voted_for,
             leader_hint,
             log_len,
+            snapshot_index,
             commit_index,
             dropped: self.dropped.clone(),
             unsent: self.unsent.clone(),
             faults: self.faults.clone(),
             clients_known: self.clients.len() as u64,
             saves: self.saves,
+            snapshots_received: self.snapshots_received,
         }
     }
 

@@ -109,7 +109,11 @@ pub struct NodeStatus {
     pub term: u64,
     pub voted_for: Option<u64>,
     pub leader_hint: Option<u64>,
+    /// The log's length as the paper counts it: the index of its last entry
+    /// (the entries up to `snapshot_index` are in the snapshot).
     pub log_len: u64,
+    /// The snapshot's last included index (0: none).
+    pub snapshot_index: u64,
     pub commit_index: u64,
     pub dropped: Dropped,
     pub unsent: Unsent,
@@ -118,6 +122,8 @@ pub struct NodeStatus {
     pub clients_known: u64,
     /// Durable saves done (each one frame appended to the log and fdatasynced).
     pub saves: u64,
+    /// InstallSnapshot messages reassembled from their chunks and delivered.
+    pub snapshots_received: u64,
 }
 
 /// Why a datagram was refused at the door.

@@ -192,4 +192,56 @@ mod tests {
         let (_, loaded) = Store::open(d.path(), 0, 1, WalOptions::default()).unwrap();
         assert_eq!(loaded.state, Some(p));
     }
+
+    #[test]
+    fn a_snapshot_is_stored_as_a_checkpoint_and_the_log_before_it_is_deleted() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = WalOptions { segment_bytes: 256 };
+        let (mut s, _) = Store::open(d.path(), 0, 1, opts).unwrap();
+        let mut p = PersistentState::default();
+        for t in 1..=40 {
+            p.current_term = t;
+            p.log.push(entry(t));
+            s.save(p.clone()).unwrap();
+        }
+        let segments = |d: &Path| {
+            fs::read_dir(d)
+                .unwrap()
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name();
+                    name.to_string_lossy().starts_with("wal-")
+                })
+                .count()
+        };
+        assert!(segments(d.path()) > 3, "small segments rotate");
+        let before = s.wal().disk_bytes().unwrap();
+        // Snapshot at 38: two entries stay.
+        p.log.compact_through(38);
+        p.snapshot.data.insert("k".into(), "v".into());
+        s.save(p.clone()).unwrap();
+        assert_eq!(segments(d.path()), 1, "one checkpoint segment");
+        assert!(s.wal().disk_bytes().unwrap() < before);
+        p.log.push(entry(41));
+        s.save(p.clone()).unwrap();
+        drop(s);
+        let (mut s, loaded) = Store::open(d.path(), 0, 1, opts).unwrap();
+        assert_eq!(loaded.state.as_ref(), Some(&p));
+        let got = loaded.state.unwrap();
+        assert_eq!((got.log.snapshot_index(), got.log.last_index()), (38, 41));
+        // A newer snapshot replaces the older one.
+        p.log.compact_through(41);
+        p.snapshot.data.insert("k".into(), "w".into());
+        s.save(p.clone()).unwrap();
+        drop(s);
+        let snaps = fs::read_dir(d.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("snap-")
+            })
+            .count();
+        assert_eq!(snaps, 1);
+        let (_, loaded) = Store::open(d.path(), 0, 1, opts).unwrap();
+        assert_eq!(loaded.state, Some(p));
+    }
 }
