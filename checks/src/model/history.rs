@@ -4,7 +4,7 @@
 //! it with the same functions.
 
 use super::clients::ClientProgress;
-use raft_model::{Entry, Id, KvSpec, KvStore, Role, ServerSet, ServerState};
+use raft_model::{Entry, Id, KvSpec, KvStore, LogIndex, Role, ServerSet, ServerState};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Rewrite, RewritePlan};
 use std::sync::Arc;
@@ -153,18 +153,35 @@ pub fn observe_server(
             leaders[term].insert(i);
         }
     }
-    observe_snapshot(h, before, after, recovered);
-    // Entries up to the snapshot were applied with it (judged above).
     let applied_before = if recovered { 0 } else { before.commit_index };
-    let from = applied_before.max(after.log.snapshot_index());
-    for (k, entry) in
-        (from as usize..after.commit_index as usize).zip(after.log.iter_from(from + 1))
-    {
-        match h.applied.get(k) {
-            Some(e) if e != entry => h.flag(Violation::AppliedDifferent),
-            Some(_) => {}
-            None => Arc::make_mut(&mut h.applied).push(entry.clone()),
+    // Entries applied in this step and compacted in it too (a snapshot taken right
+    // after applying them): the log before the step still holds them.
+    if !recovered {
+        let hidden = after.log.snapshot_index().min(after.commit_index);
+        for i in applied_before + 1..=hidden {
+            if let Some(entry) = before.log.entry(i) {
+                applied(h, i, entry);
+            }
         }
+    }
+    // Entries up to the snapshot were applied with it (judged below).
+    let from = applied_before.max(after.log.snapshot_index());
+    for (i, entry) in (from + 1..=after.commit_index).zip(after.log.iter_from(from + 1)) {
+        applied(h, i, entry);
+    }
+    observe_snapshot(h, before, after, recovered);
+}
+
+/// A server applied `entry` at `index`: it must be what any server applied there.
+fn applied(h: &mut History, index: LogIndex, entry: &Entry) {
+    let k = (index as usize).saturating_sub(1);
+    match h.applied.get(k) {
+        Some(e) if e != entry => h.flag(Violation::AppliedDifferent),
+        Some(_) => {}
+        // The next index: the longest applied prefix grows. (A gap cannot arise:
+        // a server applies an index only after its leader applied it.)
+        None if h.applied.len() == k => Arc::make_mut(&mut h.applied).push(entry.clone()),
+        None => {}
     }
 }
 
