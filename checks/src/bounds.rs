@@ -50,6 +50,8 @@ pub struct Bounds {
     pub max_per_channel: usize,
     /// At most this many entries in one AppendEntries (real leaders cap their batches).
     pub max_batch: usize,
+    /// Any server may take a snapshot at its commit index at any moment.
+    pub snapshots: bool,
     /// Known Raft bugs switched on (none for a proof).
     #[serde(serialize_with = "serialize_mutants")]
     pub mutants: MutantSet,
@@ -87,9 +89,9 @@ impl Profile {
     }
 }
 
-/// The most actors (servers and clients) a model can have: the model keeps three
+/// The most actors (servers and clients) a model can have: the model keeps four
 /// timer bits per actor in a `u64`.
-pub const MAX_ACTORS: usize = 21;
+pub const MAX_ACTORS: usize = 16;
 
 /// Servers a check may have: beyond this the state space is out of reach anyway.
 pub const MAX_SERVERS: usize = 9;
@@ -109,6 +111,7 @@ impl Default for Bounds {
             max_in_flight: 3,
             max_batch: 64,
             max_per_channel: usize::MAX,
+            snapshots: false,
             mutants: MutantSet::NONE,
         }
     }
@@ -166,6 +169,15 @@ impl Bounds {
         if self.max_batch == 0 {
             return Err("--max-batch 0 would forbid replicating any entry; use 1 or more".into());
         }
+        if let Some(m) = self
+            .mutants
+            .iter()
+            .find(|m| m.needs_snapshots() && !self.snapshots)
+        {
+            return Err(format!(
+                "--mutant {m} is a bug of snapshots, which this check does not take: add --snapshots"
+            ));
+        }
         if self.clients + self.servers > MAX_ACTORS {
             return Err(format!(
                 "too many actors: servers + clients must be at most {}",
@@ -181,7 +193,7 @@ pub fn describe(b: &Bounds) -> String {
     let mutants: Vec<_> = b.mutants.iter().map(|m| m.name()).collect();
     format!(
         "{} servers, {} client(s) x {} op(s), max term {}, max log {}, {} crash(es) in total, \
-         {} network{}, at most {} messages in flight, {} entries per AppendEntries{}",
+         {} network{}, at most {} messages in flight, {} entries per AppendEntries{}{}",
         b.servers,
         b.clients,
         b.ops_per_client,
@@ -192,6 +204,11 @@ pub fn describe(b: &Bounds) -> String {
         if b.lossy { " (lossy)" } else { " (no loss)" },
         b.max_in_flight,
         b.max_batch,
+        if b.snapshots {
+            ", snapshots at any moment"
+        } else {
+            ""
+        },
         if mutants.is_empty() {
             String::new()
         } else {
@@ -222,6 +239,9 @@ pub fn flags(b: &Bounds) -> Vec<(&'static str, Option<String>)> {
     );
     if b.lossy {
         v.push(("lossy", None));
+    }
+    if b.snapshots {
+        v.push(("snapshots", None));
     }
     v
 }

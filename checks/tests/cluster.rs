@@ -649,3 +649,77 @@ fn lossy_duplicating_reordering_network_still_serves_correctly() {
     assert!(unsent(|u| u.injected_duplicates) > 0, "{st:#?}");
     assert!(unsent(|u| u.injected_delays) > 0, "{st:#?}");
 }
+
+/// Bytes of the log's files (segments and snapshots) in a node's data directory.
+fn data_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("data dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.starts_with("wal-") || name.starts_with("snap-")
+        })
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// A follower killed while the others go on for several snapshot intervals
+/// catches up by InstallSnapshot (the entries it lacks are compacted everywhere),
+/// and every data directory holds about one interval of log, not every write.
+#[test]
+fn a_follower_far_behind_catches_up_by_install_snapshot_and_data_stays_bounded() {
+    let interval = 100;
+    let mut c = TestCluster::start_with(
+        "snapshot",
+        3,
+        Duration::from_secs(90),
+        &["--snapshot-interval", "100"],
+    );
+    let (leader, _) = c.wait_leader(0);
+    let f = (leader + 1) % 3;
+    c.run((0..20).map(|i| put(&format!("k{}", i % 10), "x")).collect());
+    c.procs[f].kill9();
+    // 1,000 writes of 100 bytes to 10 keys: ten snapshot intervals.
+    let value = "v".repeat(100);
+    c.run(
+        (0..1000)
+            .map(|i| put(&format!("k{}", i % 10), &value))
+            .collect(),
+    );
+    let st = c.statuses();
+    let l = st[leader].as_ref().expect("leader status");
+    assert!(l.snapshot_index >= 1000, "{l:#?}");
+    c.restart(f);
+    let st = c.wait_for(
+        "the follower caught up",
+        Duration::from_secs(20),
+        |st| match (st[leader].as_ref(), st[f].as_ref()) {
+            (Some(l), Some(s)) => s.log_len == l.log_len && s.commit_index == l.commit_index,
+            _ => false,
+        },
+    );
+    let s = st[f].as_ref().expect("follower status");
+    eprintln!(
+        "S{}: log to {}, snapshot at {}, {} snapshot(s) received",
+        f + 1,
+        s.log_len,
+        s.snapshot_index,
+        s.snapshots_received
+    );
+    assert!(s.snapshots_received >= 1, "{s:#?}");
+    assert!(s.snapshot_index >= 1000, "{s:#?}");
+    assert_eq!(c.get("k9").as_deref(), Some(value.as_str()));
+    // The log on disk: at most about one interval of 150-byte entries past the
+    // snapshot (and a small snapshot of ten keys), where 1,020 writes without
+    // snapshots would take over 150 KB.
+    for i in 0..3 {
+        let bytes = data_bytes(&c.procs[i].data);
+        eprintln!("S{}: {bytes} bytes of log and snapshot on disk", i + 1);
+        assert!(
+            bytes < 3 * interval * 150,
+            "S{}: {bytes} bytes on disk",
+            i + 1
+        );
+    }
+}

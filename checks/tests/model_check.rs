@@ -3,7 +3,10 @@
 
 use raft_checks::bounds::{Bounds, NetworkKind};
 use raft_checks::checker::{check, Report, RunOptions, Status, Strategy};
-use raft_checks::properties::{ELECTION_SAFETY, LOGS_DIVERGE, STALE_REPLY, SUFFIX_REPLACED};
+use raft_checks::properties::{
+    ELECTION_SAFETY, LOGS_DIVERGE, SNAPSHOT_INSTALLED, SNAPSHOT_RESTART, SNAPSHOT_TAKEN,
+    STALE_REPLY, SUFFIX_REPLACED,
+};
 use raft_model::coverage::Decision;
 use raft_model::{Mutant, MutantSet};
 
@@ -118,6 +121,37 @@ const NOT_IN_DEFAULT: [Decision; 6] = [
     Decision::AppendTruncatedLongerSuffix,
     Decision::BackoffToConflictIndex,
 ];
+/// With snapshots at any moment (`--snapshots`), within small bounds with a crash:
+/// exhaustive, every property holds, and a server compacts its log, a follower
+/// installs a leader's snapshot and a server restarts from one.
+#[test]
+fn snapshots_are_safe_and_every_way_of_using_one_is_reached() {
+    let b = Bounds {
+        snapshots: true,
+        crashes: 1,
+        ..small()
+    };
+    let r = check(&b, &opts());
+    assert_safe(&r, 200_000);
+    for name in [SNAPSHOT_TAKEN, SNAPSHOT_INSTALLED, SNAPSHOT_RESTART] {
+        assert!(
+            r.properties
+                .iter()
+                .any(|p| p.name == name && p.status == Status::Witnessed),
+            "{name}"
+        );
+    }
+    // The same bounds without snapshots reach fewer states: the snapshot steps
+    // are explored, not only allowed.
+    let plain = check(
+        &Bounds {
+            snapshots: false,
+            ..b
+        },
+        &opts(),
+    );
+    assert!(plain.unique_states < r.unique_states);
+}
 
 #[test]
 fn small_bounds_are_safe() {

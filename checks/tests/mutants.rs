@@ -75,3 +75,27 @@ fn no_dedup() {
 fn local_read() {
     caught_with_its_property(Mutant::LocalRead);
 }
+#[test]
+fn snapshot_past_commit() {
+    caught_with_its_property(Mutant::SnapshotPastCommit);
+}
+#[test]
+fn discard_log_on_install() {
+    caught_with_its_property(Mutant::DiscardLogOnInstall);
+}
+#[test]
+fn install_older_snapshot() {
+    caught_with_its_property(Mutant::InstallOlderSnapshot);
+}
+#[test]
+fn forget_snapshot_metadata() {
+    caught_with_its_property(Mutant::ForgetSnapshotMetadata);
+}
+#[test]
+fn send_entries_before_snapshot() {
+    caught_with_its_property(Mutant::SendEntriesBeforeSnapshot);
+}
+#[test]
+fn snapshot_wrong_term() {
+    caught_with_its_property(Mutant::SnapshotWrongTerm);
+}

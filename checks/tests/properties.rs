@@ -32,6 +32,7 @@ fn server(role: Role, term: Term, terms: &[Term], commit: u64) -> ServerState {
         next_index: vec![1; 3],
         match_index: vec![0; 3],
         kv: KvStore::default(),
+        snapshot: Default::default(),
     }
 }
 

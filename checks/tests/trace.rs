@@ -13,8 +13,12 @@ use raft_checks::trace::check::{
 use raft_checks::trace::load::load;
 use raft_checks::trace::merge::merge;
 use raft_checks::trace::show::{svg, ShowOptions};
-use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, TraceState, FORMAT};
-use raft_model::{Id, Msg, PersistentState, RaftActor, RaftState, ServerConfig, Timer};
+use raft_model::trace::{
+    ActorConfig, Event, Record, StoredState, TraceCommand, TraceState, FORMAT,
+};
+use raft_model::{
+    Id, Msg, PersistentState, RaftActor, RaftState, ServerConfig, ServerState, Timer,
+};
 use stateright::actor::{Actor, Out};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -314,7 +318,7 @@ impl Host {
         self.time += 1_000_000;
         let out: Vec<TraceCommand> = out
             .iter()
-            .filter_map(|c| TraceCommand::encode(c, &mut self.save_base[i]))
+            .filter_map(|c| TraceCommand::encode(c, &mut self.save_base[i], None))
             .collect();
         let is_step = !matches!(event, Event::Flush | Event::Stop);
         let step = if is_step {
@@ -361,13 +365,14 @@ impl Host {
         let mut out = Out::new();
         let s = self.actor.on_start(Id::from(i), &storage, &mut out);
         self.save_base[i] = storage.clone().unwrap_or_default();
+        let base = RaftState::Server(ServerState::from_storage(storage.as_ref()));
         let event = Event::Start {
             format: FORMAT,
             actor: ActorConfig::of(&self.actor),
-            storage,
+            storage: storage.as_ref().map(StoredState::of),
             repaired_bytes: 0,
         };
-        self.push(i, event, Some(TraceState::between(None, &s)), &out);
+        self.push(i, event, Some(TraceState::between(Some(&base), &s)), &out);
         self.states[i] = Some(s);
         self.finish(i, out);
     }

@@ -159,6 +159,7 @@ fn start_node() -> (Node, Vec<SocketAddr>, PathBuf) {
         host_fault: None,
         cluster_id: Some(42),
         secret: None,
+        snapshot_interval: 0,
     };
     (Node::start(cfg).expect("start"), peers, dir)
 }

@@ -13,6 +13,7 @@
 //! - [`random`]: ids from the operating system's randomness.
 //! - [`client`]: the model's client actor over UDP, one session per client id.
 //! - [`link`]: how to reach a cluster (addresses, id, secret); status and control.
+//! - [`snapshot_transfer`]: InstallSnapshot split into datagrams and reassembled.
 //! - [`faults`]: drop, duplicate, delay and partition injection.
 //! - [`host_fault`]: the node's boundary, and the test-only faults that break it.
 //! - [`local`]: node processes on this machine (for `raftlab cluster`, tests, bench).
@@ -28,6 +29,7 @@ pub mod local;
 pub mod nemesis;
 pub mod node;
 pub mod random;
+pub mod snapshot_transfer;
 pub mod trace;
 pub mod wal;
 pub mod wire;

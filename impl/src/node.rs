@@ -20,6 +20,7 @@
 use crate::auth::{self, Secret};
 use crate::faults::{FaultPatch, Faults};
 use crate::host_fault::{Boundary, Broken, Honest, HostFault};
+use crate::snapshot_transfer::{self, ChunkError, Reassembly};
 use crate::trace::{self, run_step, Recorder};
 use crate::wal::{StorageError, Store, WalOptions};
 use crate::wire::{
@@ -58,6 +59,9 @@ pub struct NodeConfig {
     pub cluster_id: Option<u64>,
     /// The cluster's shared secret: every datagram must carry its tag.
     pub secret: Option<Secret>,
+    /// Take a snapshot every this many applied entries (0: never); see
+    /// [`DEFAULT_SNAPSHOT_INTERVAL`].
+    pub snapshot_interval: u64,
 }
 
 #[derive(Debug)]
@@ -104,14 +108,22 @@ impl fmt::Display for NodeError {
 impl std::error::Error for NodeError {}
 
 /// The host's settings of the model's server configuration: the model's default
-/// timings, and AppendEntries small enough for one datagram.
-pub fn server_config(servers: usize) -> ServerConfig {
+/// timings, AppendEntries small enough for one datagram, and a snapshot every
+/// `snapshot_interval` applied entries (0: never).
+pub fn server_config(servers: usize, snapshot_interval: u64) -> ServerConfig {
     let mut cfg = ServerConfig::new(servers);
     cfg.max_entries_per_append = MAX_ENTRIES_PER_APPEND;
     cfg.max_append_bytes = MAX_APPEND_BYTES;
     cfg.max_op_bytes = MAX_OP_BYTES;
+    cfg.snapshot_interval = snapshot_interval;
     cfg
 }
+
+/// How many applied entries a node lets pass before it takes a snapshot, unless
+/// told otherwise: the log on disk then stays below about this many entries (a few
+/// hundred kilobytes), and a follower that was away for longer catches up by one
+/// InstallSnapshot.
+pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 10_000;
 
 /// A uniformly random duration in `range`, drawn afresh each time (the lecture's
 /// randomised timeouts; a constant range gives its one value).
@@ -123,13 +135,19 @@ pub fn random_in(range: &Range<Duration>) -> Duration {
     range.start + Duration::from_nanos(fastrand::u64(0..span))
 }
 
-const TIMERS: [Timer; 3] = [Timer::Election, Timer::Heartbeat, Timer::ClientRetry];
+const TIMERS: [Timer; 4] = [
+    Timer::Election,
+    Timer::Heartbeat,
+    Timer::ClientRetry,
+    Timer::Snapshot,
+];
 
 fn timer_slot(t: Timer) -> usize {
     match t {
         Timer::Election => 0,
         Timer::Heartbeat => 1,
         Timer::ClientRetry => 2,
+        Timer::Snapshot => 3,
     }
 }
 
@@ -179,7 +197,9 @@ pub struct Node {
     /// test-only host fault.
     boundary: Box<dyn Boundary>,
     /// When each of the actor's timers fires (`timer_slot`), if set.
-    timers: [Option<Instant>; 3],
+    timers: [Option<Instant>; 4],
+    /// InstallSnapshot messages arriving in chunks.
+    reassembly: Reassembly,
     /// Datagrams held back by injected delay, earliest due first.
     delayed: BinaryHeap<Delayed>,
     /// The address each client id last sent from, and when, to route replies.
@@ -190,6 +210,8 @@ pub struct Node {
     unsent: Unsent,
     /// Durable saves done.
     saves: u64,
+    /// InstallSnapshot messages reassembled and delivered.
+    snapshots_received: u64,
     /// Network faults injected now (changed at run time by control datagrams).
     faults: Faults,
     /// The current batch's newest save and its sends, executed by `flush`.
@@ -256,7 +278,7 @@ impl Node {
             .map_err(NodeError::Storage)?;
         let addr = cfg.peers[cfg.index];
         let socket = UdpSocket::bind(addr).map_err(|e| NodeError::Bind(addr, e))?;
-        let actor = RaftActor::Server(server_config(n));
+        let actor = RaftActor::Server(server_config(n, cfg.snapshot_interval));
         let id = Id::from(cfg.index);
         let mut recorder = match &cfg.trace {
             Some(dir) => {
@@ -273,10 +295,11 @@ impl Node {
         if cfg.verbose {
             match &saved {
                 Some(p) => eprintln!(
-                    "{}: restarted from {} (term {}, {} log entries)",
+                    "{}: restarted from {} (term {}, snapshot up to {}, {} log entries after it)",
                     raft_model::name::server(id),
                     storage.dir().display(),
                     p.current_term,
+                    p.log.snapshot_index(),
                     p.log.len()
                 ),
                 None => eprintln!(
@@ -298,12 +321,14 @@ impl Node {
             socket,
             storage,
             boundary,
-            timers: [None; 3],
+            timers: [None; 4],
+            reassembly: Reassembly::default(),
             delayed: BinaryHeap::new(),
             clients: HashMap::new(),
             dropped: Dropped::default(),
             unsent: Unsent::default(),
             saves: 0,
+            snapshots_received: 0,
             faults,
             pending_save: None,
             pending_sends: Vec::new(),
@@ -476,6 +501,9 @@ impl Node {
                 }
             }
         };
+        if let Msg::InstallSnapshot(m) = &msg {
+            return self.transmit_snapshot(addr, dst, m);
+        }
         let w = Wire::Raft {
             src: self.id,
             dst,
@@ -489,6 +517,20 @@ impl Node {
             }
         };
         self.send_faulty(addr, bytes);
+    }
+
+    /// A snapshot goes as chunks, each a datagram (see [`snapshot_transfer`]).
+    fn transmit_snapshot(&mut self, addr: SocketAddr, dst: Id, m: &raft_model::InstallSnapshot) {
+        let Ok(chunks) = snapshot_transfer::split(self.id, dst, m) else {
+            self.unsent.too_large += 1;
+            return;
+        };
+        for c in chunks {
+            match wire::encode(self.cluster, &c, self.cfg.secret.as_ref()) {
+                Ok(b) if b.len() <= MAX_DATAGRAM => self.send_faulty(addr, b),
+                _ => self.unsent.too_large += 1,
+            }
+        }
     }
 
     fn send_faulty(&mut self, addr: SocketAddr, bytes: Vec<u8>) {
@@ -559,8 +601,37 @@ impl Node {
                 let result = self.control(&patch);
                 self.reply(&Wire::ControlReply { nonce, result }, from);
             }
+            Wire::SnapshotChunk(c) => self.on_chunk(*c, from),
             // Replies are for clients, not nodes.
             Wire::StatusReply(_) | Wire::ControlReply { .. } => self.dropped.foreign += 1,
+        }
+    }
+
+    /// A chunk of an InstallSnapshot: from a peer at its own address (as any Raft
+    /// message), kept until the whole message has arrived, which then goes through
+    /// the door as any other.
+    fn on_chunk(&mut self, c: snapshot_transfer::Chunk, from: SocketAddr) {
+        let s = id_to_u64(c.src);
+        let peer = usize::try_from(s)
+            .ok()
+            .and_then(|i| self.cfg.peers.get(i))
+            .is_some_and(|a| *a == from);
+        if c.dst != self.id || !peer || c.src == self.id {
+            self.dropped.foreign += 1;
+            return;
+        }
+        if self.faults.partition.contains(&s) {
+            self.dropped.partitioned += 1;
+            return;
+        }
+        let src = c.src;
+        match self.reassembly.take(c) {
+            Ok(Some(msg)) => {
+                self.snapshots_received += 1;
+                self.on_raft(src, self.id, msg, from)
+            }
+            Ok(None) => {}
+            Err(ChunkError::Malformed | ChunkError::Corrupt) => self.dropped.malformed += 1,
         }
     }
 
@@ -658,11 +729,12 @@ impl Node {
                 s.current_term,
                 s.voted_for.map(id_to_u64),
                 s.leader_hint.map(id_to_u64),
-                s.log.len() as u64,
+                s.log.last_index(),
                 s.commit_index,
             ),
             RaftState::Client(_) => (Role::Follower, 0, None, None, 0, 0),
         };
+        let snapshot_index = self.state.server().map_or(0, |s| s.log.snapshot_index());
         NodeStatus {
             nonce,
             index: self.cfg.index as u64,
@@ -672,6 +744,7 @@ impl Node {
             voted_for,
             leader_hint,
             log_len,
+            snapshot_index,
             commit_index,
             dropped: self.dropped.clone(),
             unsent: self.unsent.clone(),
@@ -679,6 +752,7 @@ impl Node {
             clients_known: self.clients.len() as u64,
             saves: self.saves,
             cluster_id: self.cluster,
+            snapshots_received: self.snapshots_received,
         }
     }
 
@@ -738,6 +812,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("raftlab-node-cfg-{}", fastrand::u64(..)));
         let a: SocketAddr = ([127, 0, 0, 1], 1).into();
         let cfg = |index, peers: Vec<SocketAddr>| NodeConfig {
+            snapshot_interval: 0,
             index,
             peers,
             data_dir: dir.clone(),

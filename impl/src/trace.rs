@@ -8,8 +8,10 @@
 //! whose effects never left the node. Records are not fsynced: the trace survives
 //! a killed process, not a power cut.
 
-use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, TraceState, FORMAT};
-use raft_model::{Id, Input, PersistentState, RaftActor, RaftState};
+use raft_model::trace::{
+    ActorConfig, Event, Record, StoredState, TraceCommand, TraceState, FORMAT,
+};
+use raft_model::{Id, Input, PersistentState, RaftActor, RaftState, ServerState};
 use stateright::actor::Out;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -161,9 +163,11 @@ impl Recorder {
         }
     }
 
-    fn encode_out(&mut self, out: &Out<RaftActor>) -> Vec<TraceCommand> {
+    /// `state`: the actor's state after the step (a save of its snapshot is
+    /// recorded as such, not copied).
+    fn encode_out(&mut self, out: &Out<RaftActor>, state: &RaftState) -> Vec<TraceCommand> {
         out.iter()
-            .filter_map(|c| TraceCommand::encode(c, &mut self.last_save))
+            .filter_map(|c| TraceCommand::encode(c, &mut self.last_save, state.server()))
             .collect()
     }
 
@@ -179,11 +183,16 @@ impl Recorder {
         let event = Event::Start {
             format: FORMAT,
             actor: ActorConfig::of(actor),
-            storage: storage.clone(),
+            storage: storage.as_ref().map(StoredState::of),
             repaired_bytes: std::mem::take(&mut self.repaired),
         };
-        let state = Some(TraceState::between(None, state));
-        let out = self.encode_out(out);
+        // A server's state is recorded as its change from what the storage gives,
+        // so that a restart from a snapshot does not copy it.
+        let base = matches!(actor, RaftActor::Server(_))
+            .then(|| RaftState::Server(ServerState::from_storage(storage.as_ref())));
+        let state_rec = Some(TraceState::between(base.as_ref(), state));
+        let out = self.encode_out(out, state);
+        let state = state_rec;
         let step = self.next_step;
         self.next_step += 1;
         self.push(step, event, state, out);
@@ -204,7 +213,7 @@ impl Recorder {
         } else {
             TraceState::change(before, after)
         };
-        let out = self.encode_out(out);
+        let out = self.encode_out(out, after);
         let step = self.next_step;
         self.next_step += 1;
         self.push(step, event, state, out);

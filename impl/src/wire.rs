@@ -72,6 +72,9 @@ pub enum Wire {
         nonce: u64,
         result: Result<Faults, String>,
     },
+    /// A piece of an InstallSnapshot too large for one datagram
+    /// (`crate::snapshot_transfer`).
+    SnapshotChunk(Box<crate::snapshot_transfer::Chunk>),
 }
 
 /// Incoming datagrams dropped, by reason.
@@ -143,7 +146,11 @@ pub struct NodeStatus {
     pub term: u64,
     pub voted_for: Option<u64>,
     pub leader_hint: Option<u64>,
+    /// The log's length as the paper counts it: the index of its last entry
+    /// (the entries up to `snapshot_index` are in the snapshot).
     pub log_len: u64,
+    /// The snapshot's last included index (0: none).
+    pub snapshot_index: u64,
     pub commit_index: u64,
     pub dropped: Dropped,
     pub unsent: Unsent,
@@ -154,6 +161,8 @@ pub struct NodeStatus {
     pub saves: u64,
     /// The cluster this node belongs to.
     pub cluster_id: u64,
+    /// InstallSnapshot messages reassembled from their chunks and delivered.
+    pub snapshots_received: u64,
 }
 
 /// Why a datagram was refused at the door.

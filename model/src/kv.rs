@@ -86,6 +86,27 @@ impl Map for BTreeMap<Text, Text> {
 }
 
 impl KvStore {
+    /// True before anything was applied (no data, no sessions).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.sessions.is_empty()
+    }
+
+    /// True if both are the very same maps (a clone of one another, unchanged
+    /// since): equal, found in O(1).
+    pub fn ptr_eq(&self, other: &KvStore) -> bool {
+        self.data.ptr_eq(&other.data) && self.sessions.ptr_eq(&other.sessions)
+    }
+
+    /// The state after applying `entries` in order to the empty store: what a
+    /// snapshot of those entries must hold.
+    pub fn of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> KvStore {
+        let mut kv = KvStore::default();
+        for e in entries {
+            kv.apply(e, false);
+        }
+        kv
+    }
+
     /// Applies a committed entry. A request whose sequence number the client's
     /// session has already seen is not applied again (`apply_duplicates` is the
     /// `no-dedup` mutant).

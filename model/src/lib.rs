@@ -20,8 +20,10 @@ pub mod name;
 pub mod sanity;
 pub mod server;
 pub mod server_set;
+pub mod snapshot;
 pub mod testkit;
 pub mod trace;
+pub mod trace_snapshot;
 
 pub use actor::{Input, RaftActor, RaftState, Stepped};
 pub use client::{ClientConfig, ClientState};
@@ -29,8 +31,8 @@ pub use kv::{KvSpec, KvStore, OpResult, Session};
 pub use limits::{entry_bytes, op_bytes, MAX_INDEX, MAX_TERM};
 pub use log::Log;
 pub use msg::{
-    AppendEntries, AppendEntriesReply, ClientRequest, Entry, LogIndex, Msg, Op, RequestVote,
-    RequestVoteReply, Term, Text, Timer,
+    AppendEntries, AppendEntriesReply, ClientRequest, Entry, InstallSnapshot, LogIndex, Msg, Op,
+    RequestVote, RequestVoteReply, Term, Text, Timer,
 };
 pub use mutant::{Mutant, MutantSet};
 pub use sanity::Refusal;

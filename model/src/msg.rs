@@ -74,6 +74,22 @@ pub struct AppendEntriesReply {
     pub x_len: LogIndex,
 }
 
+/// Figure 13's InstallSnapshot RPC, sent by a leader to a follower that lacks
+/// entries the leader has compacted into its snapshot. The leader is the
+/// envelope's source. The model sends a snapshot whole (Figure 13's `offset` and
+/// `done` are transport: a host splits and reassembles it, the follower acts only
+/// on the whole); the follower answers with an [`AppendEntriesReply`] whose match
+/// index is `last_included_index`, as etcd's followers do, so the leader's
+/// bookkeeping of replies is one and the same.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InstallSnapshot {
+    pub term: Term,
+    pub last_included_index: LogIndex,
+    pub last_included_term: Term,
+    /// The service's state at `last_included_index`: data and client sessions.
+    pub data: crate::kv::KvStore,
+}
+
 /// A client command (lab 3: the k/v server's RPC that calls `Start()`). The client
 /// is the envelope's source: a request names no client of its own.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,6 +106,7 @@ pub enum Msg {
     RequestVoteReply(RequestVoteReply),
     AppendEntries(AppendEntries),
     AppendEntriesReply(AppendEntriesReply),
+    InstallSnapshot(InstallSnapshot),
     ClientRequest(ClientRequest),
     /// The command was applied; `result` is what the state machine returned.
     ClientReply {
@@ -112,6 +129,7 @@ impl Msg {
             Msg::RequestVoteReply(m) => Some(m.term),
             Msg::AppendEntries(m) => Some(m.term),
             Msg::AppendEntriesReply(m) => Some(m.term),
+            Msg::InstallSnapshot(m) => Some(m.term),
             Msg::ClientRequest(_) | Msg::ClientReply { .. } | Msg::NotLeader { .. } => None,
         }
     }
@@ -127,6 +145,9 @@ pub enum Timer {
     Heartbeat,
     /// Client: no reply for too long, try the next server.
     ClientRetry,
+    /// Any server, only where the configuration asks for it (the model checker's
+    /// `--snapshots`): take a snapshot at the commit index, at any moment.
+    Snapshot,
 }
 
 impl Rewrite<Id> for Op {
@@ -176,17 +197,26 @@ impl fmt::Debug for Entry {
     }
 }
 
-/// Logs print as the list of their entries' terms, as the paper draws them.
-pub struct LogTerms(pub Vec<Term>);
+/// Logs print as the list of their entries' terms, as the paper draws them; a log
+/// after a snapshot with the snapshot's point first (`2/1: [1,2]`).
+pub struct LogTerms(pub Vec<Term>, pub Option<(LogIndex, Term)>);
 
 impl LogTerms {
     pub fn of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> LogTerms {
-        LogTerms(entries.into_iter().map(|e| e.term).collect())
+        LogTerms(entries.into_iter().map(|e| e.term).collect(), None)
+    }
+
+    pub fn of_log(log: &crate::log::Log) -> LogTerms {
+        let point = (log.snapshot_index() > 0).then(|| (log.snapshot_index(), log.snapshot_term()));
+        LogTerms(log.iter().map(|e| e.term).collect(), point)
     }
 }
 
 impl fmt::Display for LogTerms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((index, term)) = self.1 {
+            write!(f, "{index}/{term}: ")?;
+        }
         f.write_str("[")?;
         for (i, t) in self.0.iter().enumerate() {
             if i > 0 {
@@ -228,6 +258,11 @@ impl fmt::Debug for Msg {
                 f,
                 "AppendEntriesReply(term {}, conflict, xterm {} xindex {} xlen {})",
                 m.term, m.x_term, m.x_index, m.x_len
+            ),
+            Msg::InstallSnapshot(m) => write!(
+                f,
+                "InstallSnapshot(term {}, last {}/{}, {:?})",
+                m.term, m.last_included_index, m.last_included_term, m.data
             ),
             Msg::ClientRequest(m) => write!(f, "ClientRequest(#{} {:?})", m.seq, m.op),
             Msg::ClientReply { seq, result } => write!(f, "ClientReply(#{seq} {result:?})"),

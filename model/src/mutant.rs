@@ -33,10 +33,34 @@ pub enum Mutant {
     /// log (a stale leader serves stale reads; etcd's and others' "lease read" bug
     /// without a lease).
     LocalRead,
+    /// A server snapshots its whole log, past its commit index: uncommitted
+    /// entries are applied to the snapshot and can no longer be replaced (6.824
+    /// lab 2D's service that snapshots an index Raft has not committed).
+    SnapshotPastCommit,
+    /// A follower discards its whole log on InstallSnapshot even when it holds
+    /// entries after the snapshot that match the leader's (Figure 13, receiver 6
+    /// left out), so entries it acknowledged are gone.
+    DiscardLogOnInstall,
+    /// A follower installs a snapshot that is newer than its snapshot but older
+    /// than what it has applied, moving its state machine back (the race that made
+    /// 6.824 add `CondInstallSnapshot`).
+    InstallOlderSnapshot,
+    /// A save leaves out the snapshot's last included index and term: a restarted
+    /// server numbers the entries after its snapshot from 1 again.
+    ForgetSnapshotMetadata,
+    /// A leader whose follower needs compacted entries sends an AppendEntries from
+    /// the entries it still has instead of its snapshot (indexing the log without
+    /// its offset).
+    SendEntriesBeforeSnapshot,
+    /// A snapshot records the server's current term as its last included term,
+    /// not the term of the last entry it covers (a common 6.824 lab 2D bug): the
+    /// log then looks more up to date than it is, in elections and consistency
+    /// checks.
+    SnapshotWrongTerm,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 11] = [
+    pub const ALL: [Mutant; 17] = [
         Mutant::NoElectionRestriction,
         Mutant::CommitOldTerm,
         Mutant::ForgetVotedFor,
@@ -48,7 +72,27 @@ impl Mutant {
         Mutant::CommitPastMatch,
         Mutant::NoDedup,
         Mutant::LocalRead,
+        Mutant::SnapshotPastCommit,
+        Mutant::DiscardLogOnInstall,
+        Mutant::InstallOlderSnapshot,
+        Mutant::ForgetSnapshotMetadata,
+        Mutant::SendEntriesBeforeSnapshot,
+        Mutant::SnapshotWrongTerm,
     ];
+
+    /// True for the mutants of snapshots and log compaction, which need
+    /// `--snapshots` to show.
+    pub fn needs_snapshots(self) -> bool {
+        matches!(
+            self,
+            Mutant::SnapshotPastCommit
+                | Mutant::DiscardLogOnInstall
+                | Mutant::InstallOlderSnapshot
+                | Mutant::ForgetSnapshotMetadata
+                | Mutant::SendEntriesBeforeSnapshot
+                | Mutant::SnapshotWrongTerm
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -63,6 +107,12 @@ impl Mutant {
             Mutant::CommitPastMatch => "commit-past-match",
             Mutant::NoDedup => "no-dedup",
             Mutant::LocalRead => "local-read",
+            Mutant::SnapshotPastCommit => "snapshot-past-commit",
+            Mutant::DiscardLogOnInstall => "discard-log-on-install",
+            Mutant::InstallOlderSnapshot => "install-older-snapshot",
+            Mutant::ForgetSnapshotMetadata => "forget-snapshot-metadata",
+            Mutant::SendEntriesBeforeSnapshot => "send-entries-before-snapshot",
+            Mutant::SnapshotWrongTerm => "snapshot-wrong-term",
         }
     }
 

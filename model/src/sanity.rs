@@ -29,8 +29,9 @@ pub enum Refusal {
     /// An operation over `max_op_bytes`, or more entries (or bytes) than one
     /// AppendEntries carries.
     TooLarge,
-    /// A reply whose fields no server sends together (a success with conflict
-    /// details, a conflict index past the log it describes, sequence number 0).
+    /// A message whose fields no server sends together (a success with conflict
+    /// details, a conflict index past the log it describes, sequence number 0, a
+    /// snapshot of nothing).
     Malformed,
     /// A success whose match index is beyond this leader's log: more than it can
     /// have sent.
@@ -98,6 +99,16 @@ impl ServerConfig {
             Msg::RequestVoteReply(m) => term_ok(m.term),
             Msg::AppendEntries(m) => self.append_well_formed(m),
             Msg::AppendEntriesReply(m) => reply_well_formed(m),
+            Msg::InstallSnapshot(m) => {
+                term_ok(m.term)?;
+                term_ok(m.last_included_term)?;
+                index_ok(m.last_included_index)?;
+                // A leader sends a snapshot only of entries it has: at least one.
+                check(
+                    m.last_included_index > 0 && m.last_included_term > 0,
+                    Refusal::Malformed,
+                )
+            }
             Msg::ClientRequest(r) => {
                 check(r.seq > 0, Refusal::Malformed)?;
                 check(op_bytes(&r.op) <= self.max_op_bytes, Refusal::TooLarge)

@@ -40,6 +40,13 @@ pub struct ServerConfig {
     pub max_append_bytes: usize,
     /// The largest operation (key plus value bytes) a server takes.
     pub max_op_bytes: usize,
+    /// Take a snapshot whenever this many entries were applied since the last one
+    /// (0: never). Real nodes' policy: a snapshot bounds the log.
+    pub snapshot_interval: u64,
+    /// Keep a `Snapshot` timer set, which takes a snapshot at the commit index
+    /// whenever it fires: with the model checker, who fires any set timer at any
+    /// moment, any server may snapshot at any moment (`--snapshots`).
+    pub snapshot_timer: bool,
     /// Known Raft bugs switched on (none by default).
     pub mutants: MutantSet,
 }
@@ -53,6 +60,8 @@ impl ServerConfig {
             max_entries_per_append: 64,
             max_append_bytes: 48 * 1024,
             max_op_bytes: 1024,
+            snapshot_interval: 0,
+            snapshot_timer: false,
             mutants: MutantSet::NONE,
         }
     }
@@ -62,7 +71,7 @@ impl ServerConfig {
         self
     }
 
-    fn has(&self, m: Mutant) -> bool {
+    pub(crate) fn has(&self, m: Mutant) -> bool {
         self.mutants.has(m)
     }
 
@@ -76,12 +85,18 @@ impl ServerConfig {
     }
 }
 
-/// Figure 2's persistent state: saved before the server answers anyone.
+/// Figure 2's persistent state, with Figure 13's snapshot: saved before the server
+/// answers anyone. The snapshot's metadata (last included index and term) is the
+/// log's beginning.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PersistentState {
     pub current_term: Term,
     pub voted_for: Option<Id>,
     pub log: Log,
+    /// The service's state at `log.snapshot_index()` (empty without a snapshot).
+    /// Always written (binary formats cannot skip a field); absent in older JSON.
+    #[serde(default)]
+    pub snapshot: KvStore,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -93,6 +108,7 @@ pub enum Role {
 
 /// One server's state. `commit_index` doubles as Figure 2's `lastApplied`: entries are
 /// applied to `kv` in the same step that commits them, so the two are always equal.
+/// A snapshot covers only applied entries: `log.snapshot_index() <= commit_index`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ServerState {
     // Persistent (also in `PersistentState`).
@@ -113,23 +129,27 @@ pub struct ServerState {
     pub match_index: Vec<LogIndex>,
     /// The state machine: entries `1..=commit_index` applied.
     pub kv: KvStore,
+    /// Persistent: the snapshot, the state machine at `log.snapshot_index()`.
+    pub snapshot: KvStore,
 }
 
 impl ServerState {
     /// The state a server starts in: from its storage, or fresh if it has none.
+    /// A snapshot holds only committed entries, so a restart has applied them.
     pub fn from_storage(storage: Option<&PersistentState>) -> Self {
         let p = storage.cloned().unwrap_or_default();
         ServerState {
             current_term: p.current_term,
             voted_for: p.voted_for,
+            commit_index: p.log.snapshot_index(),
             log: p.log,
             role: Role::Follower,
-            commit_index: 0,
             leader_hint: None,
             votes_granted: ServerSet::EMPTY,
             next_index: Vec::new(),
             match_index: Vec::new(),
-            kv: KvStore::default(),
+            kv: p.snapshot.clone(),
+            snapshot: p.snapshot,
         }
     }
 
@@ -151,13 +171,14 @@ impl ServerState {
             current_term: self.current_term,
             voted_for: self.voted_for,
             log: self.log.clone(),
+            snapshot: self.snapshot.clone(),
         }
     }
 }
 
 /// The commands of one step, collected so that they are emitted in a safe order.
-struct Step {
-    save: bool,
+pub(crate) struct Step {
+    pub(crate) save: bool,
     timers: Vec<(Timer, Option<Range<Duration>>)>,
     sends: Vec<(Id, Msg)>,
 }
@@ -171,7 +192,7 @@ impl Step {
         }
     }
 
-    fn set_timer(&mut self, timer: Timer, range: &Range<Duration>) {
+    pub(crate) fn set_timer(&mut self, timer: Timer, range: &Range<Duration>) {
         self.timers.push((timer, Some(range.clone())));
     }
 
@@ -179,7 +200,7 @@ impl Step {
         self.timers.push((timer, None));
     }
 
-    fn send(&mut self, dst: Id, msg: Msg) {
+    pub(crate) fn send(&mut self, dst: Id, msg: Msg) {
         self.sends.push((dst, msg));
     }
 
@@ -193,6 +214,9 @@ impl Step {
             }
             if cfg.has(Mutant::ForgetCurrentTerm) {
                 p.current_term = 0;
+            }
+            if cfg.has(Mutant::ForgetSnapshotMetadata) {
+                p.log = p.log.without_snapshot_metadata();
             }
             o.save(p);
         }
@@ -221,6 +245,9 @@ impl ServerConfig {
     ) -> ServerState {
         let state = ServerState::from_storage(storage.as_ref());
         o.set_timer(Timer::Election, self.election_timeout.clone());
+        if self.snapshot_timer {
+            o.set_timer(Timer::Snapshot, crate::snapshot::SNAPSHOT_TIMER);
+        }
         state
     }
 
@@ -245,6 +272,7 @@ impl ServerConfig {
                 }
                 step.set_timer(Timer::Heartbeat, &self.heartbeat_interval);
             }
+            Timer::Snapshot if self.snapshot_timer => self.on_snapshot_timer(state, &mut step),
             // A timer of a role this server no longer has: let it lapse.
             _ => hit(D::TimerLapsed),
         }
@@ -277,6 +305,7 @@ impl ServerConfig {
             Msg::AppendEntriesReply(m) => {
                 self.on_append_entries_reply(id, state, src, m, &mut step)
             }
+            Msg::InstallSnapshot(m) => self.on_install_snapshot(state, src, m, &mut step),
             Msg::ClientRequest(m) => self.on_client_request(id, state, src, m, &mut step),
             Msg::ClientReply { .. } | Msg::NotLeader { .. } => {} // refused above
         }
@@ -464,7 +493,16 @@ impl ServerConfig {
     }
 
     fn send_entries_from_next(&self, s: &ServerState, peer: Id, batch: usize, step: &mut Step) {
-        let next = s.next_index.get(usize::from(peer)).copied().unwrap_or(1);
+        let mut next = s.next_index.get(usize::from(peer)).copied().unwrap_or(1);
+        if next <= s.log.snapshot_index() && !self.has(Mutant::SendEntriesBeforeSnapshot) {
+            // The entries the follower needs are compacted (§7): send the snapshot.
+            // A heartbeat sends none, and probes from the snapshot instead; the
+            // follower's answer brings the snapshot if it lacks it.
+            if batch > 0 {
+                return self.send_snapshot(s, peer, step);
+            }
+            next = s.log.snapshot_index().saturating_add(1);
+        }
         // next_index stays within 1..=last+1; saturate anyway, never panic.
         let prev_log_index = next.saturating_sub(1).min(s.last_log_index());
         let first = prev_log_index.saturating_add(1);
@@ -494,6 +532,7 @@ impl ServerConfig {
             entries,
             leader_commit,
         } = m;
+        let m_len = entries.len() as LogIndex;
         if term < state.current_term {
             hit(D::AppendStaleTerm);
             // Figure 2, receiver 1: reply false; the stale leader learns the term.
@@ -503,16 +542,21 @@ impl ServerConfig {
             );
             return;
         }
-        if state.role != Role::Follower || state.leader_hint != Some(leader) {
-            let s = state.to_mut();
-            if s.role != Role::Follower {
-                hit(D::AppendCandidateStepsDown);
-                self.become_follower(s, step);
-            }
-            s.leader_hint = Some(leader);
+        if state.role != Role::Follower {
+            hit(D::AppendCandidateStepsDown);
         }
-        // Heard from the current leader: no election for now.
-        step.set_timer(Timer::Election, &self.election_timeout);
+        self.heard_from_leader(state, leader, step);
+
+        // Entries up to this server's snapshot are committed, so the leader has them
+        // (Leader Completeness): only the entries after the snapshot are checked.
+        let Some((prev_log_index, prev_log_term, entries)) =
+            crate::snapshot::after_snapshot(&state.log, prev_log_index, prev_log_term, entries)
+        else {
+            // Well-formed: prev_log_index + entries stays within MAX_INDEX.
+            let match_index = prev_log_index.saturating_add(m_len);
+            step.send(leader, accept(state.current_term, match_index));
+            return;
+        };
 
         // Figure 2, receiver 2: the consistency check, with 6.824's XTerm/XIndex/XLen.
         match state.term_at(prev_log_index) {
@@ -577,15 +621,25 @@ impl ServerConfig {
             hit(D::FollowerCommits);
             self.apply_up_to(state.to_mut(), new_commit, step);
         }
-        let reply = AppendEntriesReply {
-            term: state.current_term,
-            success: true,
-            match_index: last_new,
-            x_term: 0,
-            x_index: 0,
-            x_len: 0,
-        };
-        step.send(leader, Msg::AppendEntriesReply(reply));
+        step.send(leader, accept(state.current_term, last_new));
+    }
+
+    /// A follower or candidate heard from the leader of its term: it follows it,
+    /// and holds no election for now.
+    pub(crate) fn heard_from_leader(
+        &self,
+        state: &mut Cow<ServerState>,
+        leader: Id,
+        step: &mut Step,
+    ) {
+        if state.role != Role::Follower || state.leader_hint != Some(leader) {
+            let s = state.to_mut();
+            if s.role != Role::Follower {
+                self.become_follower(s, step);
+            }
+            s.leader_hint = Some(leader);
+        }
+        step.set_timer(Timer::Election, &self.election_timeout);
     }
 
     /// Figure 2, leaders: the follower's answer moves nextIndex/matchIndex.
@@ -709,6 +763,10 @@ impl ServerConfig {
             }
         }
         s.commit_index = index;
+        let applied_since = index.saturating_sub(s.log.snapshot_index());
+        if self.snapshot_interval > 0 && applied_since >= self.snapshot_interval {
+            self.take_snapshot(s, step);
+        }
     }
 
     /// A client's command: a leader appends it to its log (lab 3's `Start()`); a
@@ -795,7 +853,20 @@ pub(crate) fn first_conflict(
     })
 }
 
-fn reject(term: Term, x_term: Term, x_index: LogIndex, x_len: LogIndex) -> Msg {
+/// A successful AppendEntriesReply: the follower's log matches the leader's up to
+/// `match_index`.
+pub(crate) fn accept(term: Term, match_index: LogIndex) -> Msg {
+    Msg::AppendEntriesReply(AppendEntriesReply {
+        term,
+        success: true,
+        match_index,
+        x_term: 0,
+        x_index: 0,
+        x_len: 0,
+    })
+}
+
+pub(crate) fn reject(term: Term, x_term: Term, x_index: LogIndex, x_len: LogIndex) -> Msg {
     Msg::AppendEntriesReply(AppendEntriesReply {
         term,
         success: false,
@@ -828,6 +899,7 @@ impl Rewrite<Id> for ServerState {
             next_index: reindex(&self.next_index, plan),
             match_index: reindex(&self.match_index, plan),
             kv: self.kv.rewrite(plan),
+            snapshot: self.snapshot.rewrite(plan),
         }
     }
 }
@@ -838,6 +910,7 @@ impl Rewrite<Id> for PersistentState {
             current_term: self.current_term,
             voted_for: self.voted_for.rewrite(plan),
             log: self.log.rewrite(plan),
+            snapshot: self.snapshot.rewrite(plan),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::msg::{Entry, LogIndex, Msg, Op, Term, Text, Timer};
 use crate::mutant::MutantSet;
 use crate::server::{PersistentState, Role, ServerConfig, ServerState};
 use crate::server_set::ServerSet;
+pub use crate::trace_snapshot::{SavedSnapshot, SnapshotPoint, StoredState};
 use imbl::ordmap::DiffItem;
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
@@ -56,11 +57,12 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
-    /// `on_start`, with the storage it read (`None`: a fresh actor).
+    /// `on_start`, with the storage it read (`None`: a fresh actor), its snapshot
+    /// by digest.
     Start {
         format: u32,
         actor: ActorConfig,
-        storage: Option<PersistentState>,
+        storage: Option<StoredState>,
         /// Bytes of an incomplete last line that the host cut from the file before
         /// this start (a crash while writing a record; nothing that record described
         /// had left the node).
@@ -100,6 +102,11 @@ pub enum ActorConfig {
         /// limit then, 1 KiB.
         #[serde(default = "old_op_limit")]
         max_op_bytes: usize,
+        /// Absent: no snapshots (as before they existed).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        snapshot_interval: u64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        snapshot_timer: bool,
         /// Known Raft bugs switched on; a trace of a correct host has none.
         #[serde(default, skip_serializing_if = "is_no_mutant")]
         mutants: MutantSet,
@@ -120,6 +127,10 @@ fn no_byte_cap() -> usize {
 
 fn old_op_limit() -> usize {
     1024
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn is_zero_range(r: &[u64; 2]) -> bool {
@@ -149,6 +160,8 @@ impl ActorConfig {
                 max_entries_per_append: c.max_entries_per_append,
                 max_append_bytes: c.max_append_bytes,
                 max_op_bytes: c.max_op_bytes,
+                snapshot_interval: c.snapshot_interval,
+                snapshot_timer: c.snapshot_timer,
                 mutants: c.mutants,
             },
             RaftActor::Client(c) => ActorConfig::Client {
@@ -169,6 +182,8 @@ impl ActorConfig {
                 max_entries_per_append,
                 max_append_bytes,
                 max_op_bytes,
+                snapshot_interval,
+                snapshot_timer,
                 mutants,
             } => {
                 let mut c = ServerConfig::new(*servers).with_mutants(*mutants);
@@ -177,6 +192,8 @@ impl ActorConfig {
                 c.max_entries_per_append = *max_entries_per_append;
                 c.max_append_bytes = *max_append_bytes;
                 c.max_op_bytes = *max_op_bytes;
+                c.snapshot_interval = *snapshot_interval;
+                c.snapshot_timer = *snapshot_timer;
                 RaftActor::Server(c)
             }
             ActorConfig::Client {
@@ -209,7 +226,8 @@ pub enum TraceState {
     Client(ClientState),
 }
 
-/// A server state: the small fields in full, the log and the store as changes.
+/// A server state: the small fields in full, the log, the store and the snapshot as
+/// changes (see [`crate::trace_snapshot`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerDelta {
     pub current_term: Term,
@@ -223,17 +241,26 @@ pub struct ServerDelta {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_index: Vec<LogIndex>,
     pub log: LogDelta,
+    /// A change from the previous state's store, or from the new snapshot if the
+    /// log moved past one (`log.snapshot`).
     #[serde(default, skip_serializing_if = "KvDelta::is_empty")]
     pub kv: KvDelta,
+    /// A change from the previous state's snapshot data.
+    #[serde(default, skip_serializing_if = "KvDelta::is_empty")]
+    pub snapshot: KvDelta,
 }
 
-/// A log as a change from an earlier one: keep its first `keep` entries, then
-/// append `append`.
+/// A log as a change from an earlier one: begin after the snapshot `snapshot` if
+/// it moved, keep the earlier log's entries up to index `keep`, then append
+/// `append`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogDelta {
     pub keep: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub append: Vec<Entry>,
+    /// The new snapshot's point; absent if it is the earlier log's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotPoint>,
 }
 
 /// A key/value store as a change from an earlier one.
@@ -264,21 +291,33 @@ impl LogDelta {
     /// [`Log::common_prefix`]), so recording a step costs what the step changed.
     pub fn between(prev: &Log, next: &Log) -> LogDelta {
         let keep = prev.common_prefix(next);
+        let point = SnapshotPoint::of(next);
         LogDelta {
             keep,
             append: next.iter_from(keep + 1).cloned().collect(),
+            snapshot: (point != SnapshotPoint::of(prev)).then_some(point),
         }
     }
 
     pub fn apply(&self, prev: &Log) -> Result<Log, DeltaError> {
-        if self.keep > prev.last_index() {
+        let mut log = match self.snapshot {
+            None => prev.clone(),
+            Some(p) => prev.rebased(p.index, p.term).ok_or_else(|| {
+                DeltaError(format!(
+                    "the log moves back to a snapshot at {} from one at {}",
+                    p.index,
+                    prev.snapshot_index()
+                ))
+            })?,
+        };
+        if self.keep > log.last_index() || self.keep < log.snapshot_index() {
             return Err(DeltaError(format!(
-                "the log keeps {} entries of a log that has {}",
+                "the log keeps entries up to {} of a log that holds {} to {}",
                 self.keep,
-                prev.len()
+                log.snapshot_index() + 1,
+                log.last_index()
             )));
         }
-        let mut log = prev.clone();
         log.truncate_after(self.keep);
         log.extend(self.append.iter().cloned());
         Ok(log)
@@ -352,22 +391,24 @@ impl ServerDelta {
             && self.votes_granted == prev.votes_granted
             && self.next_index == prev.next_index
             && self.match_index == prev.match_index
-            && self.log.keep == prev.log.len() as u64
+            && self.log.keep == prev.log.last_index()
             && self.log.append.is_empty()
+            && self.log.snapshot.is_none()
             && self.kv.is_empty()
+            && self.snapshot.is_empty()
     }
 
     pub fn between(prev: Option<&ServerState>, next: &ServerState) -> ServerDelta {
-        let (log, kv) = match prev {
-            Some(p) => (
-                LogDelta::between(&p.log, &next.log),
-                KvDelta::between(&p.kv, &next.kv),
-            ),
-            None => (
-                LogDelta::between(&Log::new(), &next.log),
-                KvDelta::between(&KvStore::default(), &next.kv),
-            ),
+        let fresh = ServerState::from_storage(None);
+        let p = prev.unwrap_or(&fresh);
+        let log = LogDelta::between(&p.log, &next.log);
+        let kv_base = if log.snapshot.is_some() {
+            &next.snapshot
+        } else {
+            &p.kv
         };
+        let kv = KvDelta::between(kv_base, &next.kv);
+        let snapshot = KvDelta::between(&p.snapshot, &next.snapshot);
         ServerDelta {
             current_term: next.current_term,
             voted_for: next.voted_for,
@@ -379,27 +420,31 @@ impl ServerDelta {
             match_index: next.match_index.clone(),
             log,
             kv,
+            snapshot,
         }
     }
 
     pub fn apply(&self, prev: Option<&ServerState>) -> Result<ServerState, DeltaError> {
-        let empty = KvStore::default();
-        let no_log = Log::new();
-        let (prev_log, prev_kv): (&Log, &KvStore) = match prev {
-            Some(p) => (&p.log, &p.kv),
-            None => (&no_log, &empty),
+        let fresh = ServerState::from_storage(None);
+        let p = prev.unwrap_or(&fresh);
+        let snapshot = self.snapshot.apply(&p.snapshot);
+        let kv = if self.log.snapshot.is_some() {
+            self.kv.apply(&snapshot)
+        } else {
+            self.kv.apply(&p.kv)
         };
         Ok(ServerState {
             current_term: self.current_term,
             voted_for: self.voted_for,
-            log: self.log.apply(prev_log)?,
+            log: self.log.apply(&p.log)?,
             role: self.role,
             commit_index: self.commit_index,
             leader_hint: self.leader_hint,
             votes_granted: self.votes_granted,
             next_index: self.next_index.clone(),
             match_index: self.match_index.clone(),
-            kv: self.kv.apply(prev_kv),
+            kv,
+            snapshot,
         })
     }
 }
@@ -455,6 +500,8 @@ pub enum TraceCommand {
         current_term: Term,
         voted_for: Option<Id>,
         log: LogDelta,
+        #[serde(default, skip_serializing_if = "SavedSnapshot::is_unchanged")]
+        snapshot: SavedSnapshot,
     },
     SetTimer {
         timer: Timer,
@@ -497,17 +544,24 @@ impl Cmd {
 
 impl TraceCommand {
     /// Encodes `c`; `last_save` is the previous save (or the storage read at start),
-    /// and becomes `c` if `c` is a save. `None` for a random choice, which this
-    /// crate's actor never makes (`Random = ()`).
-    pub fn encode(c: &ActorCommand, last_save: &mut PersistentState) -> Option<TraceCommand> {
+    /// and becomes `c` if `c` is a save; `state` is the actor's state after the
+    /// step. `None` for a random choice, which this crate's actor never makes
+    /// (`Random = ()`).
+    pub fn encode(
+        c: &ActorCommand,
+        last_save: &mut PersistentState,
+        state: Option<&ServerState>,
+    ) -> Option<TraceCommand> {
         Some(match c {
             Command::Save(p) => {
                 let log = LogDelta::between(&last_save.log, &p.log);
+                let snapshot = SavedSnapshot::encode(&last_save.snapshot, &p.snapshot, state);
                 *last_save = p.clone();
                 TraceCommand::Save {
                     current_term: p.current_term,
                     voted_for: p.voted_for,
                     log,
+                    snapshot,
                 }
             }
             Command::SetTimer(timer, r) => TraceCommand::SetTimer {
@@ -523,18 +577,25 @@ impl TraceCommand {
         })
     }
 
-    /// The command this records; `last_save` as for [`TraceCommand::encode`].
-    pub fn decode(&self, last_save: &mut PersistentState) -> Result<Cmd, DeltaError> {
+    /// The command this records; `last_save` and `state` as for
+    /// [`TraceCommand::encode`].
+    pub fn decode(
+        &self,
+        last_save: &mut PersistentState,
+        state: Option<&ServerState>,
+    ) -> Result<Cmd, DeltaError> {
         Ok(match self {
             TraceCommand::Save {
                 current_term,
                 voted_for,
                 log,
+                snapshot,
             } => {
                 let p = PersistentState {
                     current_term: *current_term,
                     voted_for: *voted_for,
                     log: log.apply(&last_save.log)?,
+                    snapshot: snapshot.decode(&last_save.snapshot, state)?,
                 };
                 *last_save = p.clone();
                 Cmd::Save(p)
@@ -555,7 +616,7 @@ impl Cmd {
                 "save(term {}, voted {}, log {})",
                 p.current_term,
                 p.voted_for.map_or("-".to_string(), crate::name::server),
-                crate::msg::LogTerms::of(p.log.iter())
+                crate::msg::LogTerms::of_log(&p.log)
             ),
             Cmd::SetTimer(t, r) => format!("set {t:?} timer {}..{} ms", r[0] / 1000, r[1] / 1000),
             Cmd::CancelTimer(t) => format!("cancel {t:?} timer"),
@@ -649,11 +710,11 @@ mod tests {
                 }),
             ),
         ] {
-            let t = TraceCommand::encode(&cmd, &mut enc).unwrap();
+            let t = TraceCommand::encode(&cmd, &mut enc, None).unwrap();
             let json = serde_json::to_string(&t).unwrap();
             let back: TraceCommand = serde_json::from_str(&json).unwrap();
             assert_eq!(
-                Some(back.decode(&mut dec).unwrap()),
+                Some(back.decode(&mut dec, None).unwrap()),
                 Cmd::of(&cmd),
                 "{json}"
             );

@@ -39,6 +39,7 @@ fn follower(term: Term, log: Vec<Entry>) -> ServerState {
         next_index: vec![],
         match_index: vec![],
         kv: KvStore::default(),
+        snapshot: KvStore::default(),
     }
 }
 

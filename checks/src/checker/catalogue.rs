@@ -28,6 +28,13 @@ fn bounds(max_term: u64, max_log: usize, ops: usize, crashes: usize, in_flight: 
     }
 }
 
+fn snapshots(b: Bounds) -> Bounds {
+    Bounds {
+        snapshots: true,
+        ..b
+    }
+}
+
 /// Every mutant with its bounds: 3 servers, 1 client, unordered lossless network.
 pub fn catalogue() -> Vec<Case> {
     use crate::properties::*;
@@ -78,6 +85,41 @@ pub fn catalogue() -> Vec<Case> {
             LINEARIZABILITY,
         ),
         case(LocalRead, bounds(2, 2, 2, 0, 3), LINEARIZABILITY),
+        // Snapshots at any moment (`--snapshots`).
+        case(
+            SnapshotPastCommit,
+            snapshots(bounds(1, 1, 1, 0, 3)),
+            STATE_MACHINE_SAFETY,
+        ),
+        // The follower must hold an acknowledged entry after the snapshot while its
+        // commit index is below it: a restart (which forgets the commit index)
+        // between its acknowledgement and a late InstallSnapshot.
+        case(
+            DiscardLogOnInstall,
+            snapshots(bounds(1, 2, 2, 1, 3)),
+            COMMITTED_ON_MAJORITY,
+        ),
+        case(
+            InstallOlderSnapshot,
+            snapshots(bounds(1, 2, 2, 0, 3)),
+            COMMIT_MONOTONIC,
+        ),
+        case(
+            ForgetSnapshotMetadata,
+            snapshots(bounds(1, 2, 2, 1, 3)),
+            STATE_MACHINE_SAFETY,
+        ),
+        case(
+            SendEntriesBeforeSnapshot,
+            snapshots(bounds(1, 2, 2, 0, 3)),
+            LOG_MATCHING,
+        ),
+        // A snapshot's wrong term makes a stale log win an election: three terms.
+        case(
+            SnapshotWrongTerm,
+            snapshots(bounds(3, 2, 2, 0, 3)),
+            COMMITTED_ON_MAJORITY,
+        ),
     ]
     .into_iter()
     .map(|mut c: Case| {

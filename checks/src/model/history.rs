@@ -4,7 +4,9 @@
 //! it with the same functions.
 
 use super::clients::ClientProgress;
-use raft_model::{Entry, Id, KvSpec, Op, OpResult, Role, ServerSet, ServerState};
+use raft_model::{
+    Entry, Id, KvSpec, KvStore, LogIndex, Op, OpResult, Role, ServerSet, ServerState,
+};
 use serde::{Deserialize, Serialize};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use stateright::{Rewrite, RewritePlan};
@@ -43,9 +45,21 @@ impl Violation {
             Violation::TermDecreased => "a term decreased",
             Violation::CommitDecreased => "a commit index decreased",
             Violation::LeaderOverwrote => "a leader overwrote its log",
-            Violation::AppliedDifferent => "two servers applied different entries",
+            Violation::AppliedDifferent => {
+                "two servers applied different entries (or a snapshot holds another state)"
+            }
         }
     }
+}
+
+/// What a run has done with snapshots, for the Sometimes properties that show a
+/// check with `--snapshots` reaches them (`History::snapshots` bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotEvent {
+    /// A server installed a snapshot a leader sent.
+    Installed = 1,
+    /// A server restarted from a storage that holds a snapshot.
+    Restarted = 2,
 }
 
 /// The history of a run. A model state holds it shared (`Shared<History>`): it
@@ -74,6 +88,8 @@ pub struct History {
     #[serde(skip)]
     lin: LinearizabilityTester<Id, KvSpec>,
     lin_ok: bool,
+    /// `SnapshotEvent` bits.
+    pub snapshots: u8,
     /// Per client (0-based): its operations invoked and answered so far.
     pub clients: Vec<ClientProgress>,
     /// What `lin` was told, in order: enough to rebuild it, for the timely
@@ -116,6 +132,7 @@ struct Recorded {
     violations: u8,
     marks: u8,
     lin_ok: bool,
+    snapshots: u8,
     clients: Vec<ClientProgress>,
     lin_events: Unweighed<Vec<(Id, LinEvent)>>,
 }
@@ -139,6 +156,7 @@ impl From<Recorded> for History {
             marks: r.marks,
             lin,
             lin_ok: r.lin_ok,
+            snapshots: r.snapshots,
             clients: r.clients,
             lin_events: r.lin_events,
         }
@@ -158,6 +176,7 @@ impl History {
             lin_ok: true,
             clients: vec![ClientProgress::default(); clients],
             lin_events: Unweighed::default(),
+            snapshots: 0,
         }
     }
 
@@ -192,6 +211,10 @@ impl History {
         if h.marks != 0 {
             h.to_mut().marks = 0;
         }
+    }
+
+    pub fn saw(&self, e: SnapshotEvent) -> bool {
+        self.snapshots & e as u8 != 0
     }
 
     /// Operations answered so far, over all clients.
@@ -242,11 +265,6 @@ pub fn observe_server_cow(
     after: &ServerState,
     recovered: bool,
 ) {
-    let flag = |h: &mut Cow<History>, v: Violation| {
-        if !h.violated(v) {
-            h.to_mut().flag(v);
-        }
-    };
     if after.current_term < before.current_term {
         flag(h, Violation::TermDecreased);
     }
@@ -264,7 +282,10 @@ pub fn observe_server_cow(
     }
     if !recovered
         && after.role != Role::Leader
-        && before.log.iter().zip(after.log.iter()).any(|(a, b)| a != b)
+        && !before.log.agrees_through(
+            &after.log,
+            before.log.last_index().min(after.log.last_index()),
+        )
     {
         h.to_mut().marks |= Mark::SuffixReplaced as u8;
     }
@@ -279,14 +300,82 @@ pub fn observe_server_cow(
         }
     }
     let applied_before = if recovered { 0 } else { before.commit_index };
-    for (k, entry) in (applied_before as usize..after.commit_index as usize)
-        .zip(after.log.iter_from(applied_before + 1))
-    {
-        match h.applied.get(k) {
-            Some(e) if e != entry => flag(h, Violation::AppliedDifferent),
-            Some(_) => {}
-            None => h.to_mut().applied.push(entry.clone()),
+    // Entries applied in this step and compacted in it too (a snapshot taken right
+    // after applying them): the log before the step still holds them.
+    if !recovered {
+        let hidden = after.log.snapshot_index().min(after.commit_index);
+        for i in applied_before + 1..=hidden {
+            if let Some(entry) = before.log.entry(i) {
+                applied(h, i, entry);
+            }
         }
+    }
+    // Entries up to the snapshot were applied with it (judged below).
+    let from = applied_before.max(after.log.snapshot_index());
+    for (i, entry) in (from + 1..=after.commit_index).zip(after.log.iter_from(from + 1)) {
+        applied(h, i, entry);
+    }
+    observe_snapshot(h, before, after, recovered);
+}
+
+/// A server applied `entry` at `index`: it must be what any server applied there.
+fn applied(h: &mut Cow<History>, index: LogIndex, entry: &Entry) {
+    let k = (index as usize).saturating_sub(1);
+    match h.applied.get(k) {
+        Some(e) if e != entry => flag(h, Violation::AppliedDifferent),
+        Some(_) => {}
+        // The next index: the longest applied prefix grows. (A gap cannot arise:
+        // a server applies an index only after its leader applied it.)
+        None if h.applied.len() == k => h.to_mut().applied.push(entry.clone()),
+        None => {}
+    }
+}
+
+/// Flags `v` in `h`, copying the history only the first time.
+fn flag(h: &mut Cow<History>, v: Violation) {
+    if !h.violated(v) {
+        h.to_mut().flag(v);
+    }
+}
+
+/// State Machine Safety for snapshots: a server's snapshot, when it takes,
+/// installs or restarts from one, holds the state of the commands applied up to
+/// its index (the history's applied prefix, replayed), so a snapshot of anything
+/// else (of entries no server applied, say) is a violation. Also records what a
+/// run did with snapshots, for its Sometimes properties.
+fn observe_snapshot(
+    h: &mut Cow<History>,
+    before: &ServerState,
+    after: &ServerState,
+    recovered: bool,
+) {
+    let index = after.log.snapshot_index();
+    if index == 0 && after.snapshot.is_empty() {
+        return;
+    }
+    let moved = recovered
+        || index != before.log.snapshot_index()
+        || !after.snapshot.ptr_eq(&before.snapshot);
+    if !moved {
+        return;
+    }
+    let event = if recovered {
+        SnapshotEvent::Restarted as u8
+    } else if index > before.commit_index {
+        // Beyond what it had applied: it came from a leader.
+        SnapshotEvent::Installed as u8
+    } else {
+        0
+    };
+    if h.snapshots & event != event {
+        h.to_mut().snapshots |= event;
+    }
+    let holds_applied = h
+        .applied
+        .get(..index as usize)
+        .is_some_and(|prefix| KvStore::of(prefix) == after.snapshot);
+    if !holds_applied {
+        flag(h, Violation::AppliedDifferent);
     }
 }
 

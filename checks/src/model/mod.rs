@@ -26,7 +26,7 @@ mod step;
 pub mod symmetry;
 
 pub use clients::{client_ops, ClientProgress};
-pub use history::{observe_server, History, Mark, Violation};
+pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
@@ -59,10 +59,18 @@ impl RaftModel {
     /// operations `ops[c]`, in order) instead of the generated ones: a recorded run's
     /// clients, for instance. `bounds.clients` must be `ops.len()`.
     pub fn with_client_ops(bounds: Bounds, ops: Vec<Vec<Op>>) -> Self {
+        RaftModel::hosting(bounds, ops, 0)
+    }
+
+    /// [`RaftModel::with_client_ops`] with servers that snapshot every
+    /// `snapshot_interval` applied entries, as a recorded run's nodes did.
+    pub fn hosting(bounds: Bounds, ops: Vec<Vec<Op>>, snapshot_interval: u64) -> Self {
         debug_assert_eq!(bounds.clients, ops.len());
         let n = bounds.servers;
         let mut cfg = ServerConfig::new(n).with_mutants(bounds.mutants);
         cfg.max_entries_per_append = bounds.max_batch;
+        cfg.snapshot_timer = bounds.snapshots;
+        cfg.snapshot_interval = snapshot_interval;
         let server = RaftActor::Server(cfg);
         let actors = std::iter::repeat_n(server, n)
             .chain(
@@ -155,7 +163,7 @@ impl RaftModel {
         state.network.len() <= b.max_in_flight
             && (b.max_per_channel == usize::MAX || state.network.per_channel_ok(b.max_per_channel))
             && (0..self.servers()).all(|i| match state.server(i) {
-                Some(s) => s.current_term <= b.max_term && s.log.len() <= b.max_log,
+                Some(s) => s.current_term <= b.max_term && s.log.last_index() <= b.max_log as u64,
                 None => true,
             })
     }

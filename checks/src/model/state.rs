@@ -8,7 +8,7 @@ use super::network::Network;
 use super::shared::Shared;
 use raft_model::{Id, Log, Msg, PersistentState, RaftState, ServerSet, ServerState, Timer};
 
-/// The timers set, three bits per actor (one per [`Timer`]).
+/// The timers set, four bits per actor (one per [`Timer`]).
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -16,14 +16,19 @@ pub struct Timers(u64);
 
 pub use crate::bounds::MAX_ACTORS;
 
+/// Timer bits per actor, and their mask.
+const BITS: usize = 4;
+const MASK: u64 = 0b1111;
+
 impl Timers {
     fn bit(actor: usize, timer: Timer) -> u64 {
         let t = match timer {
             Timer::Election => 0,
             Timer::Heartbeat => 1,
             Timer::ClientRetry => 2,
+            Timer::Snapshot => 3,
         };
-        1 << (3 * actor + t)
+        1 << (BITS * actor + t)
     }
 
     pub fn is_set(self, actor: usize, timer: Timer) -> bool {
@@ -39,26 +44,31 @@ impl Timers {
     }
 
     pub fn cancel_all(&mut self, actor: usize) {
-        self.0 &= !(0b111 << (3 * actor));
+        self.0 &= !(MASK << (BITS * actor));
     }
 
-    /// The timers set for `actor`, as three bits.
+    /// The timers set for `actor`, as four bits.
     pub fn bits_of(self, actor: usize) -> u8 {
-        ((self.0 >> (3 * actor)) & 0b111) as u8
+        ((self.0 >> (BITS * actor)) & MASK) as u8
     }
 
     /// The timers set for `actor`, in `Timer` order.
     pub fn of(self, actor: usize) -> impl Iterator<Item = Timer> {
-        [Timer::Election, Timer::Heartbeat, Timer::ClientRetry]
-            .into_iter()
-            .filter(move |t| self.is_set(actor, *t))
+        [
+            Timer::Election,
+            Timer::Heartbeat,
+            Timer::ClientRetry,
+            Timer::Snapshot,
+        ]
+        .into_iter()
+        .filter(move |t| self.is_set(actor, *t))
     }
 
     /// The timers with actors renamed: actor `i`'s become actor `to(i)`'s.
     pub fn permuted(self, actors: usize, to: impl Fn(usize) -> usize) -> Timers {
         let mut out = Timers::default();
         for i in 0..actors {
-            out.0 |= ((self.0 >> (3 * i)) & 0b111) << (3 * to(i));
+            out.0 |= ((self.0 >> (BITS * i)) & MASK) << (BITS * to(i));
         }
         out
     }

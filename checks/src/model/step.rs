@@ -162,7 +162,7 @@ impl RaftModel {
         }
         let b = &self.bounds;
         if let Some(s) = stepped.changed.as_ref().and_then(|s| s.server()) {
-            if s.current_term > b.max_term || s.log.len() > b.max_log {
+            if s.current_term > b.max_term || s.log.last_index() > b.max_log as u64 {
                 return true;
             }
         }

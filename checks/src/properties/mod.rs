@@ -35,6 +35,9 @@ pub const SERVER_REJOINS: &str = "A server recovers and rejoins";
 pub const SUFFIX_REPLACED: &str = "A follower's conflicting entries are replaced";
 pub const STALE_REPLY: &str = "A stale reply arrives after a new election";
 pub const CLIENTS_OVERLAP: &str = "Two clients' operations overlap";
+pub const SNAPSHOT_TAKEN: &str = "A server snapshots and compacts its log";
+pub const SNAPSHOT_INSTALLED: &str = "A follower installs a leader's snapshot";
+pub const SNAPSHOT_RESTART: &str = "A server restarts from a snapshot";
 
 /// An invariant of servers and history alone (no network, no clients).
 pub type ServerInvariant = fn(&History, &dyn ServerViews) -> bool;
@@ -142,6 +145,23 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
         v.push(property(CLIENTS_OVERLAP, Sometimes, |_, s| {
             clients_overlap(&s.history)
         }));
+    }
+    if bounds.snapshots {
+        v.push(property(SNAPSHOT_TAKEN, Sometimes, |m, s| {
+            snapshot_taken(m.servers(), s)
+        }));
+        // A follower lags behind a leader's snapshot only if some server can be
+        // left out of a majority.
+        if bounds.servers >= 3 {
+            v.push(property(SNAPSHOT_INSTALLED, Sometimes, |_, s| {
+                snapshot_installed(&s.history)
+            }));
+        }
+        if bounds.crashes > 0 {
+            v.push(property(SNAPSHOT_RESTART, Sometimes, |_, s| {
+                restarted_from_snapshot(&s.history)
+            }));
+        }
     }
     v
 }

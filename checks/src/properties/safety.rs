@@ -34,9 +34,14 @@ pub fn log_matching_in<V: ServerViews + ?Sized>(v: &V) -> bool {
 
 pub fn logs_match(a: &Log, b: &Log) -> bool {
     // The highest index where the terms agree decides: equal prefixes up to it
-    // imply equal prefixes up to every lower such index.
+    // imply equal prefixes up to every lower such index. Below the later of the two
+    // snapshots nothing is left to compare (State Machine Safety judges snapshots).
+    let from = a.snapshot_index().max(b.snapshot_index());
     let common = a.last_index().min(b.last_index());
-    match (1..=common).rev().find(|&i| a.term_at(i) == b.term_at(i)) {
+    match (from..=common)
+        .rev()
+        .find(|&i| a.term_at(i) == b.term_at(i))
+    {
         Some(i) => a.agrees_through(b, i),
         None => true,
     }
@@ -88,7 +93,8 @@ pub fn state_machine_safety_in<V: ServerViews + ?Sized>(h: &History, v: &V) -> b
     })
 }
 
-/// Every entry a server has committed is stored on a majority of all servers.
+/// Every entry a server has committed is stored on a majority of all servers (in
+/// their logs, or covered by their snapshots).
 pub fn committed_on_majority(n: usize, state: &State) -> bool {
     committed_on_majority_in(&InModel(n, state))
 }
@@ -99,13 +105,18 @@ pub fn committed_on_majority_in<V: ServerViews + ?Sized>(v: &V) -> bool {
         let Some(s) = v.live(i) else {
             return true;
         };
-        // A server that committed past its log (a broken run) holds no such entry.
-        (1..=s.commit_index).all(|k| {
+        // Below its own snapshot a server no longer knows the entries' terms; a
+        // server that committed past its log (a broken run) holds no such entry.
+        let from = s.log.snapshot_index().max(1);
+        (from..=s.commit_index).all(|k| {
             let Some(term) = s.log.term_at(k) else {
                 return false;
             };
             let holders = (0..n)
-                .filter(|&j| v.log(j).term_at(k) == Some(term))
+                .filter(|&j| {
+                    let log = v.log(j);
+                    log.snapshot_index() >= k || log.term_at(k) == Some(term)
+                })
                 .count();
             holders >= majority(n)
         })

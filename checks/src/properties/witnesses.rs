@@ -1,7 +1,7 @@
 //! The Sometimes properties: states a check must reach, so that a check that
 //! explores nothing (or too little) fails instead of proving a vacuous truth.
 
-use crate::model::{History, Mark, RaftModel, State};
+use crate::model::{History, Mark, RaftModel, SnapshotEvent, State};
 use raft_model::Role;
 
 pub fn leader_elected(n: usize, state: &State) -> bool {
@@ -37,9 +37,26 @@ pub fn logs_diverge(n: usize, state: &State) -> bool {
     (0..n).any(|a| {
         (a + 1..n).any(|b| {
             let (x, y) = (state.log_of(a), state.log_of(b));
-            x.iter().zip(y.iter()).any(|(e, f)| e.term != f.term)
+            let from = x.snapshot_index().max(y.snapshot_index()) + 1;
+            let to = x.last_index().min(y.last_index());
+            (from..=to).any(|i| x.term_at(i) != y.term_at(i))
         })
     })
+}
+
+/// A server has taken (or installed) a snapshot and dropped its log up to it.
+pub fn snapshot_taken(n: usize, state: &State) -> bool {
+    (0..n).any(|i| state.log_of(i).snapshot_index() > 0)
+}
+
+/// A follower installed a snapshot a leader sent it.
+pub fn snapshot_installed(h: &History) -> bool {
+    h.saw(SnapshotEvent::Installed)
+}
+
+/// A server restarted from a storage that holds a snapshot.
+pub fn restarted_from_snapshot(h: &History) -> bool {
+    h.saw(SnapshotEvent::Restarted)
 }
 
 /// A server that crashed is up again and has heard from (or become) a leader.

@@ -52,6 +52,7 @@ pub fn label(m: &Msg, name: &dyn Fn(Id) -> String) -> String {
         ),
         Msg::AppendEntriesReply(m) if m.success => format!("ok {}", m.match_index),
         Msg::AppendEntriesReply(m) => format!("reject (len {})", m.x_len),
+        Msg::InstallSnapshot(m) => format!("snapshot t{} @{}", m.term, m.last_included_index),
         Msg::ClientRequest(m) => format!("#{} {:?}", m.seq, m.op),
         Msg::ClientReply { seq, result } => format!("#{seq} -> {result:?}"),
         Msg::NotLeader { leader_hint, .. } => match leader_hint {

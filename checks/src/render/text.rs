@@ -17,6 +17,7 @@ pub fn timer(t: &Timer) -> &'static str {
         Timer::Election => "election timeout",
         Timer::Heartbeat => "heartbeat timer",
         Timer::ClientRetry => "retry timer",
+        Timer::Snapshot => "snapshot timer",
     }
 }
 
@@ -46,12 +47,14 @@ pub fn role(r: Role) -> &'static str {
 
 /// One line per server: role, term, vote, log terms with the committed prefix marked,
 /// commit index, the key/value contents. (Votes are always for servers.)
+/// A log after a snapshot begins with the snapshot's point: `snap 2/1 [1|2]`.
 pub fn server_line(s: &ServerState) -> String {
     // A broken run may commit past the log: show the log, marked at its end.
-    let c = (s.commit_index as usize).min(s.log.len());
+    let snap = s.log.snapshot_index();
+    let c = (s.commit_index.saturating_sub(snap) as usize).min(s.log.len());
     let committed = LogTerms::of(s.log.iter().take(c)).to_string();
     let rest = LogTerms::of(s.log.iter().skip(c)).to_string();
-    let log = match (c, s.log.len() - c) {
+    let log = match (c, s.log.len().saturating_sub(c)) {
         (0, _) => rest,
         (_, 0) => format!("{}|]", committed.trim_end_matches(']')),
         _ => format!(
@@ -59,6 +62,11 @@ pub fn server_line(s: &ServerState) -> String {
             committed.trim_end_matches(']'),
             rest.trim_start_matches('[')
         ),
+    };
+    let log = if snap > 0 {
+        format!("snap {snap}/{} {log}", s.log.snapshot_term())
+    } else {
+        log
     };
     let voted = s
         .voted_for
@@ -95,7 +103,7 @@ pub fn storage_line(p: Option<&PersistentState>) -> String {
             p.current_term,
             p.voted_for
                 .map_or("-".to_string(), raft_model::name::server),
-            LogTerms::of(p.log.iter())
+            LogTerms::of_log(&p.log)
         ),
     }
 }

@@ -372,6 +372,7 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
                     raft_model::Timer::Election => "election timeout",
                     raft_model::Timer::Heartbeat => "heartbeat",
                     raft_model::Timer::ClientRetry => "retry",
+                    raft_model::Timer::Snapshot => "snapshot",
                 };
                 let _ = writeln!(
                     out,

@@ -110,7 +110,7 @@ struct Hosted {
     state: Option<RaftState>,
     recorder: Recorder,
     /// Generation of each timer (a set or cancel makes the old one void).
-    gens: [u64; 3],
+    gens: [u64; 4],
     durable: Option<PersistentState>,
 }
 
@@ -119,10 +119,16 @@ fn slot(t: Timer) -> usize {
         Timer::Election => 0,
         Timer::Heartbeat => 1,
         Timer::ClientRetry => 2,
+        Timer::Snapshot => 3,
     }
 }
 
-const TIMERS: [Timer; 3] = [Timer::Election, Timer::Heartbeat, Timer::ClientRetry];
+const TIMERS: [Timer; 4] = [
+    Timer::Election,
+    Timer::Heartbeat,
+    Timer::ClientRetry,
+    Timer::Snapshot,
+];
 
 struct Sim<'o> {
     o: &'o SynthOptions,
@@ -154,11 +160,11 @@ pub fn synthesize(dir: &Path, o: &SynthOptions) -> io::Result<Synthesized> {
         let id = Id::from(i);
         let recorder = Recorder::open(&node_file(dir, i), id)?;
         sim.actors.push(Hosted {
-            actor: RaftActor::Server(server_config(n)),
+            actor: RaftActor::Server(server_config(n, 0)),
             id,
             state: None,
             recorder,
-            gens: [0; 3],
+            gens: [0; 4],
             durable: None,
         });
         sim.start(i)?;
@@ -222,7 +228,7 @@ impl Sim<'_> {
             id,
             state: None,
             recorder: self.clients.recorder(id),
-            gens: [0; 3],
+            gens: [0; 4],
             durable: None,
         }
     }

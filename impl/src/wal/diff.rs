@@ -103,6 +103,7 @@ mod tests {
             current_term: r.hard_state.current_term,
             voted_for: r.hard_state.voted_for,
             log: r.entries.into(),
+            snapshot: Default::default(),
         }
     }
 
@@ -153,8 +154,8 @@ mod tests {
         fn diff_turns_prev_into_next_and_finds_the_exact_common_prefix(
             (a, b) in two_logs(), vote in proptest::option::of(0usize..3),
         ) {
-            let prev = PersistentState { current_term: 3, voted_for: None, log: log(&a) };
-            let next = PersistentState { current_term: 4, voted_for: vote.map(Id::from), log: log(&b) };
+            let prev = PersistentState { current_term: 3, voted_for: None, log: log(&a), snapshot: Default::default() };
+            let next = PersistentState { current_term: 4, voted_for: vote.map(Id::from), log: log(&b), snapshot: Default::default() };
             let exact = prev.log.iter().zip(next.log.iter()).take_while(|(x, y)| x == y).count();
             prop_assert_eq!(prev.log.common_prefix(&next.log), exact as u64);
             prop_assert_eq!(replay(&prev, diff(&prev, &next)), next);
@@ -167,6 +168,7 @@ mod tests {
             current_term: 2,
             voted_for: None,
             log: log(&[1, 1, 2]),
+            snapshot: Default::default(),
         };
         assert_eq!(diff(&p, &p), vec![]);
         let mut q = p.clone();

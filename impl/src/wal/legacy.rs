@@ -5,7 +5,7 @@
 //! the file is then renamed `raft-state.bin.imported` (kept, not deleted).
 
 use super::{Owner, StorageError};
-use raft_model::PersistentState;
+use raft_model::{Entry, Id, PersistentState, Term};
 use serde::Deserialize;
 use std::fs;
 use std::io;
@@ -21,7 +21,15 @@ const HEADER: usize = 8 + 4 + 8 + 4;
 struct Stored {
     index: u64,
     servers: u64,
-    state: PersistentState,
+    state: OldState,
+}
+
+/// The persistent state as that format held it (before snapshots).
+#[derive(Deserialize)]
+struct OldState {
+    current_term: Term,
+    voted_for: Option<Id>,
+    log: Vec<Entry>,
 }
 
 /// The state in `dir/raft-state.bin`, if there is such a file.
@@ -42,7 +50,18 @@ pub fn read(dir: &Path, owner: Owner) -> Result<Option<(PathBuf, PersistentState
             owner,
         ));
     }
-    Ok(Some((path, stored.state)))
+    let OldState {
+        current_term,
+        voted_for,
+        log,
+    } = stored.state;
+    let state = PersistentState {
+        current_term,
+        voted_for,
+        log: log.into(),
+        snapshot: Default::default(),
+    };
+    Ok(Some((path, state)))
 }
 
 fn decode(bytes: &[u8]) -> Result<Stored, (usize, String)> {
@@ -82,17 +101,28 @@ fn decode(bytes: &[u8]) -> Result<Stored, (usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raft_model::{Entry, Id, Op};
+    use raft_model::Op;
     use serde::Serialize;
 
     /// A file as the old storage wrote it.
     pub fn encode(index: u64, servers: u64, state: &PersistentState) -> Vec<u8> {
         #[derive(Serialize)]
+        struct OldRef<'a> {
+            current_term: Term,
+            voted_for: Option<Id>,
+            log: Vec<&'a Entry>,
+        }
+        #[derive(Serialize)]
         struct StoredRef<'a> {
             index: u64,
             servers: u64,
-            state: &'a PersistentState,
+            state: OldRef<'a>,
         }
+        let state = OldRef {
+            current_term: state.current_term,
+            voted_for: state.voted_for,
+            log: state.log.iter().collect(),
+        };
         let payload = postcard::to_allocvec(&StoredRef {
             index,
             servers,
@@ -120,6 +150,7 @@ mod tests {
                 op: Op::Get { key: "k".into() },
             }]
             .into(),
+            snapshot: Default::default(),
         };
         fs::write(d.path().join(FILE_NAME), encode(1, 3, &state)).unwrap();
         let opts = super::super::WalOptions::default();

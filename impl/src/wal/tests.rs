@@ -30,6 +30,7 @@ fn state(term: u64, voted: Option<usize>, terms: &[u64]) -> PersistentState {
             .enumerate()
             .map(|(i, t)| entry(*t, i as u64 + 1))
             .collect(),
+        snapshot: Default::default(),
     }
 }
 
@@ -60,6 +61,7 @@ fn as_state(r: &Recovered) -> PersistentState {
         current_term: r.hard_state.current_term,
         voted_for: r.hard_state.voted_for,
         log: r.entries.clone().into(),
+        snapshot: Default::default(),
     }
 }
 

@@ -55,6 +55,11 @@ pub struct BoundsArgs {
     /// Most entries one AppendEntries carries [default: 64]
     #[arg(long)]
     max_batch: Option<usize>,
+    /// Let any server take a snapshot at its commit index at any moment (and drop
+    /// its log up to it); leaders then send InstallSnapshot to followers that need
+    /// compacted entries.
+    #[arg(long)]
+    snapshots: bool,
     /// Switch on a known Raft bug (repeatable); `raftlab mutants` lists them.
     #[arg(long = "mutant", value_name = "NAME", value_parser = clap::value_parser!(Mutant))]
     mutants: Vec<Mutant>,
@@ -84,6 +89,7 @@ impl BoundsArgs {
             max_in_flight: self.max_in_flight.unwrap_or(in_flight_default),
             max_batch: self.max_batch.unwrap_or(base.max_batch),
             max_per_channel: self.max_per_channel.unwrap_or(base.max_per_channel),
+            snapshots: self.snapshots || base.snapshots,
             mutants: self.mutants.iter().fold(MutantSet::NONE, |s, m| s.with(*m)),
         }
     }

@@ -212,6 +212,7 @@ fn status(args: &ClientArgs, json: bool) -> i32 {
                     "role": role_name(s.role),
                     "term": s.term,
                     "log_len": s.log_len,
+                    "snapshot_index": s.snapshot_index,
                     "commit_index": s.commit_index,
                     "leader_hint": s.leader_hint.map(|l| l + 1),
                     "dropped": s.dropped,

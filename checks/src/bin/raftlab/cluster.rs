@@ -38,6 +38,10 @@ pub struct ClusterArgs {
     /// `--secret-file` too.
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
+    /// Every node snapshots every N applied entries (0: never); see `raftlab node
+    /// --help`.
+    #[arg(long, value_name = "N", default_value_t = raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL)]
+    snapshot_interval: u64,
 }
 
 pub fn main(args: &ClusterArgs) -> i32 {
@@ -63,10 +67,14 @@ pub fn main(args: &ClusterArgs) -> i32 {
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
         eprintln!("warning: cannot catch Ctrl-C ({e}); nodes may be left running");
     }
-    let extra: Vec<String> = match &args.trace {
+    let mut extra: Vec<String> = match &args.trace {
         Some(t) => vec!["--trace".into(), t.display().to_string()],
         None => Vec::new(),
     };
+    extra.extend([
+        "--snapshot-interval".into(),
+        args.snapshot_interval.to_string(),
+    ]);
     let cluster = LocalCluster::spawn_with_secret(
         &exe,
         n,
@@ -100,7 +108,7 @@ pub fn main(args: &ClusterArgs) -> i32 {
             p.log_path().display()
         );
     }
-    let trace_arg = match &args.trace {
+    let mut trace_arg = match &args.trace {
         Some(t) => format!(" --trace {}", t.display()),
         None => String::new(),
     };
@@ -108,6 +116,9 @@ pub fn main(args: &ClusterArgs) -> i32 {
         Some(f) => format!(" --secret-file {}", f.display()),
         None => String::new(),
     };
+    if args.snapshot_interval != raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL {
+        trace_arg += &format!(" --snapshot-interval {}", args.snapshot_interval);
+    }
     println!(
         "restart a node by hand with: {} node --id I --peers {} --data {}/node-I{trace_arg}{secret_arg}",
         exe.display(),

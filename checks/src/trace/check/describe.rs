@@ -4,13 +4,13 @@ use crate::model::History;
 use crate::properties::ServerView;
 use crate::render::text::{server_line, storage_line};
 use crate::trace::load::Run;
-use raft_model::trace::{Cmd, Event, Record};
+use raft_model::trace::{Cmd, Event, Record, StoredState};
 use raft_model::{Id, PersistentState, RaftState};
 
 /// What a record is, in a few words.
 pub fn describe(run: &Run, rec: &Record) -> String {
     match &rec.event {
-        Event::Start { storage, .. } => format!("start from {}", storage_text(storage)),
+        Event::Start { storage, .. } => format!("start from {}", stored_text(storage)),
         Event::Deliver { src, msg } => format!("deliver from {}: {msg:?}", run.name_of(*src)),
         Event::Timeout { timer } => format!("timeout: {timer:?}"),
         Event::Flush => "flush".into(),
@@ -21,6 +21,29 @@ pub fn describe(run: &Run, rec: &Record) -> String {
 /// What a start read: `nothing saved`, or the storage's term, vote and log.
 pub(super) fn storage_text(p: &Option<PersistentState>) -> String {
     storage_line(p.as_ref())
+}
+
+/// What a start record says it read: as [`storage_text`], the snapshot by digest.
+pub(super) fn stored_text(p: &Option<StoredState>) -> String {
+    match p {
+        None => storage_line(None),
+        Some(s) => {
+            let whole = PersistentState {
+                current_term: s.current_term,
+                voted_for: s.voted_for,
+                log: s.log.clone(),
+                snapshot: Default::default(),
+            };
+            match &s.snapshot {
+                None => storage_line(Some(&whole)),
+                Some(d) => format!(
+                    "{}, snapshot {}",
+                    storage_line(Some(&whole)),
+                    d.get(..12).unwrap_or(d)
+                ),
+            }
+        }
+    }
 }
 
 /// Every server of a global state, and the terms that had two leaders.

@@ -34,6 +34,7 @@ mod replay;
 pub mod report;
 mod restart;
 mod server_step;
+mod snapshots;
 
 pub use describe::{describe, diff_states};
 pub use lin_search::{search as lin_search, KeyOp, Verdict as LinVerdict};
@@ -119,6 +120,9 @@ struct Checker<'r> {
     /// The incremental judge of the server invariants (`None`: the registry's
     /// functions on whole states, with `history`).
     judge: Option<judge::Judge>,
+    /// The run's servers snapshot: their steps take the generic replay
+    /// (see [`snapshots`]).
+    snapshots: bool,
 }
 
 /// Checks a loaded run. Never panics on what the files hold: a handler that panics
@@ -180,6 +184,7 @@ impl<'r> Checker<'r> {
                 saved_log_current: true,
             })
             .collect();
+        let snapshots = snapshots::any_snapshot(run);
         let server_files = (0..run.servers)
             .map(|s| run.file_of(Id::from(s)).unwrap_or(usize::MAX))
             .collect();
@@ -198,7 +203,8 @@ impl<'r> Checker<'r> {
             restarts: 0,
             position: 0,
             unverifiable: 0,
-            judge: (!opts.full_judge).then(|| judge::Judge::new(run.servers)),
+            judge: (!opts.full_judge && !snapshots).then(|| judge::Judge::new(run.servers)),
+            snapshots,
         }
     }
 
@@ -375,7 +381,7 @@ impl<'r> Checker<'r> {
     }
 
     fn any_step(&mut self, f: usize, r: usize, input: Input) {
-        if self.actors[f].is_server {
+        if self.actors[f].is_server && !self.snapshots {
             self.server_step(f, r, input);
         } else {
             self.step(f, r, input);

@@ -59,8 +59,17 @@ impl<'r> Checker<'r> {
         let run = self.run;
         let rec = &run.files[f].lines[r].rec;
         let is_start = matches!(rec.event, Event::Start { .. });
-        let base = if is_start { None } else { prev.as_ref() };
+        // A start's state is recorded as a change from what its storage gives.
+        let base = if is_start {
+            history_before.as_ref()
+        } else {
+            prev.as_ref()
+        };
         let recorded_state = recorded_state(rec, base, run.servers);
+        let state_after = match &recorded_state {
+            Ok(s) => s.as_ref().or(base).and_then(RaftState::server),
+            Err(_) => None,
+        };
         // Decoding a save moves the base on; keep the old one only if it may be needed.
         let saves = rec
             .out
@@ -69,7 +78,10 @@ impl<'r> Checker<'r> {
         let save_base_before = saves.then(|| self.actors[f].save_base.clone());
         let recorded_cmds: Result<Vec<Cmd>, DeltaError> = {
             let a = &mut self.actors[f];
-            rec.out.iter().map(|c| c.decode(&mut a.save_base)).collect()
+            rec.out
+                .iter()
+                .map(|c| c.decode(&mut a.save_base, state_after))
+                .collect()
         };
         match problem(run, base, &recorded_state, &recorded_cmds, &replayed) {
             None => self.pass(REPLAY),
@@ -310,14 +322,15 @@ fn problem(
 /// the model's handlers index out of range).
 fn well_formed(s: &RaftState, servers: usize) -> Result<(), String> {
     let Some(s) = s.server() else { return Ok(()) };
-    let len = s.log.len() as u64;
+    let len = s.log.last_index();
     if s.current_term >= SANE || s.log.iter().any(|e| e.term >= SANE) {
         return Err(format!("a term of {} or more", SANE));
     }
-    if s.commit_index > len {
+    if s.commit_index > len || s.commit_index < s.log.snapshot_index() {
         return Err(format!(
-            "commit_index {} beyond a log of {len} entries",
-            s.commit_index
+            "commit_index {} outside a log of {} to {len}",
+            s.commit_index,
+            s.log.snapshot_index()
         ));
     }
     for (name, v) in [

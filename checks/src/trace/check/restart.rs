@@ -1,15 +1,20 @@
 //! The restart rule: a start reads the storage last made durable before the
 //! crash (or the save under way when it struck); a first start reads none.
+//!
+//! A start record names its snapshot by digest (`raft_model::trace_snapshot`): the
+//! storage it read is the allowed save whose term, vote, log and snapshot digest
+//! it records, and the start is replayed from that save.
 
-use super::describe::storage_text;
+use super::describe::{storage_text, stored_text};
 use super::replay::replay;
 use super::{Checker, RESTART};
+use raft_model::trace::StoredState;
 use raft_model::{PersistentState, RaftState, ServerState};
 use stateright::actor::{Actor, Out};
 use std::sync::Arc;
 
 impl<'r> Checker<'r> {
-    pub(super) fn start(&mut self, f: usize, r: usize, storage: &'r Option<PersistentState>) {
+    pub(super) fn start(&mut self, f: usize, r: usize, recorded: &'r Option<StoredState>) {
         let a = &self.actors[f];
         let allowed: Vec<Option<Arc<PersistentState>>> = if !a.started {
             vec![None]
@@ -21,8 +26,24 @@ impl<'r> Checker<'r> {
             vec![a.durable.clone(), a.last_saved.clone()]
         };
         let restart = a.started;
+        let found = match recorded {
+            None => Some(None),
+            Some(st) => st.resolve(allowed.iter().flatten().map(|p| &**p)).map(Some),
+        };
+        let storage: Option<PersistentState> = match &found {
+            Some(p) => p.clone(),
+            // Not a storage it may read: replay it with what the record holds (its
+            // snapshot data, if any, is unknown and taken as empty).
+            None => recorded.as_ref().map(|st| PersistentState {
+                current_term: st.current_term,
+                voted_for: st.voted_for,
+                log: st.log.clone(),
+                snapshot: Default::default(),
+            }),
+        };
+        let storage = &storage;
         let read = storage.clone().map(Arc::new);
-        if allowed.contains(&read) {
+        if found.is_some() && allowed.contains(&read) {
             self.pass(RESTART);
         } else {
             let what = if !restart {
@@ -40,7 +61,7 @@ impl<'r> Checker<'r> {
                     v.join(", or (crash while saving) ")
                 )
             };
-            self.fail(RESTART, f, r, what, storage_text(storage));
+            self.fail(RESTART, f, r, what, stored_text(recorded));
         }
         if restart {
             self.restarts += 1;

@@ -151,7 +151,7 @@ impl<'r> Checker<'r> {
             .iter()
             .filter_map(|c| match c {
                 TraceCommand::Save { .. } => Some(Cmd::Save(base.clone())),
-                c => c.decode(&mut PersistentState::default()).ok(),
+                c => c.decode(&mut PersistentState::default(), None).ok(),
             })
             .collect()
     }
@@ -177,6 +177,7 @@ impl<'r> Checker<'r> {
                 current_term,
                 voted_for,
                 log,
+                ..
             } = c
             {
                 let keep = usize::try_from(log.keep).unwrap_or(usize::MAX);

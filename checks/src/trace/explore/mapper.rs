@@ -9,7 +9,7 @@ use crate::model::{Action, RaftModel, State};
 use crate::trace::check::{describe, diff_states};
 use crate::trace::load::{is_step, EvKind, Run, TraceFile};
 use crate::trace::merge::Merged;
-use raft_model::trace::Event;
+use raft_model::trace::{Event, StoredState};
 use raft_model::RaftState;
 use stateright::Model;
 
@@ -83,7 +83,8 @@ impl Mapper<'_> {
                     }
                     let i = usize::from(id);
                     let saved = self.state.storage(i).cloned();
-                    if saved != self.ids.to_model(storage) {
+                    let saved = saved.map(|p| StoredState::of(&self.ids.to_real(&p)));
+                    if saved != *storage {
                         self.leave_out(
                             merged,
                             pos,

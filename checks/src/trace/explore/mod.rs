@@ -308,9 +308,20 @@ pub fn path(run: &Run, merged: &Merged) -> Result<TracePath, Box<Divergence>> {
         max_in_flight: usize::MAX,
         max_per_channel: usize::MAX,
         max_batch: batches.first().copied().unwrap_or(64),
+        snapshots: false,
         mutants: MutantSet::NONE,
     };
-    let model = RaftModel::with_client_ops(bounds.clone(), ops.clone());
+    let interval = run
+        .files
+        .iter()
+        .find_map(|f| match f.config {
+            raft_model::trace::ActorConfig::Server {
+                snapshot_interval, ..
+            } => Some(snapshot_interval),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let model = RaftModel::hosting(bounds.clone(), ops.clone(), interval);
     let Some(init) = model.init().into_iter().next() else {
         return Err(Box::new(Divergence {
             path_step: 0,
