@@ -234,3 +234,35 @@ fn clients_overlap_only_while_two_have_operations_in_flight() {
     s.history_mut(|h| h.clients[0].returned = 1);
     assert!(!clients_overlap(&s.history), "the first one was answered");
 }
+
+/// A follower whose log holds another term's entry past its commit index
+/// installs a leader's snapshot over it: the snapshot, not that entry, is what it
+/// applied (a chaos run's trace check once flagged this as two different applied
+/// entries). A snapshot whose data is not the applied commands is still flagged.
+#[test]
+fn installing_a_snapshot_over_a_divergent_entry_applies_the_snapshot() {
+    let leader = server(L, 2, &[1, 2], 2);
+    let s = state([
+        leader.clone(),
+        server(F, 2, &[1, 1], 1),
+        server(F, 2, &[1, 2], 2),
+    ]);
+    let applied = log(&[1, 2]);
+    let mut h = (*s.history).clone();
+    observe_server(&mut h, 0, &server(L, 2, &[1, 2], 0), &leader, false);
+    assert_eq!(h.applied, applied);
+    let before = server(F, 2, &[1, 1], 1);
+    let mut after = before.clone();
+    after.log = raft_model::Log::after_snapshot(2, 2);
+    after.commit_index = 2;
+    after.snapshot = KvStore::of(&applied);
+    after.kv = after.snapshot.clone();
+    let mut good = h.clone();
+    observe_server(&mut good, 1, &before, &after, false);
+    assert!(!good.violated(Violation::AppliedDifferent));
+    let mut wrong = after.clone();
+    wrong.snapshot.data.insert("x".into(), "forged".into());
+    let mut bad = h.clone();
+    observe_server(&mut bad, 1, &before, &wrong, false);
+    assert!(bad.violated(Violation::AppliedDifferent));
+}

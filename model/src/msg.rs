@@ -176,6 +176,11 @@ impl Rewrite<Id> for Msg {
                 seq: *seq,
                 leader_hint: leader_hint.rewrite(plan),
             },
+            // The snapshot's client sessions are keyed by client id.
+            Msg::InstallSnapshot(m) => Msg::InstallSnapshot(InstallSnapshot {
+                data: m.data.rewrite(plan),
+                ..m.clone()
+            }),
             other => other.clone(),
         }
     }

@@ -4,8 +4,8 @@
 
 use raft_model::testkit::Cluster;
 use raft_model::{
-    limits, AppendEntries, AppendEntriesReply, ClientRequest, Entry, Id, Msg, Op, Refusal,
-    RequestVote, Role, ServerConfig, Timer, MAX_INDEX, MAX_TERM,
+    limits, AppendEntries, AppendEntriesReply, ClientRequest, Entry, Id, InstallSnapshot, KvStore,
+    Msg, Op, Refusal, RequestVote, Role, ServerConfig, Timer, MAX_INDEX, MAX_TERM,
 };
 
 /// A 3-server cluster with S1 leading term 1 and one committed entry.
@@ -306,4 +306,39 @@ fn a_server_at_the_highest_term_starts_no_election_and_terms_never_wrap() {
     );
     assert_eq!(c.states[0].role, Role::Follower);
     assert!(sent.is_empty(), "{sent:?}");
+}
+
+fn install(term: u64, last_included_index: u64, last_included_term: u64) -> Msg {
+    Msg::InstallSnapshot(InstallSnapshot {
+        term,
+        last_included_index,
+        last_included_term,
+        data: KvStore::default(),
+    })
+}
+
+#[test]
+fn snapshots_no_leader_sends_are_refused() {
+    let mut c = cluster();
+    let t = MAX_TERM + 1;
+    refused(&mut c, 0, 1, install(t, 1, 1), Refusal::TermOutOfRange);
+    refused(&mut c, 0, 1, install(1, 1, t), Refusal::TermOutOfRange);
+    refused(
+        &mut c,
+        0,
+        1,
+        install(1, MAX_INDEX + 1, 1),
+        Refusal::IndexOutOfRange,
+    );
+    // A snapshot of nothing, or of entries of no term.
+    refused(&mut c, 0, 1, install(1, 0, 0), Refusal::Malformed);
+    refused(&mut c, 0, 1, install(1, 1, 0), Refusal::Malformed);
+    // Only a peer sends one.
+    let client = usize::from(Id::from(1usize << 63 | 3));
+    refused(&mut c, client, 1, install(1, 1, 1), Refusal::NotFromAPeer);
+    let ok = install(1, 1, 1);
+    assert_eq!(
+        c.cfg.accepts(Id::from(1), &c.states[1], Id::from(0), &ok),
+        Ok(())
+    );
 }

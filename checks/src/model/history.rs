@@ -301,10 +301,13 @@ pub fn observe_server_cow(
     }
     let applied_before = if recovered { 0 } else { before.commit_index };
     // Entries applied in this step and compacted in it too (a snapshot taken right
-    // after applying them): the log before the step still holds them.
-    if !recovered {
-        let hidden = after.log.snapshot_index().min(after.commit_index);
-        for i in applied_before + 1..=hidden {
+    // after applying them): the log before the step still holds them. Not so for
+    // an installed snapshot that the log does not match at its last entry: the
+    // log's entries there may be another term's, which the snapshot replaces
+    // (its data is judged below).
+    let snap = after.log.snapshot_index();
+    if !recovered && before.log.term_at(snap) == Some(after.log.snapshot_term()) {
+        for i in applied_before + 1..=snap.min(after.commit_index) {
             if let Some(entry) = before.log.entry(i) {
                 applied(h, i, entry);
             }

@@ -245,3 +245,24 @@ pub fn secret_from(
 pub fn cluster_id(s: &str) -> Result<u64, String> {
     raft_impl::cluster_id::parse(s)
 }
+
+/// How often nodes take a snapshot: `raftlab node`'s flag, which `cluster`,
+/// `chaos`, `trace record` and `bench cluster` pass on to the nodes they start.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct SnapshotArgs {
+    /// Take a snapshot of the key/value store every N applied entries and drop the
+    /// log up to it (0: never), so the data directory and a restart stay bounded; a
+    /// follower that fell further behind catches up by InstallSnapshot.
+    #[arg(long, value_name = "N", default_value_t = raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL)]
+    pub snapshot_interval: u64,
+}
+
+impl SnapshotArgs {
+    /// The flag as `raftlab node` takes it.
+    pub fn node_args(&self) -> [String; 2] {
+        [
+            "--snapshot-interval".to_string(),
+            self.snapshot_interval.to_string(),
+        ]
+    }
+}

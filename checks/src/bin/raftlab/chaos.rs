@@ -84,6 +84,8 @@ pub struct ChaosArgs {
     /// The cluster's shared secret (see `raftlab node --help`).
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
+    #[command(flatten)]
+    snapshots: crate::args::SnapshotArgs,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -196,11 +198,12 @@ fn run(args: &ChaosArgs, trace_dir: &Path) -> Result<ChaosReport, String> {
         Some(b) => b,
         None => free_base_port(args.nodes).map_err(|e| e.to_string())?,
     };
-    let extra = vec![
+    let mut extra = vec![
         "--quiet".to_string(),
         "--trace".into(),
         trace_dir.display().to_string(),
     ];
+    extra.extend(args.snapshots.node_args());
     let mut c = LocalCluster::spawn_with_secret(
         &exe,
         args.nodes,

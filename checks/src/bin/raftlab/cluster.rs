@@ -38,10 +38,8 @@ pub struct ClusterArgs {
     /// `--secret-file` too.
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
-    /// Every node snapshots every N applied entries (0: never); see `raftlab node
-    /// --help`.
-    #[arg(long, value_name = "N", default_value_t = raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL)]
-    snapshot_interval: u64,
+    #[command(flatten)]
+    snapshots: crate::args::SnapshotArgs,
 }
 
 pub fn main(args: &ClusterArgs) -> i32 {
@@ -71,10 +69,7 @@ pub fn main(args: &ClusterArgs) -> i32 {
         Some(t) => vec!["--trace".into(), t.display().to_string()],
         None => Vec::new(),
     };
-    extra.extend([
-        "--snapshot-interval".into(),
-        args.snapshot_interval.to_string(),
-    ]);
+    extra.extend(args.snapshots.node_args());
     let cluster = LocalCluster::spawn_with_secret(
         &exe,
         n,
@@ -116,8 +111,8 @@ pub fn main(args: &ClusterArgs) -> i32 {
         Some(f) => format!(" --secret-file {}", f.display()),
         None => String::new(),
     };
-    if args.snapshot_interval != raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL {
-        trace_arg += &format!(" --snapshot-interval {}", args.snapshot_interval);
+    if args.snapshots.snapshot_interval != raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL {
+        trace_arg += &format!(" {}", args.snapshots.node_args().join(" "));
     }
     println!(
         "restart a node by hand with: {} node --id I --peers {} --data {}/node-I{trace_arg}{secret_arg}",

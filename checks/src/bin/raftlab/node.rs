@@ -59,11 +59,8 @@ pub struct NodeArgs {
     /// `raftlab trace check` notices.
     #[arg(long, hide = true, value_name = "NAME", value_parser = clap::value_parser!(HostFault))]
     host_fault: Option<HostFault>,
-    /// Take a snapshot of the key/value store every N applied entries and drop the
-    /// log up to it (0: never), so the data directory and a restart stay bounded; a
-    /// follower that fell further behind catches up by InstallSnapshot.
-    #[arg(long, value_name = "N", default_value_t = node::DEFAULT_SNAPSHOT_INTERVAL)]
-    snapshot_interval: u64,
+    #[command(flatten)]
+    snapshots: crate::args::SnapshotArgs,
 }
 
 /// Fault injection settings, for `node` at start and `client fault` while running.
@@ -151,7 +148,7 @@ pub fn main(args: &NodeArgs) -> i32 {
         host_fault: args.host_fault,
         cluster_id: args.cluster_id,
         secret,
-        snapshot_interval: args.snapshot_interval,
+        snapshot_interval: args.snapshots.snapshot_interval,
     };
     let mut node = match node::Node::start(cfg) {
         Ok(node) => node,

@@ -10,7 +10,7 @@ use crate::trace::check::{describe, diff_states};
 use crate::trace::load::{is_step, EvKind, Run, TraceFile};
 use crate::trace::merge::Merged;
 use raft_model::trace::{Event, StoredState};
-use raft_model::RaftState;
+use raft_model::{RaftState, ServerState};
 use stateright::Model;
 
 /// Does file `f` start again after its event `k`?
@@ -196,8 +196,21 @@ impl Mapper<'_> {
         let Some(delta) = &rec.state else {
             return Ok(()); // unchanged
         };
+        // A server's start is recorded as a change from what its storage gives
+        // (the model's storage: the restart was taken only if they agree).
+        let file = &self.run.files[f];
+        let from_storage = match rec.event {
+            Event::Start { .. } if file.is_server() => {
+                let i = usize::from(file.node);
+                let stored = self.state.storage(i).map(|p| self.ids.to_real(p));
+                Some(RaftState::Server(ServerState::from_storage(
+                    stored.as_ref(),
+                )))
+            }
+            _ => None,
+        };
         let base = match rec.event {
-            Event::Start { .. } => None,
+            Event::Start { .. } => from_storage.as_ref(),
             _ => self.recorded[f].as_ref(),
         };
         match delta.apply(base) {

@@ -59,6 +59,8 @@ pub struct BenchClusterArgs {
     /// `raftlab trace check DIR/RUN`).
     #[arg(long, value_name = "DIR")]
     trace: Option<PathBuf>,
+    #[command(flatten)]
+    snapshots: crate::args::SnapshotArgs,
     /// Print one JSON object (the runs and the fail-over figures) instead of tables.
     #[arg(long)]
     json: bool,
@@ -232,6 +234,7 @@ fn start(args: &BenchClusterArgs, place: &Place, name: &str) -> Result<Cluster, 
         None => free_base_port(args.nodes).map_err(|e| e.to_string())?,
     };
     let mut extra = vec!["--quiet".to_string()];
+    extra.extend(args.snapshots.node_args());
     let trace = place.trace.as_ref().map(|t| t.join(name));
     if let Some(t) = &trace {
         extra.extend(["--trace".to_string(), t.display().to_string()]);

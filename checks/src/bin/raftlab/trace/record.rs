@@ -57,10 +57,10 @@ pub struct RecordArgs {
     /// that the trace shows an idle cluster's heartbeats and timers too.
     #[arg(long, default_value = "0s", value_parser = parse_duration_or_zero)]
     linger: Duration,
-    /// Every node snapshots every N applied entries (see `raftlab node --help`); a
-    /// small N with --kill-follower makes the follower catch up by InstallSnapshot.
-    #[arg(long, value_name = "N", default_value_t = raft_impl::node::DEFAULT_SNAPSHOT_INTERVAL)]
-    snapshot_interval: u64,
+    /// (A small --snapshot-interval with --kill-follower makes the follower catch
+    /// up by InstallSnapshot.)
+    #[command(flatten)]
+    snapshots: crate::args::SnapshotArgs,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -179,10 +179,7 @@ fn record(args: &RecordArgs, data: &Path) -> Result<(), String> {
     if let Some(f) = args.host_fault {
         extra.extend(["--host-fault".to_string(), f.to_string()]);
     }
-    extra.extend([
-        "--snapshot-interval".to_string(),
-        args.snapshot_interval.to_string(),
-    ]);
+    extra.extend(args.snapshots.node_args());
     let nodes = LocalCluster::spawn(&exe, n, base, data, &extra)
         .map_err(|e| format!("cannot start the nodes: {e}"))?;
     let trace = ClientTrace::create(&args.dir)
