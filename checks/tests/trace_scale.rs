@@ -49,6 +49,7 @@ fn the_judges_agree_on_the_fixtures() {
 
 #[test]
 fn simulated_runs_with_faults_check_out_and_the_judges_agree() {
+    let mut installs = 0;
     for seed in 1..=6 {
         let tmp = tempfile::tempdir().expect("temp dir");
         let o = SynthOptions {
@@ -57,10 +58,24 @@ fn simulated_runs_with_faults_check_out_and_the_judges_agree() {
             drop: 0.05,
             duplicate: 0.05,
             kill_every: Some(Duration::from_millis(700)),
+            // Half the runs snapshot often, so followers install snapshots and
+            // servers restart from them.
+            snapshot_interval: if seed % 2 == 0 { 40 } else { 0 },
             ..SynthOptions::default()
         };
         let s = synthesize(tmp.path(), &o).expect("simulate");
         assert!(s.operations > 0 && s.kills > 0, "{s:?}");
+        if o.snapshot_interval > 0 {
+            let nodes: String = (1..=3)
+                .map(|i| {
+                    let f = tmp.path().join(format!("node-{i}.jsonl"));
+                    std::fs::read_to_string(f).expect("read")
+                })
+                .collect();
+            // A snapshot point in a log delta, and a snapshot sent.
+            assert!(nodes.contains("\"snapshot\":{\"index\""), "seed {seed}");
+            installs += usize::from(nodes.contains("InstallSnapshot"));
+        }
         let (fast, full) = both(tmp.path());
         assert_eq!(summary(&fast), summary(&full), "seed {seed}");
         let broken: Vec<_> = fast
@@ -71,6 +86,7 @@ fn simulated_runs_with_faults_check_out_and_the_judges_agree() {
             .collect();
         assert!(fast.ok && fast.decided, "seed {seed}: {broken:#?}");
     }
+    assert!(installs > 0, "no simulated run sent a snapshot");
 }
 
 #[test]
@@ -83,6 +99,7 @@ fn a_host_that_forgets_its_storage_breaks_raft_and_both_judges_say_where() {
             seed,
             kill_every: Some(Duration::from_millis(400)),
             forget_on_restart: true,
+            snapshot_interval: if seed % 2 == 0 { 40 } else { 0 },
             ..SynthOptions::default()
         };
         synthesize(tmp.path(), &o).expect("simulate");

@@ -120,13 +120,10 @@ pub fn server_config(servers: usize, snapshot_interval: u64) -> ServerConfig {
 }
 
 /// How many applied entries a node lets pass before it takes a snapshot, unless
-/// told otherwise: none (0, never). With N the log on disk stays below about N
-/// entries and a follower that was away for longer catches up by one
-/// InstallSnapshot; `--snapshot-interval 10000` keeps it to a few hundred
-/// kilobytes. Off by default for now because `trace check` judges a run with
-/// snapshots by its general replay, whose cost per step grows with the log
-/// (README "Snapshots"): a long traced run with snapshots would not finish.
-pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 0;
+/// told otherwise: the log on disk then stays below about this many entries (a few
+/// hundred kilobytes), and a follower that was away for longer catches up by one
+/// InstallSnapshot.
+pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 10_000;
 
 /// A uniformly random duration in `range`, drawn afresh each time (the lecture's
 /// randomised timeouts; a constant range gives its one value).

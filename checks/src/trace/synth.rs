@@ -39,6 +39,8 @@ pub struct SynthOptions {
     /// A broken host: a killed server restarts with empty storage (its votes
     /// and entries forgotten), so that the run can break Raft's properties.
     pub forget_on_restart: bool,
+    /// Servers snapshot every this many applied entries (0: never).
+    pub snapshot_interval: u64,
 }
 
 impl Default for SynthOptions {
@@ -55,6 +57,7 @@ impl Default for SynthOptions {
             ops_per_session: 20,
             think: Duration::from_millis(5),
             forget_on_restart: false,
+            snapshot_interval: 0,
         }
     }
 }
@@ -160,7 +163,7 @@ pub fn synthesize(dir: &Path, o: &SynthOptions) -> io::Result<Synthesized> {
         let id = Id::from(i);
         let recorder = Recorder::open(&node_file(dir, i), id)?;
         sim.actors.push(Hosted {
-            actor: RaftActor::Server(server_config(n, 0)),
+            actor: RaftActor::Server(server_config(n, o.snapshot_interval)),
             id,
             state: None,
             recorder,

@@ -9,7 +9,9 @@
 //!   there (ids are interned from the previous position's id and the entry, so
 //!   the equality is exact). Log Matching holds while no (index, term) is held
 //!   under two ids; Leader Completeness and State Machine Safety compare the ids
-//!   at commit indexes.
+//!   at commit indexes. A log that begins after a snapshot keeps its positions
+//!   below it: its own, if its log held the snapshot's last entry, else the
+//!   applied prefix, which an installed or restarted-from snapshot stands for.
 //! - Committed entries on a majority: each (index, term) counts its holders;
 //!   each live server counts its committed positions held by fewer than a
 //!   majority, updated when a count crosses the majority or a commit moves.
@@ -69,7 +71,12 @@ pub(super) struct Judge {
     // The history.
     leaders: HashMap<Term, ServerSet>,
     two_leaders: Vec<Term>,
-    applied: Vec<Entry>,
+    /// The entries applied so far, by position: their prefix ids and terms (a
+    /// server's log below its snapshot is this prefix).
+    applied: Vec<(u64, Term)>,
+    /// Ids for positions no entry is known for (a snapshot of more than was
+    /// ever applied): above every interned id, each used once.
+    next_unknown: u64,
     term_decreased: bool,
     commit_decreased: bool,
     leader_overwrote: bool,
@@ -88,6 +95,7 @@ impl Judge {
             leaders: HashMap::new(),
             two_leaders: Vec::new(),
             applied: Vec::new(),
+            next_unknown: 1 << 63,
             term_decreased: false,
             commit_decreased: false,
             leader_overwrote: false,
@@ -157,10 +165,13 @@ impl Judge {
     }
 
     fn push_position(&mut self, s: usize, e: &Entry) {
-        let k = self.views[s].ids.len();
         let prev = self.views[s].ids.last().copied().unwrap_or(0);
         let id = self.id_of(prev, e);
-        let t = e.term;
+        self.push_id(s, id, e.term);
+    }
+
+    fn push_id(&mut self, s: usize, id: u64, t: Term) {
+        let k = self.views[s].ids.len();
         let m = self.ids_at.entry((k, t)).or_default();
         let before = m.len();
         *m.entry(id).or_insert(0) += 1;
@@ -198,24 +209,62 @@ impl Judge {
         }
     }
 
-    /// Server `s`'s log is now `log` (a crash, a stop, a start): only the part
-    /// after the common prefix changes.
+    /// Server `s`'s log is now `log` (a crash, a stop, a start, a snapshot
+    /// taken or installed): only the part after the common prefix changes.
     pub fn set_log(&mut self, s: usize, log: &Log) {
-        let mut keep = 0;
-        let mut prev = 0;
+        let snap = log.snapshot_index() as usize;
+        if snap > 0 && self.views[s].terms.get(snap - 1) != Some(&log.snapshot_term()) {
+            self.through_snapshot_applied(s, snap, log.snapshot_term());
+        }
+        // Positions through the snapshot are the view's own from here on.
+        let mut keep = snap;
+        let mut prev = self.id_through(s, snap);
         for (k, e) in log.iter().enumerate() {
             match (
-                self.views[s].ids.get(k),
+                self.views[s].ids.get(snap + k),
                 self.intern.get(&(prev, e.clone())),
             ) {
                 (Some(a), Some(b)) if a == b => {
                     prev = *a;
-                    keep = k + 1;
+                    keep = snap + k + 1;
                 }
                 _ => break,
             }
         }
         self.replace_from(s, keep, log.iter_from(keep as LogIndex + 1));
+    }
+
+    /// Server `s`'s log begins after a snapshot through position `snap` that its
+    /// own log did not hold (it installed a leader's snapshot, or restarted from
+    /// one): its positions through `snap` become the applied prefix, which the
+    /// snapshot's data is (the replay holds the data to the model's). Positions
+    /// past what was ever applied get ids of their own, and State Machine Safety
+    /// fails: a snapshot of commands no server applied.
+    fn through_snapshot_applied(&mut self, s: usize, snap: usize, snap_term: Term) {
+        // Prefix ids: agreement at a position means agreement before it.
+        let (mut lo, mut hi) = (0, self.views[s].ids.len().min(self.applied.len()));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.views[s].ids[mid] == self.applied[mid].0 {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        while self.views[s].ids.len() > lo {
+            self.pop_position(s);
+        }
+        for k in lo..snap {
+            match self.applied.get(k).copied() {
+                Some((id, t)) => self.push_id(s, id, t),
+                None => {
+                    self.applied_different = true;
+                    let id = self.next_unknown;
+                    self.next_unknown += 1;
+                    self.push_id(s, id, snap_term);
+                }
+            }
+        }
     }
 
     /// Server `s` is up with these fields, or down.
@@ -285,15 +334,19 @@ impl Judge {
                 }
             }
         }
+        // Compared by prefix id: the view keeps the positions a snapshot
+        // compacted, and equal ids mean equal entries up to there.
         let from = if recovered { 0 } else { b.commit };
         for k in from..a.commit {
-            let Some(e) = after.log.entry(k as LogIndex + 1) else {
+            let (Some(&id), Some(&t)) = (self.views[s].ids.get(k), self.views[s].terms.get(k))
+            else {
                 break;
             };
             match self.applied.get(k) {
-                Some(x) if x != e => self.applied_different = true,
+                Some(&(x, _)) if x != id => self.applied_different = true,
                 Some(_) => {}
-                None => self.applied.push(e.clone()),
+                None if self.applied.len() == k => self.applied.push((id, t)),
+                None => {}
             }
         }
     }

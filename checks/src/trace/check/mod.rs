@@ -34,7 +34,6 @@ mod replay;
 pub mod report;
 mod restart;
 mod server_step;
-mod snapshots;
 
 pub use describe::{describe, diff_states};
 pub use lin_search::{search as lin_search, KeyOp, Verdict as LinVerdict};
@@ -120,9 +119,6 @@ struct Checker<'r> {
     /// The incremental judge of the server invariants (`None`: the registry's
     /// functions on whole states, with `history`).
     judge: Option<judge::Judge>,
-    /// The run's servers snapshot: their steps take the generic replay
-    /// (see [`snapshots`]).
-    snapshots: bool,
 }
 
 /// Checks a loaded run. Never panics on what the files hold: a handler that panics
@@ -184,7 +180,6 @@ impl<'r> Checker<'r> {
                 saved_log_current: true,
             })
             .collect();
-        let snapshots = snapshots::any_snapshot(run);
         let server_files = (0..run.servers)
             .map(|s| run.file_of(Id::from(s)).unwrap_or(usize::MAX))
             .collect();
@@ -203,8 +198,7 @@ impl<'r> Checker<'r> {
             restarts: 0,
             position: 0,
             unverifiable: 0,
-            judge: (!opts.full_judge && !snapshots).then(|| judge::Judge::new(run.servers)),
-            snapshots,
+            judge: (!opts.full_judge).then(|| judge::Judge::new(run.servers)),
         }
     }
 
@@ -381,7 +375,7 @@ impl<'r> Checker<'r> {
     }
 
     fn any_step(&mut self, f: usize, r: usize, input: Input) {
-        if self.actors[f].is_server && !self.snapshots {
+        if self.actors[f].is_server {
             self.server_step(f, r, input);
         } else {
             self.step(f, r, input);

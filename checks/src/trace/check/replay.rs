@@ -196,11 +196,12 @@ impl<'r> Checker<'r> {
         let i = usize::from(a.id);
         match &mut self.judge {
             Some(j) => {
-                let b_id = j.id_through(i, b.log.len());
+                let b_last = b.log.last_index() as usize;
+                let b_id = j.id_through(i, b_last);
                 j.set_live(i, None);
                 j.set_log(i, &n.log);
                 j.set_live(i, Some(Live::of(n)));
-                j.observe(i, (Live::of(b), b.log.len(), b_id), n, is_start);
+                j.observe(i, (Live::of(b), b_last, b_id), n, is_start);
             }
             None if is_start || b != n => observe_server(&mut self.history, i, b, n, is_start),
             None => {}
@@ -230,13 +231,17 @@ impl<'r> Checker<'r> {
             Some(j) => {
                 let b_id = j.id_through(i, b_len);
                 match keep {
-                    Some(k) if k <= j.log_len(i) && k <= state.log.len() => {
+                    Some(k)
+                        if k <= j.log_len(i)
+                            && k <= state.log.last_index() as usize
+                            && k >= state.log.snapshot_index() as usize =>
+                    {
                         j.replace_from(i, k, state.log.iter_from(k as u64 + 1))
                     }
                     _ => j.set_log(i, &state.log),
                 }
-                let log_changed =
-                    state.log.len() != b_len || j.id_through(i, state.log.len()) != b_id;
+                let last = state.log.last_index() as usize;
+                let log_changed = last != b_len || j.id_through(i, last) != b_id;
                 j.set_live(i, Some(Live::of(&state)));
                 j.observe(i, (b, b_len, b_id), &state, false);
                 let n = Live::of(&state);
@@ -320,7 +325,7 @@ fn problem(
 
 /// Refuses recorded server states that no handler can be given (they would make
 /// the model's handlers index out of range).
-fn well_formed(s: &RaftState, servers: usize) -> Result<(), String> {
+pub(super) fn well_formed(s: &RaftState, servers: usize) -> Result<(), String> {
     let Some(s) = s.server() else { return Ok(()) };
     let len = s.log.last_index();
     if s.current_term >= SANE || s.log.iter().any(|e| e.term >= SANE) {

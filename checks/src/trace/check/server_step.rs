@@ -22,10 +22,13 @@ use stateright::actor::Out;
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// What the record said the step did to the log: keep `keep` entries, append.
+/// What the record said the step did to the log: keep the entries through index
+/// `keep`, append; or `snapshot`: its snapshot moved (taken or installed), and
+/// the log is judged again from there.
 pub(super) struct LogChange<'a> {
     pub keep: usize,
     pub append: &'a [Entry],
+    pub snapshot: bool,
 }
 
 impl<'r> Checker<'r> {
@@ -42,9 +45,10 @@ impl<'r> Checker<'r> {
         let kept = cfg.log_footprint(&prev, &input) as usize;
         let before = (
             super::judge::Live::of(&prev),
-            prev.log.len(),
+            prev.log.last_index() as usize,
             prev.commit_index as usize,
         );
+        let snapshot_before = (prev.log.snapshot_index(), prev.log.snapshot_term());
         let full_before = self.judge.is_none().then(|| prev.clone());
         let replayed = run_owned(cfg, id, prev, input);
         // The record's state and commands, applied in place.
@@ -62,7 +66,7 @@ impl<'r> Checker<'r> {
                     "a state of the model".into(),
                     format!("a state that is not: {e}"),
                 );
-                let _ = self.compare_cmds(f, rec, &[], kept);
+                let _ = self.compare_cmds(f, rec, &[], kept, &shadow);
                 let state = match replayed {
                     Ok((s, cmds)) => {
                         self.take_commands(f, cmds);
@@ -85,7 +89,7 @@ impl<'r> Checker<'r> {
                     "the model's handler to accept this input".into(),
                     format!("the handler panicked: {p}"),
                 );
-                let _ = self.compare_cmds(f, rec, &[], kept);
+                let _ = self.compare_cmds(f, rec, &[], kept, &shadow);
                 (shadow.clone(), self.recorded_cmds(f, rec))
             }
             Ok((replayed, cmds)) => {
@@ -94,8 +98,16 @@ impl<'r> Checker<'r> {
                     Some(TraceState::Server(d)) => Some(&d.kv),
                     _ => None,
                 };
-                let state_ok = same_state(&replayed, &shadow, start, before.2, kv);
-                let saves = self.compare_cmds(f, rec, &cmds, kept);
+                // A snapshot moved: the whole log after it and the whole store.
+                let moved = change.snapshot
+                    || (replayed.log.snapshot_index(), replayed.log.snapshot_term())
+                        != snapshot_before;
+                let state_ok = if moved {
+                    same_after_snapshot(&replayed, &shadow)
+                } else {
+                    same_state(&replayed, &shadow, start, before.2, kv)
+                };
+                let saves = self.compare_cmds(f, rec, &cmds, kept, &shadow);
                 match (state_ok, saves) {
                     (true, Ok(true)) => {
                         self.pass(REPLAY);
@@ -129,7 +141,7 @@ impl<'r> Checker<'r> {
                 }
             }
         };
-        let log_changed = change.keep < before.1 || !change.append.is_empty();
+        let log_changed = change.keep < before.1 || !change.append.is_empty() || change.snapshot;
         let saved = rec
             .out
             .iter()
@@ -140,7 +152,8 @@ impl<'r> Checker<'r> {
         self.actors[f].shadow = Some(shadow);
         self.take_commands(f, cmds);
         self.merge_sends(f, r);
-        self.advance_server(f, r, state, before, Some(change.keep), full_before);
+        let keep = (!change.snapshot).then_some(change.keep);
+        self.advance_server(f, r, state, before, keep, full_before);
     }
 
     /// The record's commands in full (to report a difference, or to go on with),
@@ -165,6 +178,7 @@ impl<'r> Checker<'r> {
         rec: &Record,
         replayed: &[Cmd],
         kept: usize,
+        recorded: &ServerState,
     ) -> Result<bool, String> {
         let a = &mut self.actors[f];
         // Entries up to where neither this step nor the record changed the log
@@ -172,26 +186,19 @@ impl<'r> Checker<'r> {
         // from (every step that changes the log saves it).
         let mut from = if a.saved_log_current { kept } else { 0 };
         let mut saves = 0;
+        let snapshot_before = (
+            a.save_base.log.snapshot_index(),
+            a.save_base.log.snapshot_term(),
+        );
+        let mut snapshot_saved = false;
         for c in &rec.out {
-            if let TraceCommand::Save {
-                current_term,
-                voted_for,
-                log,
-                ..
-            } = c
-            {
-                let keep = usize::try_from(log.keep).unwrap_or(usize::MAX);
-                if keep > a.save_base.log.len() {
-                    return Err(format!(
-                        "the log keeps {keep} entries of a log that has {}",
-                        a.save_base.log.len()
-                    ));
-                }
-                from = from.min(keep);
-                a.save_base.log.truncate_after(keep as u64);
-                a.save_base.log.extend(log.append.iter().cloned());
-                a.save_base.current_term = *current_term;
-                a.save_base.voted_for = *voted_for;
+            if let TraceCommand::Save { log, snapshot, .. } = c {
+                from = from.min(usize::try_from(log.keep).unwrap_or(usize::MAX));
+                snapshot_saved |= !snapshot.is_unchanged() || log.snapshot.is_some();
+                // The model's decoding, in place (the log and store are
+                // persistent structures: the copies share their parts).
+                c.decode(&mut a.save_base, Some(recorded))
+                    .map_err(|e| e.to_string())?;
                 saves += 1;
             }
         }
@@ -204,9 +211,16 @@ impl<'r> Checker<'r> {
         let base = &a.save_base;
         Ok(rec.out.iter().zip(replayed).all(|(c, m)| match (c, m) {
             (TraceCommand::Save { .. }, Cmd::Save(p)) => {
+                let point = (p.log.snapshot_index(), p.log.snapshot_term());
+                let base_point = (base.log.snapshot_index(), base.log.snapshot_term());
+                // The snapshot's data is compared when either side moved it.
+                let snapshot_ok = point == base_point
+                    && (!(snapshot_saved || point != snapshot_before)
+                        || p.snapshot == base.snapshot);
                 p.current_term == base.current_term
                     && p.voted_for == base.voted_for
-                    && p.log.len() == base.log.len()
+                    && p.log.last_index() == base.log.last_index()
+                    && snapshot_ok
                     && p.log
                         .iter_from(from as u64 + 1)
                         .eq(base.log.iter_from(from as u64 + 1))
@@ -268,18 +282,31 @@ fn apply_record<'a>(
     let d: &ServerDelta = match &rec.state {
         None => {
             return Ok(LogChange {
-                keep: s.log.len(),
+                keep: s.log.last_index() as usize,
                 append: &[],
+                snapshot: false,
             })
         }
         Some(TraceState::Server(d)) => d,
         Some(TraceState::Client(_)) => return Err("a client state for a server".into()),
     };
+    if d.log.snapshot.is_some() || !d.snapshot.is_empty() {
+        // A snapshot taken or installed (rare): the model's own decoding.
+        let next = d.apply(Some(&*s)).map_err(|e| e.to_string())?;
+        super::replay::well_formed(&RaftState::Server(next.clone()), servers)?;
+        *s = next;
+        return Ok(LogChange {
+            keep: s.log.snapshot_index() as usize,
+            append: &[],
+            snapshot: true,
+        });
+    }
     let keep = usize::try_from(d.log.keep).unwrap_or(usize::MAX);
-    if keep > s.log.len() {
+    let (first, last) = (s.log.snapshot_index() as usize, s.log.last_index() as usize);
+    if keep > last || keep < first {
         return Err(format!(
-            "the log keeps {keep} entries of a log that has {}",
-            s.log.len()
+            "the log keeps entries up to {keep} of a log that holds {} to {last}",
+            first + 1
         ));
     }
     if d.current_term > MAX_TERM || d.log.append.iter().any(|e| e.term > MAX_TERM) {
@@ -324,6 +351,7 @@ fn apply_record<'a>(
     Ok(LogChange {
         keep,
         append: &d.log.append,
+        snapshot: false,
     })
 }
 
@@ -361,11 +389,23 @@ fn same_state(
         && r.next_index == s.next_index
         && r.match_index == s.match_index;
     small
-        && r.log.len() == s.log.len()
+        && r.log.last_index() == s.log.last_index()
+        && r.log.snapshot_index() == s.log.snapshot_index()
         && r.log
             .iter_from(from as u64 + 1)
             .eq(s.log.iter_from(from as u64 + 1))
         && same_store(r, s, commit_before, kv)
+}
+
+/// [`same_state`] for a step that moved a snapshot: every field, the log after
+/// the snapshot, the store and the snapshot's data (costs the store's size, once
+/// per snapshot).
+fn same_after_snapshot(r: &ServerState, s: &ServerState) -> bool {
+    let point = |x: &ServerState| (x.log.snapshot_index(), x.log.snapshot_term());
+    point(r) == point(s)
+        && same_state(r, s, r.log.snapshot_index() as usize, 0, None)
+        && r.kv == s.kv
+        && r.snapshot == s.snapshot
 }
 
 /// The handler changes the store only by applying committed entries (the
