@@ -61,6 +61,10 @@ pub struct BenchClusterArgs {
     trace: Option<PathBuf>,
     #[command(flatten)]
     snapshots: crate::args::SnapshotArgs,
+    /// Write to this many distinct keys in all, each write overwriting one (the
+    /// store then stays this large); without it every write is to a new key.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    keys: Option<u64>,
     /// Print one JSON object (the runs and the fail-over figures) instead of tables.
     #[arg(long)]
     json: bool,
@@ -137,10 +141,15 @@ fn quantile(v: &[Duration], q: f64) -> Duration {
     v[rank - 1]
 }
 
-fn puts(prefix: &str, count: usize) -> Vec<Op> {
+/// `count` puts, each to a new key named after `prefix`, or with `keys` to one
+/// of `keys` shared keys.
+fn puts(prefix: &str, count: usize, keys: Option<u64>) -> Vec<Op> {
     (0..count)
         .map(|i| Op::Put {
-            key: format!("{prefix}-{i}").into(),
+            key: match keys {
+                Some(m) => format!("key-{}", fastrand::u64(0..m)).into(),
+                None => format!("{prefix}-{i}").into(),
+            },
             value: format!("value-{i:08}").into(),
         })
         .collect()
@@ -250,7 +259,12 @@ fn start(args: &BenchClusterArgs, place: &Place, name: &str) -> Result<Cluster, 
         )),
         None => None,
     };
-    let cluster = Cluster { nodes, trace, dir };
+    let cluster = Cluster {
+        nodes,
+        trace,
+        dir,
+        keys: args.keys,
+    };
     cluster.writes(50, 1, "warmup")?;
     Ok(cluster)
 }
@@ -261,6 +275,7 @@ struct Cluster {
     nodes: LocalCluster,
     trace: Option<Arc<ClientTrace>>,
     dir: PathBuf,
+    keys: Option<u64>,
 }
 
 impl Drop for Cluster {
@@ -294,7 +309,7 @@ impl Cluster {
                 let link = self.nodes.link.clone();
                 let trace = self.trace.clone();
                 let n = per.min(total.saturating_sub(k * per));
-                let ops = puts(&format!("{prefix}-{k}"), n);
+                let ops = puts(&format!("{prefix}-{k}"), n, self.keys);
                 std::thread::spawn(move || {
                     client::run_ops_traced(&link, ops, Duration::from_secs(300), trace.as_deref())
                 })
@@ -434,10 +449,11 @@ fn failover(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<FailoverRe
         cluster.nodes.procs[leader].kill9();
         let link = cluster.nodes.link.clone();
         let trace = cluster.trace.clone();
+        let ops = puts(&format!("failover-{k}"), 1, cluster.keys);
         let writer = std::thread::spawn(move || {
             let r = client::run_ops_traced(
                 &link,
-                puts(&format!("failover-{k}"), 1),
+                ops,
                 Duration::from_secs(20),
                 trace.as_deref(),
             );

@@ -39,6 +39,9 @@ pub struct BenchTraceArgs {
     /// Keep each simulated run in DIR/STEPS (to check or draw it again).
     #[arg(long, value_name = "DIR")]
     keep: Option<std::path::PathBuf>,
+    /// The simulated servers snapshot as nodes do (`raftlab node --help`).
+    #[command(flatten)]
+    snapshots: crate::args::SnapshotArgs,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -148,6 +151,7 @@ fn bench_one(args: &BenchTraceArgs, steps: usize) -> Result<Row, String> {
         kill_every: Some(Duration::from_secs(3)),
         keys: 16,
         think: args.think,
+        snapshot_interval: args.snapshots.snapshot_interval,
         ..SynthOptions::default()
     };
     let t = Instant::now();
