@@ -6,7 +6,8 @@
 use crate::actor::Input;
 use crate::msg::{LogIndex, Msg};
 use crate::mutant::Mutant;
-use crate::server::{first_conflict, ServerConfig, ServerState};
+use crate::replication::first_conflict;
+use crate::server::{ServerConfig, ServerState};
 
 impl ServerConfig {
     /// An index such that the handler for `input` leaves entries `1..=index` of

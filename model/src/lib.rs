@@ -10,6 +10,7 @@
 pub mod actor;
 pub mod client;
 pub mod coverage;
+pub mod election;
 pub mod footprint;
 pub mod kv;
 pub mod limits;
@@ -17,6 +18,7 @@ pub mod log;
 pub mod msg;
 pub mod mutant;
 pub mod name;
+pub mod replication;
 pub mod sanity;
 pub mod server;
 pub mod server_set;

@@ -451,12 +451,7 @@ fn failover(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<FailoverRe
         let trace = cluster.trace.clone();
         let ops = puts(&format!("failover-{k}"), 1, cluster.keys);
         let writer = std::thread::spawn(move || {
-            let r = client::run_ops_traced(
-                &link,
-                ops,
-                Duration::from_secs(20),
-                trace.as_deref(),
-            );
+            let r = client::run_ops_traced(&link, ops, Duration::from_secs(20), trace.as_deref());
             (r, t0.elapsed())
         });
         let live: Vec<SocketAddr> = (0..n)
