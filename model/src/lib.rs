@@ -25,6 +25,7 @@ pub mod server_set;
 pub mod snapshot;
 pub mod testkit;
 pub mod trace;
+pub mod trace_delta;
 pub mod trace_snapshot;
 
 pub use actor::{Input, RaftActor, RaftState, Stepped};
