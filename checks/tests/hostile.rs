@@ -11,9 +11,8 @@ use raft_impl::client;
 use raft_impl::faults::FaultPatch;
 use raft_impl::local::{free_base_port, LocalCluster};
 use raft_impl::wire::{self, NodeStatus, Wire};
-use raft_model::{
-    AppendEntries, AppendEntriesReply, ClientRequest, Entry, Id, Msg, Op, RequestVote, Role,
-};
+use raft_model::replication::accept;
+use raft_model::{AppendEntries, ClientRequest, Entry, Id, Msg, Op, RequestVote, Role};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
@@ -109,17 +108,6 @@ fn put(k: &str, v: &str) -> Op {
     }
 }
 
-fn success(term: u64, match_index: u64) -> Msg {
-    Msg::AppendEntriesReply(AppendEntriesReply {
-        term,
-        success: true,
-        match_index,
-        x_term: 0,
-        x_index: 0,
-        x_len: 0,
-    })
-}
-
 /// Finding 1: a success whose match index is past the leader's log crashed the
 /// leader at its next heartbeat.
 #[test]
@@ -130,7 +118,7 @@ fn a_match_index_past_the_leaders_log_is_refused_and_the_leader_lives() {
     let f = (l + 2) % 3;
     let sock = c.impersonate(f);
     let len = c.status(l).log_len;
-    c.forge(&sock, f, l, success(term, len + 5));
+    c.forge(&sock, f, l, accept(term, len + 5));
     let s = c.refused(l, "beyond what was sent", 1);
     eprintln!(
         "finding 1: S{} refused AppendEntriesReply(ok, match {}) with a log of {len}: {:?}",
@@ -177,7 +165,7 @@ fn a_match_index_or_a_term_out_of_range_is_refused() {
     client.send_to(&bytes, c.nodes.addrs[l]).expect("send");
     std::thread::sleep(Duration::from_millis(200));
     let before = c.status(l);
-    c.forge(&sock, f2, l, success(term, u64::MAX));
+    c.forge(&sock, f2, l, accept(term, u64::MAX));
     c.forge(
         &sock,
         f2,

@@ -298,7 +298,7 @@ pub(crate) fn first_conflict(
 
 /// A successful AppendEntriesReply: the follower's log matches the leader's up to
 /// `match_index`.
-pub(crate) fn accept(term: Term, match_index: LogIndex) -> Msg {
+pub fn accept(term: Term, match_index: LogIndex) -> Msg {
     Msg::AppendEntriesReply(AppendEntriesReply {
         term,
         success: true,

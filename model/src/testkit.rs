@@ -2,7 +2,7 @@
 //! delivery, a crash) is chosen by the caller, and runs the real handlers.
 
 use crate::actor::{Input, RaftActor, RaftState};
-use crate::msg::{Msg, Timer};
+use crate::msg::{ClientRequest, Msg, Op, Timer};
 use crate::server::{PersistentState, ServerConfig, ServerState};
 use stateright::actor::{Actor, Command, Id, Out};
 
@@ -118,4 +118,16 @@ impl Cluster {
         }
         delivered
     }
+}
+
+/// A client's request to append `value` to key `x`; the client is whoever
+/// delivers it (the envelope's source).
+pub fn append_request(seq: u64, value: &str) -> Msg {
+    Msg::ClientRequest(ClientRequest {
+        seq,
+        op: Op::Append {
+            key: "x".into(),
+            value: value.into(),
+        },
+    })
 }

@@ -146,6 +146,12 @@ impl KvDelta {
 
     pub fn apply(&self, prev: &KvStore) -> KvStore {
         let mut kv = prev.clone();
+        self.apply_to(&mut kv);
+        kv
+    }
+
+    /// [`KvDelta::apply`] in place.
+    pub fn apply_to(&self, kv: &mut KvStore) {
         for k in &self.unset {
             kv.data.remove(k);
         }
@@ -158,7 +164,6 @@ impl KvDelta {
         for (c, s) in &self.sessions {
             kv.sessions.insert(*c, s.clone());
         }
-        kv
     }
 }
 

@@ -3,8 +3,8 @@
 
 use raft_model::testkit::{Cluster, Sent};
 use raft_model::{
-    AppendEntries, ClientRequest, Entry, Id, KvStore, LogIndex, Msg, Mutant, MutantSet, Op,
-    OpResult, RequestVoteReply, Role, ServerConfig, ServerSet, ServerState, Term, Timer,
+    AppendEntries, Entry, Id, KvStore, LogIndex, Msg, Mutant, MutantSet, Op, OpResult,
+    RequestVoteReply, Role, ServerConfig, ServerSet, ServerState, Term, Timer,
 };
 
 fn entries(terms: &[Term]) -> Vec<Entry> {
@@ -54,16 +54,7 @@ fn leader(n: usize, term: Term, log: Vec<Entry>) -> ServerState {
     }
 }
 
-/// A client's request; the client is whoever delivers it (the envelope's source).
-fn request(seq: u64, value: &str) -> Msg {
-    Msg::ClientRequest(ClientRequest {
-        seq,
-        op: Op::Append {
-            key: "x".into(),
-            value: value.into(),
-        },
-    })
-}
+use raft_model::testkit::append_request as request;
 
 /// Runs the leader's AppendEntries rounds with follower S2 until nothing is in
 /// flight; returns how many AppendEntries the follower rejected.

@@ -4,19 +4,9 @@
 //! ignored, and a restart reads the snapshot and the log after it.
 
 use raft_model::testkit::Cluster;
-use raft_model::{
-    ClientRequest, InstallSnapshot, KvStore, Msg, Op, PersistentState, Role, ServerConfig, Timer,
-};
+use raft_model::{InstallSnapshot, KvStore, Msg, PersistentState, Role, ServerConfig, Timer};
 
-fn request(seq: u64, value: &str) -> Msg {
-    Msg::ClientRequest(ClientRequest {
-        seq,
-        op: Op::Append {
-            key: "x".into(),
-            value: value.into(),
-        },
-    })
-}
+use raft_model::testkit::append_request as request;
 
 /// Three servers, S1 leader, snapshots every `interval` applied entries.
 fn cluster(interval: u64) -> Cluster {

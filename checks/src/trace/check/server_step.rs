@@ -15,8 +15,8 @@ use super::replay::{panic_text, Replayed};
 use super::{Checker, REPLAY};
 use raft_model::trace::{Cmd, KvDelta, Record, ServerDelta, TraceCommand, TraceState};
 use raft_model::{
-    Entry, Id, Input, KvStore, Op, PersistentState, RaftActor, RaftState, ServerConfig,
-    ServerState, Text, MAX_INDEX, MAX_TERM,
+    Entry, Id, Input, Op, PersistentState, RaftActor, RaftState, ServerConfig, ServerState, Text,
+    MAX_INDEX, MAX_TERM,
 };
 use stateright::actor::Out;
 use std::borrow::Cow;
@@ -347,27 +347,12 @@ fn apply_record<'a>(
     s.match_index.clone_from(&d.match_index);
     s.log.truncate_after(keep as u64);
     s.log.extend(d.log.append.iter().cloned());
-    apply_kv(&mut s.kv, &d.kv);
+    d.kv.apply_to(&mut s.kv);
     Ok(LogChange {
         keep,
         append: &d.log.append,
         snapshot: false,
     })
-}
-
-fn apply_kv(kv: &mut KvStore, d: &raft_model::trace::KvDelta) {
-    for k in &d.unset {
-        kv.data.remove(k);
-    }
-    for (k, v) in &d.set {
-        kv.data.insert(k.clone(), v.clone());
-    }
-    for c in &d.sessions_unset {
-        kv.sessions.remove(c);
-    }
-    for (c, s) in &d.sessions {
-        kv.sessions.insert(*c, s.clone());
-    }
 }
 
 /// Whether the replayed state equals the recorded one, comparing the log from
