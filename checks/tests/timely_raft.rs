@@ -200,7 +200,7 @@ fn symmetric_counts_are_the_same_on_every_layout_and_run() {
 /// fixed order, so a symmetry-reduced search may find a slightly longer run).
 /// The others (no-dedup, commit-past-match, commit-old-term) take seconds to
 /// minutes each: see the README.
-const CHEAP: [Mutant; 8] = [
+const CHEAP: [Mutant; 14] = [
     Mutant::NoElectionRestriction,
     Mutant::ForgetVotedFor,
     Mutant::ForgetCurrentTerm,
@@ -209,6 +209,13 @@ const CHEAP: [Mutant; 8] = [
     Mutant::SmallQuorum,
     Mutant::NoStepDown,
     Mutant::LocalRead,
+    // The snapshot mutants, checked with --snapshots (their catalogue bounds).
+    Mutant::SnapshotPastCommit,
+    Mutant::DiscardLogOnInstall,
+    Mutant::InstallOlderSnapshot,
+    Mutant::ForgetSnapshotMetadata,
+    Mutant::SendEntriesBeforeSnapshot,
+    Mutant::SnapshotWrongTerm,
 ];
 
 /// The shortest counterexample's length and property of a check that must fail.
