@@ -163,10 +163,13 @@ impl Drop for NodeProc {
 }
 
 /// A base port such that `n` consecutive UDP ports on 127.0.0.1 are free right now,
-/// chosen at random so that concurrent tests rarely collide.
+/// chosen at random so that concurrent tests rarely collide, and below 32,768:
+/// the operating system hands out ephemeral ports (Linux's default range is
+/// 32,768 to 60,999) to every socket bound to port 0, a client's among them, which
+/// could otherwise take a port of a cluster that has not started yet.
 pub fn free_base_port(n: usize) -> io::Result<u16> {
     for _ in 0..200 {
-        let base = 20_000 + (crate::random::u64() % 40_000) as u16;
+        let base = 20_000 + (crate::random::u64() % 12_000) as u16;
         let ok = (0..n).all(|i| UdpSocket::bind(("127.0.0.1", base + i as u16)).is_ok());
         if ok {
             return Ok(base);
