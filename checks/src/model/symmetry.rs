@@ -166,19 +166,19 @@ fn permute<S>(kind: NetworkKind, state: &State, plan: &RewritePlan<Id, S>, perm:
 /// `s` renamed by `plan`: `s` itself if renaming changes nothing.
 fn rename<T, S>(s: &Shared<T>, plan: &RewritePlan<Id, S>) -> Shared<T>
 where
-    T: Rewrite<Id> + Hash + PartialEq,
+    T: Rewrite<Id> + Hash,
 {
-    let value = s.rewrite(plan);
-    if value == **s {
+    let renamed = Shared::new(s.rewrite(plan));
+    if renamed.same(s) {
         s.clone()
     } else {
-        Shared::new(value)
+        renamed
     }
 }
 
 /// Renamings done lately by this thread, direct-mapped by the part's hash and the
 /// permutation: the same parts are renamed the same way again and again. An entry
-/// is used only for a part equal to the one it was made for.
+/// is used only for a part the same as the one it was made for ([`Shared::same`]).
 struct Memo<T> {
     slots: Vec<Option<Renaming<T>>>,
 }
@@ -188,7 +188,7 @@ type Renaming<T> = (u64, Shared<T>, Shared<T>);
 
 const MEMO_SLOTS: usize = 1 << 12;
 
-impl<T: Rewrite<Id> + Hash + PartialEq> Memo<T> {
+impl<T: Rewrite<Id> + Hash> Memo<T> {
     fn new() -> Self {
         Memo {
             slots: vec![None; MEMO_SLOTS],
@@ -199,7 +199,7 @@ impl<T: Rewrite<Id> + Hash + PartialEq> Memo<T> {
         let key = s.hash_code() ^ perm.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = &mut self.slots[(key as usize) & (MEMO_SLOTS - 1)];
         if let Some((k, orig, r)) = slot {
-            if *k == key && orig == s {
+            if *k == key && orig.same(s) {
                 return r.clone();
             }
         }
