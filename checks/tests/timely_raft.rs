@@ -4,9 +4,9 @@
 //! states) of stateright's breadth-first search without symmetry, with the same
 //! verdicts; with symmetry it reaches the same count on every layout and every
 //! run; and it catches the cheap mutants of the catalogue at their bounds with a
-//! counterexample no longer than stateright's breadth-first search finds, and
-//! shortest: stateright, searching every run one step shorter, finds no
-//! violation. Each on 1 process x 2 workers and on 2 processes (two timely runs
+//! counterexample as long as `checker::shortest` finds for the same property,
+//! and shortest:
+//! stateright, searching every run one step shorter, finds no violation. Each on 1 process x 2 workers and on 2 processes (two timely runs
 //! in this test, connected over loopback TCP, 1 worker each).
 
 use raft_checks::bounds::{Bounds, NetworkKind};
@@ -225,15 +225,27 @@ fn cheap_mutants_are_caught_with_a_shortest_counterexample() {
     for mutant in cheap() {
         let case = catalogue::case(mutant).expect("in the catalogue");
         let what = mutant.name();
-        let lengths: Vec<(usize, &'static str)> = SPREADS
+        let runs: Vec<Report> = SPREADS
             .iter()
-            .map(|&s| shortest(&timely(&case.bounds, false, s), what))
+            .map(|&s| timely(&case.bounds, false, s))
             .collect();
+        let lengths: Vec<(usize, &'static str)> = runs.iter().map(|r| shortest(r, what)).collect();
         assert_eq!(lengths[0], lengths[1], "{what}: the same on both layouts");
         let (steps, _) = lengths[0];
         // As `raftlab check --mutant NAME --engine timely` runs it: with symmetry.
         let (reduced, _) = shortest(&timely(&case.bounds, true, SPREADS[0]), what);
-        let bfs = stateright(&case.bounds, Strategy::Bfs, 1);
+        // stateright's search, its counterexample shortened by `checker::shortest`
+        // (stateright's own keeps the last violation it meets, not the first).
+        let bfs = check(
+            &case.bounds,
+            &RunOptions {
+                strategy: Strategy::Bfs,
+                threads: 1,
+                progress: None,
+                shortest_within: Some(Duration::from_secs(300)),
+                ..RunOptions::default()
+            },
+        );
         let (bfs_steps, _) = shortest(&bfs, what);
         // Every run of fewer steps, searched by stateright: none breaks a property.
         let shorter = check(
@@ -248,12 +260,25 @@ fn cheap_mutants_are_caught_with_a_shortest_counterexample() {
             },
         );
         eprintln!(
-            "{what}: timely {steps} steps ({}; {reduced} with symmetry), stateright bfs {bfs_steps} steps; \
+            "{what}: timely {steps} steps ({}; {reduced} with symmetry), checker::shortest {bfs_steps} steps; \
              none shorter: {}",
             lengths[0].1,
             shorter.violated().is_empty()
         );
         assert!(steps <= bfs_steps, "{what}");
+        // A property both found violated has a shortest counterexample of one
+        // length: the two searches, written apart, agree on it.
+        let mut common = 0;
+        for p in bfs.violated() {
+            if let Some(q) = runs[0].violated().into_iter().find(|q| q.name == p.name) {
+                let len = |r: &raft_checks::checker::PropertyResult| {
+                    r.counterexample.as_ref().map_or(0, |c| c.len())
+                };
+                assert_eq!(len(p), len(q), "{what}: {}", p.name);
+                common += 1;
+            }
+        }
+        assert!(common > 0, "{what}: a property both found violated");
         assert!(
             shorter.violated().is_empty(),
             "{what}: a shorter run breaks a property"

@@ -10,6 +10,7 @@ pub mod model;
 pub mod mutants;
 pub mod report;
 pub mod run;
+pub mod shortest;
 pub mod state_codec;
 pub mod timely;
 

@@ -9,7 +9,7 @@ use crate::model::Action;
 use crate::render::text::StepRow;
 use raft_model::MutantSet;
 use serde::Serialize;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The outcome for one mutant.
 #[derive(Clone, Debug, Serialize)]
@@ -60,7 +60,9 @@ pub fn run(case: &Case, threads: usize) -> Row {
             } else {
                 Strategy::Dfs
             },
-            shortest_within: None,
+            // stateright's breadth-first search keeps the last violation it meets:
+            // `checker::shortest` then finds each one's shortest counterexample.
+            shortest_within: case.breadth_first.then_some(Duration::from_secs(300)),
             ..RunOptions::default()
         },
     );

@@ -3,6 +3,7 @@
 use super::counterexample::{explorer_path, minimize, replay, rows};
 use super::coverage::Coverage;
 use super::report::{Found, PropertyResult, Report, Status};
+use super::shortest::Target;
 use crate::bounds::Bounds;
 use crate::model::{representative_for, Action, RaftModel, State};
 use crate::properties;
@@ -177,11 +178,11 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
     let named = properties::named(bounds);
     let mut results: Vec<PropertyResult> = named
         .iter()
-        .map(|p| judge(p, out.discoveries.get(p.name), opts.strategy))
+        .map(|p| judge(p, out.discoveries.get(p.name)))
         .collect();
-    if opts.strategy != Strategy::Bfs {
-        shorten(&model, &named, &mut results, opts);
-    }
+    // stateright's own breadth-first search keeps the last violation it meets,
+    // not the first (see `shortest`), so its paths are shortened too.
+    shorten(&model, &named, &mut results, opts);
     for r in results.iter_mut().filter(|r| r.status == Status::Violated) {
         if let Some(actions) = &r.path {
             r.counterexample = replay(&model, actions).map(|p| rows(&model, &p));
@@ -210,11 +211,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
 }
 
 /// A property's verdict from what the search discovered.
-fn judge(
-    p: &properties::Named,
-    found: Option<&Path<State, Action>>,
-    strategy: Strategy,
-) -> PropertyResult {
+fn judge(p: &properties::Named, found: Option<&Path<State, Action>>) -> PropertyResult {
     let always = p.expectation == Expectation::Always;
     let status = match (always, found) {
         (true, Some(_)) => Status::Violated,
@@ -228,7 +225,7 @@ fn judge(
         expectation: if always { "always" } else { "sometimes" },
         status,
         counterexample: None,
-        found: (violated && strategy == Strategy::Bfs).then_some(Found::Shortest),
+        found: None,
         path: found
             .filter(|_| violated)
             .map(|path| path.clone().into_actions()),
@@ -253,7 +250,7 @@ fn shorten(
     if violated.is_empty() {
         return;
     }
-    let mut shortest: HashMap<&'static str, Path<State, Action>> = HashMap::new();
+    let mut shortest: HashMap<&'static str, Vec<Action>> = HashMap::new();
     if let Some(within) = opts.shortest_within {
         say(
             opts,
@@ -264,18 +261,18 @@ fn shorten(
                 within.as_secs_f64()
             ),
         );
-        let bfs_opts = RunOptions {
-            timeout: Some(within),
-            max_depth: None,
-            progress: None,
-            ..opts.clone()
-        };
-        let all = HasDiscoveries::AllOf(violated.clone());
-        shortest = spawn(model.clone(), &bfs_opts, Strategy::Bfs, all, false).discoveries;
+        let targets: Vec<Target> = named
+            .iter()
+            .filter(|p| violated.contains(p.name))
+            .map(|p| Target {
+                name: p.name,
+                holds: p.condition,
+            })
+            .collect();
+        shortest = super::shortest::shortest(model, &targets, opts.symmetry, within).paths;
     }
     for r in results.iter_mut().filter(|r| r.status == Status::Violated) {
-        if let Some(path) = shortest.remove(r.name) {
-            let actions = path.into_actions();
+        if let Some(actions) = shortest.remove(r.name) {
             say(
                 opts,
                 &format!(

@@ -1,0 +1,159 @@
+//! The shortest counterexample of each violated property: a breadth-first search
+//! that keeps the first violating state it meets.
+//!
+//! Why not stateright's breadth-first search: it evaluates a property again on
+//! every state after its first discovery and keeps the last one it meets before it
+//! stops (`checker/bfs.rs`, `check_block`, in 0.31), and its threads share work out
+//! of order; so its paths are breadth-first-ish, not shortest (the
+//! forget-current-term mutant: a 2-step counterexample exists, it reported 7).
+//! This search is one thread, strictly level by level, and checks each state when
+//! it is first generated, so the first violation of a property is at the least
+//! depth there is. With symmetry it visits one state per class, which keeps
+//! depths: the renamings it merges by commute with every step (tests/symmetry.rs).
+
+use crate::model::{representative_for, Action, RaftModel, State};
+use stateright::Model;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// A property to find a shortest counterexample of.
+pub struct Target {
+    pub name: &'static str,
+    pub holds: fn(&RaftModel, &State) -> bool,
+}
+
+/// Per target found: the actions of a shortest path from the initial state to a
+/// state that violates it. A target missing from the answer has no counterexample
+/// within the bounds if the search ended by itself, or none found in `within`.
+pub struct Found {
+    pub paths: HashMap<&'static str, Vec<Action>>,
+    /// Whether the search ran out of time (before finding every target).
+    pub timed_out: bool,
+}
+
+/// Where a state came from: its parent's key and the index, among the parent's
+/// actions, of the action that led here.
+type Parent = Option<(u64, usize)>;
+
+/// Searches `model` breadth-first for the targets, for at most `within`.
+pub fn shortest(model: &RaftModel, targets: &[Target], symmetry: bool, within: Duration) -> Found {
+    let started = Instant::now();
+    let canonical = representative_for(model.bounds.network);
+    let key = |s: &State| {
+        let seeds = ahash::RandomState::with_seeds(1, 2, 3, 4);
+        if symmetry {
+            seeds.hash_one(canonical(s))
+        } else {
+            seeds.hash_one(s)
+        }
+    };
+    let mut parents: HashMap<u64, Parent> = HashMap::new();
+    let mut queue: VecDeque<(State, u64)> = VecDeque::new();
+    let mut found: HashMap<&'static str, u64> = HashMap::new();
+    let judge = |state: &State, k: u64, found: &mut HashMap<&'static str, u64>| {
+        for t in targets {
+            if !found.contains_key(t.name) && !(t.holds)(model, state) {
+                found.insert(t.name, k);
+            }
+        }
+    };
+    for s in model.init_states() {
+        let k = key(&s);
+        if parents.insert(k, None).is_none() {
+            judge(&s, k, &mut found);
+            queue.push_back((s, k));
+        }
+    }
+    let mut actions = Vec::new();
+    let mut timed_out = false;
+    while found.len() < targets.len() {
+        let Some((state, k)) = queue.pop_front() else {
+            break;
+        };
+        if started.elapsed() >= within {
+            timed_out = true;
+            break;
+        }
+        model.actions(&state, &mut actions);
+        for (i, action) in actions.drain(..).enumerate() {
+            let Some(next) = model.next_state(&state, action) else {
+                continue;
+            };
+            if !model.within_boundary(&next) {
+                continue;
+            }
+            let nk = key(&next);
+            if parents.contains_key(&nk) {
+                continue;
+            }
+            parents.insert(nk, Some((k, i)));
+            judge(&next, nk, &mut found);
+            queue.push_back((next, nk));
+        }
+    }
+    let paths = found
+        .into_iter()
+        .filter_map(|(name, k)| Some((name, path_to(model, &parents, k)?)))
+        .collect();
+    Found { paths, timed_out }
+}
+
+/// The actions from the initial state to the state with key `k`: the action
+/// indices walked back through `parents`, then replayed forward.
+fn path_to(model: &RaftModel, parents: &HashMap<u64, Parent>, k: u64) -> Option<Vec<Action>> {
+    let mut indices = Vec::new();
+    let mut at = k;
+    while let Some((parent, i)) = parents.get(&at).copied().flatten() {
+        indices.push(i);
+        at = parent;
+    }
+    indices.reverse();
+    let mut state = model.init_states().into_iter().next()?;
+    let mut path = Vec::with_capacity(indices.len());
+    let mut actions = Vec::new();
+    for i in indices {
+        model.actions(&state, &mut actions);
+        let action = actions.drain(..).nth(i)?;
+        state = model.next_state(&state, action.clone())?;
+        path.push(action);
+    }
+    Some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::catalogue::catalogue;
+    use crate::properties;
+    use raft_model::Mutant;
+
+    /// forget-current-term breaks "terms never decrease" in two steps (a
+    /// server's election timeout, then its crash, losing the unsaved term):
+    /// stateright's search reported 7.
+    #[test]
+    fn finds_the_two_step_counterexample_of_forget_current_term() {
+        let Some(case) = catalogue()
+            .into_iter()
+            .find(|c| c.mutant == Mutant::ForgetCurrentTerm)
+        else {
+            panic!("forget-current-term is in the catalogue");
+        };
+        let mut bounds = case.bounds;
+        bounds.mutants = bounds.mutants.with(Mutant::ForgetCurrentTerm);
+        let model = RaftModel::new(bounds.clone()).pruned();
+        let targets: Vec<Target> = properties::named(&bounds)
+            .into_iter()
+            .filter(|p| p.name == properties::TERMS_MONOTONIC)
+            .map(|p| Target {
+                name: p.name,
+                holds: p.condition,
+            })
+            .collect();
+        assert_eq!(targets.len(), 1, "the property exists");
+        for symmetry in [false, true] {
+            let found = shortest(&model, &targets, symmetry, Duration::from_secs(60));
+            let path = found.paths.get(properties::TERMS_MONOTONIC);
+            assert_eq!(path.map(Vec::len), Some(2), "symmetry {symmetry}: {path:?}");
+        }
+    }
+}
