@@ -24,25 +24,26 @@ struct Hashed<T> {
     value: T,
 }
 
+// Fixed seeds: the same hashes, and so the same state counts, on every run.
+const HASH_SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+);
+const CHECK_SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
+    0xbe54_66cf_34e9_0c6c,
+    0xc0ac_29b7_c97c_50dd,
+    0x3f84_d5b5_b547_0917,
+    0x9216_d5d9_8979_fb1b,
+);
+
 fn hash_of<T: Hash>(value: &T) -> u64 {
-    // Fixed seeds: the same hashes, and so the same state counts, on every run.
-    const SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
-        0x243f_6a88_85a3_08d3,
-        0x1319_8a2e_0370_7344,
-        0xa409_3822_299f_31d0,
-        0x082e_fa98_ec4e_6c89,
-    );
-    SEEDS.hash_one(value)
+    HASH_SEEDS.hash_one(value)
 }
 
 fn check_of<T: Hash>(value: &T) -> u64 {
-    const SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
-        0xbe54_66cf_34e9_0c6c,
-        0xc0ac_29b7_c97c_50dd,
-        0x3f84_d5b5_b547_0917,
-        0x9216_d5d9_8979_fb1b,
-    );
-    SEEDS.hash_one(value)
+    CHECK_SEEDS.hash_one(value)
 }
 
 impl<T: Hash> Shared<T> {
