@@ -117,6 +117,11 @@ pub struct RunArgs {
     /// Stop after this long, e.g. 90s, 10m (the report then says not exhaustive).
     #[arg(long, value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// After a violation, search this long (one thread, breadth-first) for each
+    /// violated property's shortest counterexample, e.g. 20s, 5m; past it, the
+    /// counterexample found is minimised instead [default: 20s].
+    #[arg(long, value_parser = parse_duration)]
+    shortest_within: Option<Duration>,
     /// Seed for --strategy simulation.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -150,6 +155,9 @@ impl RunArgs {
         o.strategy = self.strategy;
         o.max_depth = self.max_depth;
         o.timeout = self.timeout;
+        if let Some(t) = self.shortest_within {
+            o.shortest_within = Some(t);
+        }
         o.seed = self.seed;
         o.progress = if self.quiet {
             None
