@@ -137,6 +137,8 @@ impl RunArgs {
             Some("--threads (the timely engine's threads are --workers)")
         } else if self.strategy != Strategy::Dfs {
             Some("--strategy (the timely engine always searches breadth-first)")
+        } else if self.shortest_within.is_some() {
+            Some("--shortest-within (the timely engine's counterexamples are shortest)")
         } else {
             None
         }
