@@ -14,7 +14,7 @@ use raft_checks::trace::load::load;
 use raft_checks::trace::merge::merge;
 use raft_checks::trace::show::{svg, ShowOptions};
 use raft_model::trace::{
-    ActorConfig, Event, Record, StoredState, TraceCommand, TraceState, FORMAT,
+    ActorConfig, Event, LogChain, Record, StoredState, TraceCommand, TraceState, FORMAT,
 };
 use raft_model::{
     Id, Msg, PersistentState, RaftActor, RaftState, ServerConfig, ServerState, Timer,
@@ -394,7 +394,9 @@ impl Host {
         let event = Event::Start {
             format: FORMAT,
             actor: ActorConfig::of(&self.actor),
-            storage: storage.as_ref().map(StoredState::of),
+            storage: storage
+                .as_ref()
+                .map(|p| StoredState::of(p, &mut LogChain::default())),
             repaired_bytes: 0,
         };
         self.push(i, event, Some(TraceState::between(Some(&base), &s)), &out);

@@ -9,7 +9,7 @@
 //! a killed process, not a power cut.
 
 use raft_model::trace::{
-    ActorConfig, Event, Record, StoredState, TraceCommand, TraceState, FORMAT,
+    ActorConfig, Event, LogChain, Record, StoredState, TraceCommand, TraceState, FORMAT,
 };
 use raft_model::{Id, Input, PersistentState, RaftActor, RaftState, ServerState};
 use stateright::actor::Out;
@@ -85,6 +85,7 @@ impl ClientTrace {
             next_step: 0,
             repaired: 0,
             last_save: PersistentState::default(),
+            chain: LogChain::default(),
             buf: Vec::with_capacity(4096),
         }
     }
@@ -107,6 +108,8 @@ pub struct Recorder {
     /// The previous save (or the storage read at start): saves are recorded as the
     /// change from it.
     last_save: PersistentState,
+    /// Digests the logs starts read (kept across the starts of one process).
+    chain: LogChain,
     buf: Vec<u8>,
 }
 
@@ -139,6 +142,7 @@ impl Recorder {
             next_step,
             repaired,
             last_save: PersistentState::default(),
+            chain: LogChain::default(),
             buf: Vec::with_capacity(64 * 1024),
         })
     }
@@ -183,7 +187,9 @@ impl Recorder {
         let event = Event::Start {
             format: FORMAT,
             actor: ActorConfig::of(actor),
-            storage: storage.as_ref().map(StoredState::of),
+            storage: storage
+                .as_ref()
+                .map(|p| StoredState::of(p, &mut self.chain)),
             repaired_bytes: std::mem::take(&mut self.repaired),
         };
         // A server's state is recorded as its change from what the storage gives,

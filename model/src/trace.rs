@@ -19,14 +19,19 @@ use crate::msg::{Msg, Op, Term, Timer};
 use crate::mutant::MutantSet;
 use crate::server::{PersistentState, ServerConfig, ServerState};
 pub use crate::trace_delta::{DeltaError, KvDelta, LogDelta, ServerDelta, TraceState};
+pub use crate::trace_log_digest::{LogChain, LogDigest};
 pub use crate::trace_snapshot::{SavedSnapshot, SnapshotPoint, StoredState};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Command, Id};
 use std::ops::Range;
 use std::time::Duration;
 
-/// The format version, in every start record; a reader refuses other versions.
-pub const FORMAT: u32 = 1;
+/// The format version, in every start record. 2: a start names the log it read
+/// by digest ([`StoredState`]); 1 copied it.
+pub const FORMAT: u32 = 2;
+
+/// The versions a reader reads.
+pub const FORMATS_READ: std::ops::RangeInclusive<u32> = 1..=FORMAT;
 
 /// One line of a trace file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

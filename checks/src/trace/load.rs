@@ -2,7 +2,7 @@
 //! structure (starts first, one actor, steps numbered in order). Used by every
 //! `raftlab trace` command.
 
-use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, FORMAT};
+use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, FORMATS_READ};
 use raft_model::{Id, Msg};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -309,9 +309,11 @@ fn actor_trace(path: &Path, lines: Vec<Line>) -> Result<TraceFile, LoadError> {
             Event::Start {
                 format, actor: cfg, ..
             } => {
-                if *format != FORMAT {
+                if !FORMATS_READ.contains(format) {
                     return Err(here(format!(
-                        "has trace format {format}; this raftlab reads format {FORMAT}"
+                        "has trace format {format}; this raftlab reads formats {} to {}",
+                        FORMATS_READ.start(),
+                        FORMATS_READ.end()
                     )));
                 }
                 if *cfg != config {

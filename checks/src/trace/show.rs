@@ -360,7 +360,14 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
             Event::Start { storage, .. } if run.files[r.file].is_server() => {
                 let text = match storage {
                     None => "start (fresh)".to_string(),
-                    Some(p) => format!("restart: term {}, log {}", p.current_term, p.log.len()),
+                    Some(p) => {
+                        let len = match (&p.log, &p.log_digest) {
+                            (Some(l), _) => l.len() as u64,
+                            (None, Some(d)) => d.last_index.saturating_sub(d.snapshot.index),
+                            (None, None) => 0,
+                        };
+                        format!("restart: term {}, log {len}", p.current_term)
+                    }
                 };
                 badge(&mut out, &mut layout, x, y, &text, "#e6f4e6", "#1a8a3a");
             }

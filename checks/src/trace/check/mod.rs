@@ -81,6 +81,8 @@ struct Replay {
     /// The last save holds the log the actor's state has (every step that
     /// changes the log saves it; cleared by one that does not).
     saved_log_current: bool,
+    /// Digests the logs a restart may have read (see `restart`).
+    chain: raft_model::trace::LogChain,
 }
 
 /// How `trace check` judges a run.
@@ -178,6 +180,7 @@ impl<'r> Checker<'r> {
                 progress: ClientProgress::default(),
                 shadow: None,
                 saved_log_current: true,
+                chain: Default::default(),
             })
             .collect();
         let server_files = (0..run.servers)

@@ -9,7 +9,7 @@ use crate::model::{Action, RaftModel, State};
 use crate::trace::check::{describe, diff_states};
 use crate::trace::load::{is_step, EvKind, Run, TraceFile};
 use crate::trace::merge::Merged;
-use raft_model::trace::{Event, StoredState};
+use raft_model::trace::{Event, LogChain};
 use raft_model::{RaftState, ServerState};
 use stateright::Model;
 
@@ -83,8 +83,14 @@ impl Mapper<'_> {
                     }
                     let i = usize::from(id);
                     let saved = self.state.storage(i).cloned();
-                    let saved = saved.map(|p| StoredState::of(&self.ids.to_real(&p)));
-                    if saved != *storage {
+                    let saved = saved.map(|p| self.ids.to_real(&p));
+                    let chain = &mut LogChain::default();
+                    let same = match (&saved, storage) {
+                        (None, None) => true,
+                        (Some(p), Some(st)) => st.names(p, chain),
+                        _ => false,
+                    };
+                    if !same {
                         self.leave_out(
                             merged,
                             pos,
