@@ -4,6 +4,7 @@
 
 use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, FORMATS_READ};
 use raft_model::{Id, Msg};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -227,11 +228,17 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
 /// checked by [`actor_trace`].
 pub fn load_file(path: &Path) -> Result<Vec<TraceFile>, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| err(path, None, format!("cannot read it: {e}")))?;
-    let pieces: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-    let mut lines = Vec::new();
-    for (k, piece) in pieces.iter().enumerate() {
+    // Sized up front: a record is hundreds of bytes, and growing a vector of a
+    // million of them copies and zeroes gigabytes.
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count();
+    let mut lines = Vec::with_capacity(newlines.saturating_add(1));
+    // Each actor's position in order of its first record, and its line count.
+    let mut index: HashMap<Id, usize> = HashMap::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let last_line = newlines.saturating_add(1);
+    for (k, piece) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = k + 1;
-        let last = k + 1 == pieces.len();
+        let last = line == last_line;
         if piece.is_empty() {
             if last {
                 break;
@@ -252,24 +259,32 @@ pub fn load_file(path: &Path) -> Result<Vec<TraceFile>, LoadError> {
             }
             Err(e) => return Err(err(path, Some(line), format!("is not a trace record: {e}"))),
         };
+        let k = *index.entry(rec.node).or_insert_with(|| {
+            counts.push(0);
+            counts.len() - 1
+        });
+        if let Some(n) = counts.get_mut(k) {
+            *n += 1;
+        }
         lines.push(Line { line, rec });
     }
     if lines.is_empty() {
         return Err(err(path, None, "is empty: no records"));
     }
-    // Split by actor, in order of each actor's first record.
-    let mut order: Vec<Id> = Vec::new();
-    let mut by_actor: std::collections::HashMap<Id, Vec<Line>> = Default::default();
-    for l in lines {
-        let v = by_actor.entry(l.rec.node).or_insert_with(|| {
-            order.push(l.rec.node);
-            Vec::new()
-        });
-        v.push(l);
+    // A node's file records one actor: its lines are its trace as they are.
+    if counts.len() == 1 {
+        return Ok(vec![actor_trace(path, lines)?]);
     }
-    order
+    // Split by actor, in order of each actor's first record.
+    let mut by_actor: Vec<Vec<Line>> = counts.iter().map(|n| Vec::with_capacity(*n)).collect();
+    for l in lines {
+        if let Some(v) = index.get(&l.rec.node).and_then(|&k| by_actor.get_mut(k)) {
+            v.push(l);
+        }
+    }
+    by_actor
         .into_iter()
-        .map(|id| actor_trace(path, by_actor.remove(&id).unwrap_or_default()))
+        .map(|lines| actor_trace(path, lines))
         .collect()
 }
 
