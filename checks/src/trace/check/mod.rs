@@ -30,6 +30,7 @@ mod invariants;
 mod judge;
 mod lin_search;
 mod linearizability;
+mod positions;
 mod replay;
 pub mod report;
 mod restart;
