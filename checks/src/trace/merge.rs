@@ -6,7 +6,9 @@
 
 use super::load::{sends, EvKind, MsgKey, Run};
 use raft_model::trace::Event;
-use std::collections::{BTreeSet, HashMap};
+// Whole messages are hashed at every send and delivery: ahash, not SipHash.
+use ahash::AHashMap as HashMap;
+use std::collections::BTreeSet;
 
 /// A send: the file, the record, and the index of the command in its `out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -28,7 +28,8 @@ use crate::properties::{
     LEADER_COMPLETENESS, LOG_MATCHING, STATE_MACHINE_SAFETY, TERMS_MONOTONIC,
 };
 use raft_model::{majority, Entry, Log, LogIndex, Role, ServerSet, ServerState, Term};
-use std::collections::HashMap;
+// Entries are hashed to intern prefix ids: ahash, not SipHash.
+use ahash::AHashMap as HashMap;
 
 /// A live server's fields the invariants read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -48,7 +48,9 @@ use crate::trace::merge::{merge, Merged};
 use linearizability::LinEvent;
 use raft_model::trace::Event;
 use raft_model::{Id, Input, Msg, PersistentState, RaftActor, RaftState, Timer};
-use std::collections::{BTreeSet, HashMap};
+// Whole messages are hashed at every send and delivery: ahash, not SipHash.
+use ahash::AHashMap as HashMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
