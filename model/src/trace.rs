@@ -57,18 +57,9 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
-    /// `on_start`, with the storage it read (`None`: a fresh actor), its snapshot
-    /// by digest.
-    Start {
-        format: u32,
-        actor: ActorConfig,
-        storage: Option<StoredState>,
-        /// Bytes of an incomplete last line that the host cut from the file before
-        /// this start (a crash while writing a record; nothing that record described
-        /// had left the node).
-        #[serde(default, skip_serializing_if = "is_zero")]
-        repaired_bytes: u64,
-    },
+    /// `on_start`. Boxed: a start is rare and large, and every record in memory
+    /// would otherwise be as large (the JSON is the same as a struct variant's).
+    Start(Box<Start>),
     /// `on_msg`: a message from `src`.
     Deliver { src: Id, msg: Msg },
     /// `on_timeout`.
@@ -79,6 +70,20 @@ pub enum Event {
     /// A clean stop: everything was flushed. A start that follows a start without a
     /// stop in between is a restart after a crash.
     Stop,
+}
+
+/// `on_start`, with the storage it read (`None`: a fresh actor), its log and
+/// snapshot by digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    pub format: u32,
+    pub actor: ActorConfig,
+    pub storage: Option<StoredState>,
+    /// Bytes of an incomplete last line that the host cut from the file before
+    /// this start (a crash while writing a record; nothing that record described
+    /// had left the node).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repaired_bytes: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -483,12 +488,12 @@ mod tests {
             node: Id::from(4),
             step: 0,
             time_ns: 1,
-            event: Event::Start {
+            event: Event::Start(Box::new(Start {
                 format: FORMAT,
                 actor: ActorConfig::of(&actor),
                 storage: None,
                 repaired_bytes: 0,
-            },
+            })),
             state: None,
             out: vec![],
         };
@@ -496,9 +501,10 @@ mod tests {
         assert!(!json.contains('\n'));
         let back: Record = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
-        let Event::Start { actor: cfg, .. } = back.event else {
+        let Event::Start(start) = back.event else {
             unreachable!()
         };
+        let cfg = start.actor;
         assert_eq!(cfg.actor(), actor);
         let client = RaftActor::Client(ClientConfig::new(3, vec![Op::Get { key: "x".into() }]));
         assert_eq!(ActorConfig::of(&client).actor(), client);

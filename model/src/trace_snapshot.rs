@@ -147,8 +147,9 @@ pub enum SavedSnapshot {
     Unchanged,
     /// The snapshot of the state after the step (the model saves its state).
     AsState,
-    /// A change from the previous save's.
-    Changed(KvDelta),
+    /// A change from the previous save's. Boxed: rare, and every command in
+    /// memory would otherwise be as large.
+    Changed(Box<KvDelta>),
 }
 
 impl SavedSnapshot {
@@ -163,7 +164,7 @@ impl SavedSnapshot {
         } else if state.is_some_and(|s| s.snapshot.ptr_eq(next)) {
             SavedSnapshot::AsState
         } else {
-            SavedSnapshot::Changed(KvDelta::between(prev, next))
+            SavedSnapshot::Changed(Box::new(KvDelta::between(prev, next)))
         }
     }
 

@@ -108,7 +108,7 @@ impl Run {
 pub fn is_step(e: &Event) -> bool {
     matches!(
         e,
-        Event::Start { .. } | Event::Deliver { .. } | Event::Timeout { .. }
+        Event::Start(_) | Event::Deliver { .. } | Event::Timeout { .. }
     )
 }
 
@@ -137,8 +137,8 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
         ));
     }
     let mut files = Vec::new();
-    for p in &paths {
-        files.extend(load_file(p)?);
+    for loaded in load_files(&paths) {
+        files.extend(loaded?);
     }
     let servers = files
         .iter()
@@ -223,6 +223,48 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
     })
 }
 
+/// [`load_file`] of each path, in the paths' order: on as many threads as there
+/// are cores (the files are independent, and parsing is most of a load).
+fn load_files(paths: &[PathBuf]) -> Vec<Result<Vec<TraceFile>, LoadError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<Vec<TraceFile>, LoadError>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(p) = paths.get(k) else {
+                            return mine;
+                        };
+                        mine.push((k, load_file(p)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A parser does not panic on what a file holds; if one did, its
+            // files are read again on this thread below and the panic seen there.
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(k, _)| *k);
+    let mut out = Vec::with_capacity(paths.len());
+    let mut done = done.into_iter().peekable();
+    for (k, p) in paths.iter().enumerate() {
+        match done.next_if(|(j, _)| *j == k) {
+            Some((_, r)) => out.push(r),
+            None => out.push(load_file(p)),
+        }
+    }
+    out
+}
+
 /// Reads one file: the traces of the actors it records (a node's file records one;
 /// a client process's file every session it ran, their lines interleaved), each
 /// checked by [`actor_trace`].
@@ -295,14 +337,14 @@ fn actor_trace(path: &Path, lines: Vec<Line>) -> Result<TraceFile, LoadError> {
     let first = lines
         .first()
         .ok_or_else(|| err(path, None, "is empty: no records"))?;
-    let Event::Start { actor: config, .. } = &first.rec.event else {
+    let Event::Start(start) = &first.rec.event else {
         return Err(err(
             path,
             Some(first.line),
             "does not begin with a start record",
         ));
     };
-    let config = config.clone();
+    let config = start.actor.clone();
     let node = first.rec.node;
     let mut last_step: Option<u64> = None;
     let mut stopped = false;
@@ -317,13 +359,12 @@ fn actor_trace(path: &Path, lines: Vec<Line>) -> Result<TraceFile, LoadError> {
                 usize::from(node)
             )));
         }
-        if stopped && !matches!(r.event, Event::Start { .. }) {
+        if stopped && !matches!(r.event, Event::Start(_)) {
             return Err(here("follows a stop record, but is not a start".into()));
         }
         match &r.event {
-            Event::Start {
-                format, actor: cfg, ..
-            } => {
+            Event::Start(start) => {
+                let (format, cfg) = (&start.format, &start.actor);
                 if !FORMATS_READ.contains(format) {
                     return Err(here(format!(
                         "has trace format {format}; this raftlab reads formats {} to {}",

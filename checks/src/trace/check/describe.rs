@@ -10,7 +10,7 @@ use raft_model::{Id, PersistentState, RaftState};
 /// What a record is, in a few words.
 pub fn describe(run: &Run, rec: &Record) -> String {
     match &rec.event {
-        Event::Start { storage, .. } => format!("start from {}", stored_text(storage)),
+        Event::Start(s) => format!("start from {}", stored_text(&s.storage)),
         Event::Deliver { src, msg } => format!("deliver from {}: {msg:?}", run.name_of(*src)),
         Event::Timeout { timer } => format!("timeout: {timer:?}"),
         Event::Flush => "flush".into(),

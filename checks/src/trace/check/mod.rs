@@ -330,7 +330,7 @@ impl<'r> Checker<'r> {
         let run = self.run;
         let rec = &run.files[f].lines[r].rec;
         match &rec.event {
-            Event::Start { storage, .. } => self.start(f, r, storage),
+            Event::Start(s) => self.start(f, r, &s.storage),
             Event::Deliver { src, msg } => {
                 self.delivery(f, r, *src, msg);
                 let (src, msg) = (*src, msg.clone());

@@ -16,7 +16,7 @@ use stateright::Model;
 /// Does file `f` start again after its event `k`?
 pub(super) fn starts_later(f: &TraceFile, k: usize) -> bool {
     f.events[k + 1..].iter().any(|ev| match ev.kind {
-        EvKind::Record(r) => matches!(f.lines[r].rec.event, Event::Start { .. }),
+        EvKind::Record(r) => matches!(f.lines[r].rec.event, Event::Start(_)),
         EvKind::Crash => false,
     })
 }
@@ -70,13 +70,14 @@ impl Mapper<'_> {
             };
             let rec = &file.lines[r].rec;
             match &rec.event {
-                Event::Start { .. } if !self.started[f] => {
+                Event::Start(_) if !self.started[f] => {
                     // The model started it in its initial state, and it has not moved
                     // since (this is its first record): compared below.
                     self.started[f] = true;
                     self.summary.starts += 1;
                 }
-                Event::Start { storage, .. } => {
+                Event::Start(start) => {
+                    let storage = &start.storage;
                     if !file.is_server() {
                         self.leave_out(merged, pos, client_restart());
                         return Ok(());
@@ -206,7 +207,7 @@ impl Mapper<'_> {
         // (the model's storage: the restart was taken only if they agree).
         let file = &self.run.files[f];
         let from_storage = match rec.event {
-            Event::Start { .. } if file.is_server() => {
+            Event::Start(_) if file.is_server() => {
                 let i = usize::from(file.node);
                 let stored = self.state.storage(i).map(|p| self.ids.to_real(p));
                 Some(RaftState::Server(ServerState::from_storage(
@@ -216,7 +217,7 @@ impl Mapper<'_> {
             _ => None,
         };
         let base = match rec.event {
-            Event::Start { .. } => from_storage.as_ref(),
+            Event::Start(_) => from_storage.as_ref(),
             _ => self.recorded[f].as_ref(),
         };
         match delta.apply(base) {

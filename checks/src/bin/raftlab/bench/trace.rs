@@ -105,7 +105,7 @@ pub fn main(args: &BenchTraceArgs) -> i32 {
     } else {
         println!(
             "raftlab bench trace: simulated 3-server runs, {} clients, 2% loss, 2% duplication, \
-             a server killed every 3 s (simulated); one thread",
+             a server killed every 3 s (simulated); files loaded on every core, checked on one thread",
             args.clients
         );
         let lines: Vec<Line> = rows
