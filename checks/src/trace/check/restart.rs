@@ -26,14 +26,22 @@ impl<'r> Checker<'r> {
             vec![a.durable.clone(), a.last_saved.clone()]
         };
         let restart = a.started;
-        let found = match recorded {
+        // The allowed save the record names, itself (so that it is compared by
+        // pointer below, not entry by entry), or a format 1 record's own storage.
+        let chain = &mut a.chain;
+        let found: Option<Option<Arc<PersistentState>>> = match recorded {
             None => Some(None),
-            Some(st) => st
-                .resolve(allowed.iter().flatten().map(|p| &**p), &mut a.chain)
-                .map(Some),
+            Some(st) => match st.whole() {
+                Some(p) => Some(Some(Arc::new(p))),
+                None => allowed
+                    .iter()
+                    .flatten()
+                    .find(|c| st.names(c, chain))
+                    .map(|c| Some(c.clone())),
+            },
         };
         let storage: Option<PersistentState> = match &found {
-            Some(p) => p.clone(),
+            Some(p) => p.as_deref().cloned(),
             // Not a storage it may read: replay it with what the record holds (its
             // snapshot data, if any, is unknown and taken as empty, and a log named
             // by digest as the durable one: the replay goes on, the rule has failed).
@@ -51,7 +59,10 @@ impl<'r> Checker<'r> {
             }),
         };
         let storage = &storage;
-        let read = storage.clone().map(Arc::new);
+        let read = match &found {
+            Some(p) => p.clone(),
+            None => storage.clone().map(Arc::new),
+        };
         if found.is_some() && allowed.contains(&read) {
             self.pass(RESTART);
         } else {
