@@ -35,11 +35,13 @@ mod replay;
 pub mod report;
 mod restart;
 mod server_step;
+mod stream;
 
 pub use describe::{describe, diff_states};
 pub use lin_search::{search as lin_search, KeyOp, Verdict as LinVerdict};
 pub use linearizability::LIN_BUDGET;
 pub use report::*;
+pub use stream::check_streamed;
 
 use crate::model::{ClientProgress, History};
 use crate::properties::{server_invariants, ServerInvariant, LINEARIZABILITY};
@@ -255,45 +257,52 @@ impl<'r> Checker<'r> {
         let cycles: BTreeSet<usize> = merged.cycles.iter().copied().collect();
         let total = merged.order.len();
         for (pos, &(f, e)) in merged.order.iter().enumerate() {
-            self.position = pos;
             if pos % 4096 == 0 {
                 if let Some(p) = progress.as_mut() {
                     p(pos, total);
                 }
             }
-            match self.run.files[f].events[e].kind {
-                EvKind::Crash => {
-                    // The record before the crash locates it.
-                    let r = match e.checked_sub(1).map(|p| self.run.files[f].events[p].kind) {
-                        Some(EvKind::Record(r)) => r,
-                        _ => 0,
-                    };
+            self.place(pos, f, e, cycles.contains(&pos));
+        }
+        self.order_note(merged.out_of_time_order);
+    }
+
+    /// Judges event `e` of file `f`, placed at `pos` of the global order
+    /// (`cycle`: placed while every actor waited for a send still to come).
+    fn place(&mut self, pos: usize, f: usize, e: usize, cycle: bool) {
+        self.position = pos;
+        match self.run.files[f].events[e].kind {
+            EvKind::Crash => {
+                // The record before the crash locates it.
+                let r = match e.checked_sub(1).map(|p| self.run.files[f].events[p].kind) {
+                    Some(EvKind::Record(r)) => r,
+                    _ => 0,
+                };
+                self.pass(GLOBAL_ORDER);
+                self.crash(f, r);
+            }
+            EvKind::Record(r) => {
+                if cycle {
+                    self.fail(
+                        GLOBAL_ORDER,
+                        f,
+                        r,
+                        "an order of the records with a send of this message before it".into(),
+                        "none: every actor's next record waits for a message still to be sent \
+                         (a cycle)"
+                            .into(),
+                    );
+                } else {
                     self.pass(GLOBAL_ORDER);
-                    self.crash(f, r);
                 }
-                EvKind::Record(r) => {
-                    if cycles.contains(&pos) {
-                        self.fail(
-                            GLOBAL_ORDER,
-                            f,
-                            r,
-                            "an order of the records with a send of this message before it".into(),
-                            "none: every actor's next record waits for a message still to be \
-                             sent (a cycle)"
-                                .into(),
-                        );
-                    } else {
-                        self.pass(GLOBAL_ORDER);
-                    }
-                    self.record(f, r);
-                }
+                self.record(f, r);
             }
         }
-        self.rule(GLOBAL_ORDER).note = if merged.out_of_time_order > 0 {
-            format!(
-                "{} events placed before earlier-timed ones",
-                merged.out_of_time_order
-            )
+    }
+
+    fn order_note(&mut self, out_of_time_order: usize) {
+        self.rule(GLOBAL_ORDER).note = if out_of_time_order > 0 {
+            format!("{out_of_time_order} events placed before earlier-timed ones")
         } else {
             "the real-time order".into()
         };
