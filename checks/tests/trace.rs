@@ -14,7 +14,7 @@ use raft_checks::trace::load::load;
 use raft_checks::trace::merge::merge;
 use raft_checks::trace::show::{svg, ShowOptions};
 use raft_model::trace::{
-    ActorConfig, Event, Record, StoredState, TraceCommand, TraceState, FORMAT,
+    ActorConfig, Event, LogChain, Record, Start, StoredState, TraceCommand, TraceState, FORMAT,
 };
 use raft_model::{
     Id, Msg, PersistentState, RaftActor, RaftState, ServerConfig, ServerState, Timer,
@@ -310,6 +310,17 @@ fn unreadable_traces_name_the_file_and_line_and_exit_2() {
     std::fs::write(&file, lines.join("\n") + "\n").expect("write");
     let e = load(&dir).expect_err("a gap");
     assert!(e.problem.contains("missing or out of order"), "{e}");
+    // Files are read in parallel, but with two bad files the first in name
+    // order is named, as when they were read one after the other.
+    let other = dir.join("node-1.jsonl");
+    let text1 = std::fs::read_to_string(&other).expect("read");
+    let mut lines1: Vec<&str> = text1.lines().collect();
+    lines1[1] = "{";
+    std::fs::write(&other, lines1.join("\n") + "\n").expect("write");
+    for _ in 0..5 {
+        let e = load(&dir).expect_err("two bad files");
+        assert!(e.to_string().contains("node-1.jsonl:2"), "{e}");
+    }
 }
 
 /// A synthetic host: drives the model's handlers by hand and records them in the
@@ -391,12 +402,14 @@ impl Host {
         let s = self.actor.on_start(Id::from(i), &storage, &mut out);
         self.save_base[i] = storage.clone().unwrap_or_default();
         let base = RaftState::Server(ServerState::from_storage(storage.as_ref()));
-        let event = Event::Start {
+        let event = Event::Start(Box::new(Start {
             format: FORMAT,
             actor: ActorConfig::of(&self.actor),
-            storage: storage.as_ref().map(StoredState::of),
+            storage: storage
+                .as_ref()
+                .map(|p| StoredState::of(p, &mut LogChain::default())),
             repaired_bytes: 0,
-        };
+        }));
         self.push(i, event, Some(TraceState::between(Some(&base), &s)), &out);
         self.states[i] = Some(s);
         self.finish(i, out);
@@ -588,7 +601,7 @@ fn recorded_final_states(dir: &Path) -> Vec<(Id, RaftState)> {
             let mut state: Option<RaftState> = None;
             for l in &f.lines {
                 let base = match l.rec.event {
-                    Event::Start { .. } => None,
+                    Event::Start(_) => None,
                     _ => state.as_ref(),
                 };
                 if let Some(d) = &l.rec.state {

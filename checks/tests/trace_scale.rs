@@ -1,8 +1,10 @@
 //! The incremental judge and the replay by changes agree with the registry's
 //! functions on whole states, on every fixture, on simulated runs with faults,
-//! and on simulated runs of a broken host that break Raft's properties.
+//! and on simulated runs of a broken host that break Raft's properties. The
+//! streamed check (merging while it judges, as `trace check` runs) reports the
+//! same as the check of the merged order, on all of them.
 
-use raft_checks::trace::check::{check_with, CheckOptions, Report};
+use raft_checks::trace::check::{check_streamed, check_with, CheckOptions, Report};
 use raft_checks::trace::load::load;
 use raft_checks::trace::merge::merge;
 use raft_checks::trace::synth::{synthesize, SynthOptions};
@@ -31,7 +33,27 @@ fn both(dir: &Path) -> (Report, Report) {
     let merged = merge(&run);
     let fast = check_with(&run, &merged, CheckOptions::default(), None);
     let full = check_with(&run, &merged, CheckOptions { full_judge: true }, None);
+    let mut events = 0;
+    let streamed = check_streamed(
+        &run,
+        CheckOptions::default(),
+        Some(&mut |done, total| {
+            assert!(done <= total);
+            events = total;
+        }),
+    );
+    assert_eq!(events, merged.order.len(), "progress counts every event");
+    assert_eq!(comparable(&streamed), comparable(&fast), "{}", dir.display());
     (fast, full)
+}
+
+/// A report in full but for the time it took: rules, notes, first failures.
+fn comparable(r: &Report) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).expect("a report encodes");
+    if let Some(o) = v.as_object_mut() {
+        o.remove("seconds");
+    }
+    v
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! a killed process, not a power cut.
 
 use raft_model::trace::{
-    ActorConfig, Event, Record, StoredState, TraceCommand, TraceState, FORMAT,
+    ActorConfig, Event, LogChain, Record, Start, StoredState, TraceCommand, TraceState, FORMAT,
 };
 use raft_model::{Id, Input, PersistentState, RaftActor, RaftState, ServerState};
 use stateright::actor::Out;
@@ -85,6 +85,7 @@ impl ClientTrace {
             next_step: 0,
             repaired: 0,
             last_save: PersistentState::default(),
+            chain: LogChain::default(),
             buf: Vec::with_capacity(4096),
         }
     }
@@ -107,6 +108,8 @@ pub struct Recorder {
     /// The previous save (or the storage read at start): saves are recorded as the
     /// change from it.
     last_save: PersistentState,
+    /// Digests the logs starts read (kept across the starts of one process).
+    chain: LogChain,
     buf: Vec<u8>,
 }
 
@@ -139,6 +142,7 @@ impl Recorder {
             next_step,
             repaired,
             last_save: PersistentState::default(),
+            chain: LogChain::default(),
             buf: Vec::with_capacity(64 * 1024),
         })
     }
@@ -180,12 +184,14 @@ impl Recorder {
         out: &Out<RaftActor>,
     ) {
         self.last_save = storage.clone().unwrap_or_default();
-        let event = Event::Start {
+        let event = Event::Start(Box::new(Start {
             format: FORMAT,
             actor: ActorConfig::of(actor),
-            storage: storage.as_ref().map(StoredState::of),
+            storage: storage
+                .as_ref()
+                .map(|p| StoredState::of(p, &mut self.chain)),
             repaired_bytes: std::mem::take(&mut self.repaired),
-        };
+        }));
         // A server's state is recorded as its change from what the storage gives,
         // so that a restart from a snapshot does not copy it.
         let base = matches!(actor, RaftActor::Server(_))
@@ -334,11 +340,8 @@ mod tests {
         assert_eq!(records.len(), 3);
         assert_eq!(records[2].step, 1);
         assert!(matches!(
-            records[2].event,
-            Event::Start {
-                repaired_bytes: 22,
-                ..
-            }
+            &records[2].event,
+            Event::Start(s) if s.repaired_bytes == 22
         ));
         let _ = fs::remove_dir_all(&dir);
     }

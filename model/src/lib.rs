@@ -26,6 +26,7 @@ pub mod snapshot;
 pub mod testkit;
 pub mod trace;
 pub mod trace_delta;
+pub mod trace_log_digest;
 pub mod trace_snapshot;
 
 pub use actor::{Input, RaftActor, RaftState, Stepped};

@@ -19,14 +19,19 @@ use crate::msg::{Msg, Op, Term, Timer};
 use crate::mutant::MutantSet;
 use crate::server::{PersistentState, ServerConfig, ServerState};
 pub use crate::trace_delta::{DeltaError, KvDelta, LogDelta, ServerDelta, TraceState};
+pub use crate::trace_log_digest::{LogChain, LogDigest};
 pub use crate::trace_snapshot::{SavedSnapshot, SnapshotPoint, StoredState};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Command, Id};
 use std::ops::Range;
 use std::time::Duration;
 
-/// The format version, in every start record; a reader refuses other versions.
-pub const FORMAT: u32 = 1;
+/// The format version, in every start record. 2: a start names the log it read
+/// by digest ([`StoredState`]); 1 copied it.
+pub const FORMAT: u32 = 2;
+
+/// The versions a reader reads.
+pub const FORMATS_READ: std::ops::RangeInclusive<u32> = 1..=FORMAT;
 
 /// One line of a trace file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,18 +57,9 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
-    /// `on_start`, with the storage it read (`None`: a fresh actor), its snapshot
-    /// by digest.
-    Start {
-        format: u32,
-        actor: ActorConfig,
-        storage: Option<StoredState>,
-        /// Bytes of an incomplete last line that the host cut from the file before
-        /// this start (a crash while writing a record; nothing that record described
-        /// had left the node).
-        #[serde(default, skip_serializing_if = "is_zero")]
-        repaired_bytes: u64,
-    },
+    /// `on_start`. Boxed: a start is rare and large, and every record in memory
+    /// would otherwise be as large (the JSON is the same as a struct variant's).
+    Start(Box<Start>),
     /// `on_msg`: a message from `src`.
     Deliver { src: Id, msg: Msg },
     /// `on_timeout`.
@@ -74,6 +70,20 @@ pub enum Event {
     /// A clean stop: everything was flushed. A start that follows a start without a
     /// stop in between is a restart after a crash.
     Stop,
+}
+
+/// `on_start`, with the storage it read (`None`: a fresh actor), its log and
+/// snapshot by digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    pub format: u32,
+    pub actor: ActorConfig,
+    pub storage: Option<StoredState>,
+    /// Bytes of an incomplete last line that the host cut from the file before
+    /// this start (a crash while writing a record; nothing that record described
+    /// had left the node).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repaired_bytes: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -347,155 +357,4 @@ impl Cmd {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::actor::RaftState;
-    use crate::kv::KvStore;
-    use crate::log::Log;
-    use crate::msg::{Entry, Text};
-    use crate::testkit::Cluster;
-
-    fn entry(term: Term, seq: u64) -> Entry {
-        Entry {
-            term,
-            client: Id::from(1usize << 63 | 7),
-            seq,
-            op: Op::Put {
-                key: format!("k{seq}").into(),
-                value: "v".into(),
-            },
-        }
-    }
-
-    #[test]
-    fn log_delta_round_trips_and_refuses_to_keep_what_is_not_there() {
-        let a = Log::from(vec![entry(1, 1), entry(1, 2), entry(2, 3)]);
-        let b = Log::from(vec![entry(1, 1), entry(3, 2)]);
-        let none = Log::new();
-        for (p, n) in [(&a, &b), (&b, &a), (&a, &a), (&none, &a), (&a, &none)] {
-            let d = LogDelta::between(p, n);
-            assert_eq!(&d.apply(p).unwrap(), n);
-        }
-        assert_eq!(LogDelta::between(&a, &b).keep, 1);
-        let d = LogDelta::between(&a, &a);
-        assert!(d.apply(&b).is_err(), "keeps 3 of a 2-entry log");
-    }
-
-    #[test]
-    fn states_and_commands_of_a_real_run_round_trip_through_json() {
-        // An election and a committed write, through the real handlers.
-        let mut c = Cluster::new(ServerConfig::new(3));
-        let mut states = vec![RaftState::Server(c.states[0].clone())];
-        c.timeout(0, Timer::Election);
-        c.settle(&[], 100);
-        let client = Id::from(1usize << 63 | 1);
-        c.deliver(
-            usize::from(client),
-            0,
-            Msg::ClientRequest(crate::msg::ClientRequest {
-                seq: 1,
-                op: Op::Append {
-                    key: "x".into(),
-                    value: "a".into(),
-                },
-            }),
-        );
-        c.settle(&[], 100);
-        c.timeout(0, Timer::Heartbeat);
-        c.settle(&[], 100);
-        states.push(RaftState::Server(c.states[0].clone()));
-        assert!(c.states[0].commit_index == 1 && c.states[0].kv.data.len() == 1);
-        let mut prev: Option<&RaftState> = None;
-        for s in &states {
-            let d = TraceState::between(prev, s);
-            let json = serde_json::to_string(&d).unwrap();
-            let back: TraceState = serde_json::from_str(&json).unwrap();
-            assert_eq!(&back.apply(prev).unwrap(), s, "{json}");
-            prev = Some(s);
-        }
-        let mut enc = PersistentState::default();
-        let mut dec = PersistentState::default();
-        let p = c.states[0].persistent();
-        for cmd in [
-            Command::Save(p.clone()),
-            Command::Save(PersistentState {
-                log: Log::new(),
-                ..p.clone()
-            }),
-            Command::SetTimer(
-                Timer::Election,
-                Duration::from_millis(300)..Duration::from_millis(600),
-            ),
-            Command::Send(
-                Id::from(2),
-                Msg::RequestVote(crate::msg::RequestVote {
-                    term: 2,
-                    last_log_index: 1,
-                    last_log_term: 1,
-                }),
-            ),
-        ] {
-            let t = TraceCommand::encode(&cmd, &mut enc, None).unwrap();
-            let json = serde_json::to_string(&t).unwrap();
-            let back: TraceCommand = serde_json::from_str(&json).unwrap();
-            assert_eq!(
-                Some(back.decode(&mut dec, None).unwrap()),
-                Cmd::of(&cmd),
-                "{json}"
-            );
-        }
-    }
-
-    #[test]
-    fn kv_deltas_round_trip_and_no_change_is_none() {
-        let mut a = KvStore::default();
-        let mut b = KvStore::default();
-        for (k, v) in [("a", "1"), ("b", "2"), ("d", "4")] {
-            a.data.insert(k.into(), v.into());
-        }
-        for (k, v) in [("b", "2"), ("c", "3"), ("d", "5")] {
-            b.data.insert(k.into(), v.into());
-        }
-        let d = KvDelta::between(&a, &b);
-        assert_eq!(d.unset, vec![Text::from("a")]);
-        assert_eq!(d.set.len(), 2, "c added, d changed: {d:?}");
-        assert_eq!(d.apply(&a), b);
-        assert!(KvDelta::between(&b, &b).is_empty());
-        let s = RaftState::Server(ServerState::from_storage(None));
-        assert_eq!(TraceState::change(&s, &s), None);
-        let mut t = s.clone();
-        if let RaftState::Server(x) = &mut t {
-            x.kv = b;
-        }
-        let c = TraceState::change(&s, &t).expect("a change");
-        assert_eq!(c.apply(Some(&s)).unwrap(), t);
-    }
-
-    #[test]
-    fn a_record_is_one_json_line_and_configs_rebuild_the_actor() {
-        let actor = RaftActor::Server(ServerConfig::new(5));
-        let r = Record {
-            node: Id::from(4),
-            step: 0,
-            time_ns: 1,
-            event: Event::Start {
-                format: FORMAT,
-                actor: ActorConfig::of(&actor),
-                storage: None,
-                repaired_bytes: 0,
-            },
-            state: None,
-            out: vec![],
-        };
-        let json = serde_json::to_string(&r).unwrap();
-        assert!(!json.contains('\n'));
-        let back: Record = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, r);
-        let Event::Start { actor: cfg, .. } = back.event else {
-            unreachable!()
-        };
-        assert_eq!(cfg.actor(), actor);
-        let client = RaftActor::Client(ClientConfig::new(3, vec![Op::Get { key: "x".into() }]));
-        assert_eq!(ActorConfig::of(&client).actor(), client);
-    }
-}
+mod tests;

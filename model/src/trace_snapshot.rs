@@ -18,6 +18,7 @@ use crate::log::Log;
 use crate::msg::{LogIndex, Term};
 use crate::server::{PersistentState, ServerState};
 use crate::trace::{DeltaError, KvDelta};
+use crate::trace_log_digest::{LogChain, LogDigest};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use stateright::actor::Id;
@@ -47,7 +48,7 @@ pub fn digest(data: &KvStore) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-struct HashWriter<'a>(&'a mut Sha256);
+pub(crate) struct HashWriter<'a>(pub(crate) &'a mut Sha256);
 
 impl std::io::Write for HashWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -59,51 +60,80 @@ impl std::io::Write for HashWriter<'_> {
     }
 }
 
-/// The storage a start read, as its trace records it: everything but the
-/// snapshot's data, which it names by digest. Without a snapshot it is the whole
-/// storage (and reads as traces recorded it before snapshots existed).
+/// The storage a start read, as its trace records it: the term and vote, the log
+/// by digest ([`crate::trace_log_digest`]) and the snapshot's data by digest. The
+/// validator finds the storage among the saves the same trace recorded.
+///
+/// Format 1 recorded the log in full (`log`); such a record without snapshot data
+/// is the whole storage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredState {
     pub current_term: Term,
     pub voted_for: Option<Id>,
-    pub log: Log,
+    /// The log in full (format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Log>,
+    /// The log by digest (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_digest: Option<LogDigest>,
     /// The digest of the snapshot's data ([`digest`]); absent if it is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
 }
 
 impl StoredState {
-    pub fn of(p: &PersistentState) -> StoredState {
+    /// `p` as a start record names it; `chain` digests the log (a recorder keeps
+    /// one, so that a restart hashes what changed since the last).
+    pub fn of(p: &PersistentState, chain: &mut LogChain) -> StoredState {
         StoredState {
             current_term: p.current_term,
             voted_for: p.voted_for,
-            log: p.log.clone(),
+            log: None,
+            log_digest: Some(chain.digest(&p.log)),
             snapshot: (!p.snapshot.is_empty()).then(|| digest(&p.snapshot)),
         }
     }
 
-    /// The whole storage, if the record holds all of it (no snapshot data).
+    /// The whole storage, if the record holds all of it (format 1, no snapshot
+    /// data).
     pub fn whole(&self) -> Option<PersistentState> {
-        self.snapshot.is_none().then(|| PersistentState {
-            current_term: self.current_term,
-            voted_for: self.voted_for,
-            log: self.log.clone(),
-            snapshot: KvStore::default(),
-        })
+        match (&self.log, &self.snapshot) {
+            (Some(log), None) => Some(PersistentState {
+                current_term: self.current_term,
+                voted_for: self.voted_for,
+                log: log.clone(),
+                snapshot: KvStore::default(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// True if this records storage `p`.
+    pub fn names(&self, p: &PersistentState, chain: &mut LogChain) -> bool {
+        let log_ok = match (&self.log, &self.log_digest) {
+            (Some(log), _) => *log == p.log,
+            (None, Some(d)) => *d == chain.digest(&p.log),
+            (None, None) => false,
+        };
+        log_ok
+            && self.current_term == p.current_term
+            && self.voted_for == p.voted_for
+            && self.snapshot == (!p.snapshot.is_empty()).then(|| digest(&p.snapshot))
     }
 
     /// The storage this records, found among `candidates` (the saves it may have
-    /// read), or whole if it has no snapshot data.
+    /// read), or whole if it holds all of it.
     pub fn resolve<'a>(
         &self,
         candidates: impl IntoIterator<Item = &'a PersistentState>,
+        chain: &mut LogChain,
     ) -> Option<PersistentState> {
         if let Some(p) = self.whole() {
             return Some(p);
         }
         candidates
             .into_iter()
-            .find(|c| StoredState::of(c) == *self)
+            .find(|c| self.names(c, chain))
             .cloned()
     }
 }
@@ -117,8 +147,9 @@ pub enum SavedSnapshot {
     Unchanged,
     /// The snapshot of the state after the step (the model saves its state).
     AsState,
-    /// A change from the previous save's.
-    Changed(KvDelta),
+    /// A change from the previous save's. Boxed: rare, and every command in
+    /// memory would otherwise be as large.
+    Changed(Box<KvDelta>),
 }
 
 impl SavedSnapshot {
@@ -133,7 +164,7 @@ impl SavedSnapshot {
         } else if state.is_some_and(|s| s.snapshot.ptr_eq(next)) {
             SavedSnapshot::AsState
         } else {
-            SavedSnapshot::Changed(KvDelta::between(prev, next))
+            SavedSnapshot::Changed(Box::new(KvDelta::between(prev, next)))
         }
     }
 
@@ -176,18 +207,39 @@ mod tests {
             log: log.clone(),
             snapshot: KvStore::default(),
         };
-        assert_eq!(StoredState::of(&plain).whole(), Some(plain.clone()));
+        let chain = &mut LogChain::default();
+        let p = StoredState::of(&plain, chain);
+        assert_eq!(p.whole(), None, "the log is named by digest");
+        assert_eq!(p.resolve([&plain], chain), Some(plain.clone()));
+        let mut changed = plain.clone();
+        changed.log = log
+            .iter()
+            .map(|e| crate::msg::Entry {
+                seq: 2,
+                ..e.clone()
+            })
+            .collect();
+        assert_eq!(p.resolve([&changed], chain), None, "an entry differs");
         let mut snap = plain.clone();
         snap.log.compact_through(1);
         snap.snapshot = kv.clone();
-        let s = StoredState::of(&snap);
+        let s = StoredState::of(&snap, chain);
         assert_eq!(s.whole(), None);
-        assert_eq!(s.resolve([&plain]), None);
-        assert_eq!(s.resolve([&plain, &snap]), Some(snap.clone()));
+        assert_eq!(s.resolve([&plain], chain), None);
+        assert_eq!(s.resolve([&plain, &snap], chain), Some(snap.clone()));
         let mut other = snap.clone();
         other.snapshot.data.insert("x".into(), "2".into());
         assert_ne!(digest(&other.snapshot), digest(&kv));
+        assert_eq!(s.resolve([&other], chain), None, "the snapshot differs");
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<StoredState>(&json).unwrap(), s);
+        // Format 1: the log in full, which is the whole storage without a snapshot.
+        let v1 = format!(
+            r#"{{"current_term":2,"voted_for":null,"log":{}}}"#,
+            serde_json::to_string(&plain.log).unwrap()
+        );
+        let v1: StoredState = serde_json::from_str(&v1).unwrap();
+        assert_eq!(v1.whole(), Some(plain.clone()));
+        assert!(v1.names(&plain, chain) && !v1.names(&changed, chain));
     }
 }

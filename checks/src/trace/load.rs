@@ -2,8 +2,9 @@
 //! structure (starts first, one actor, steps numbered in order). Used by every
 //! `raftlab trace` command.
 
-use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, FORMAT};
+use raft_model::trace::{ActorConfig, Event, Record, TraceCommand, FORMATS_READ};
 use raft_model::{Id, Msg};
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -107,7 +108,7 @@ impl Run {
 pub fn is_step(e: &Event) -> bool {
     matches!(
         e,
-        Event::Start { .. } | Event::Deliver { .. } | Event::Timeout { .. }
+        Event::Start(_) | Event::Deliver { .. } | Event::Timeout { .. }
     )
 }
 
@@ -136,8 +137,8 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
         ));
     }
     let mut files = Vec::new();
-    for p in &paths {
-        files.extend(load_file(p)?);
+    for loaded in load_files(&paths) {
+        files.extend(loaded?);
     }
     let servers = files
         .iter()
@@ -222,16 +223,64 @@ pub fn load(dir: &Path) -> Result<Run, LoadError> {
     })
 }
 
+/// [`load_file`] of each path, in the paths' order: on as many threads as there
+/// are cores (the files are independent, and parsing is most of a load).
+fn load_files(paths: &[PathBuf]) -> Vec<Result<Vec<TraceFile>, LoadError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<Vec<TraceFile>, LoadError>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(p) = paths.get(k) else {
+                            return mine;
+                        };
+                        mine.push((k, load_file(p)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A parser does not panic on what a file holds; if one did, its
+            // files are read again on this thread below and the panic seen there.
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(k, _)| *k);
+    let mut out = Vec::with_capacity(paths.len());
+    let mut done = done.into_iter().peekable();
+    for (k, p) in paths.iter().enumerate() {
+        match done.next_if(|(j, _)| *j == k) {
+            Some((_, r)) => out.push(r),
+            None => out.push(load_file(p)),
+        }
+    }
+    out
+}
+
 /// Reads one file: the traces of the actors it records (a node's file records one;
 /// a client process's file every session it ran, their lines interleaved), each
 /// checked by [`actor_trace`].
 pub fn load_file(path: &Path) -> Result<Vec<TraceFile>, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| err(path, None, format!("cannot read it: {e}")))?;
-    let pieces: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-    let mut lines = Vec::new();
-    for (k, piece) in pieces.iter().enumerate() {
+    // Sized up front: a record is hundreds of bytes, and growing a vector of a
+    // million of them copies and zeroes gigabytes.
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count();
+    let mut lines = Vec::with_capacity(newlines.saturating_add(1));
+    // Each actor's position in order of its first record, and its line count.
+    let mut index: HashMap<Id, usize> = HashMap::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let last_line = newlines.saturating_add(1);
+    for (k, piece) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = k + 1;
-        let last = k + 1 == pieces.len();
+        let last = line == last_line;
         if piece.is_empty() {
             if last {
                 break;
@@ -252,24 +301,32 @@ pub fn load_file(path: &Path) -> Result<Vec<TraceFile>, LoadError> {
             }
             Err(e) => return Err(err(path, Some(line), format!("is not a trace record: {e}"))),
         };
+        let k = *index.entry(rec.node).or_insert_with(|| {
+            counts.push(0);
+            counts.len() - 1
+        });
+        if let Some(n) = counts.get_mut(k) {
+            *n += 1;
+        }
         lines.push(Line { line, rec });
     }
     if lines.is_empty() {
         return Err(err(path, None, "is empty: no records"));
     }
-    // Split by actor, in order of each actor's first record.
-    let mut order: Vec<Id> = Vec::new();
-    let mut by_actor: std::collections::HashMap<Id, Vec<Line>> = Default::default();
-    for l in lines {
-        let v = by_actor.entry(l.rec.node).or_insert_with(|| {
-            order.push(l.rec.node);
-            Vec::new()
-        });
-        v.push(l);
+    // A node's file records one actor: its lines are its trace as they are.
+    if counts.len() == 1 {
+        return Ok(vec![actor_trace(path, lines)?]);
     }
-    order
+    // Split by actor, in order of each actor's first record.
+    let mut by_actor: Vec<Vec<Line>> = counts.iter().map(|n| Vec::with_capacity(*n)).collect();
+    for l in lines {
+        if let Some(v) = index.get(&l.rec.node).and_then(|&k| by_actor.get_mut(k)) {
+            v.push(l);
+        }
+    }
+    by_actor
         .into_iter()
-        .map(|id| actor_trace(path, by_actor.remove(&id).unwrap_or_default()))
+        .map(|lines| actor_trace(path, lines))
         .collect()
 }
 
@@ -280,14 +337,14 @@ fn actor_trace(path: &Path, lines: Vec<Line>) -> Result<TraceFile, LoadError> {
     let first = lines
         .first()
         .ok_or_else(|| err(path, None, "is empty: no records"))?;
-    let Event::Start { actor: config, .. } = &first.rec.event else {
+    let Event::Start(start) = &first.rec.event else {
         return Err(err(
             path,
             Some(first.line),
             "does not begin with a start record",
         ));
     };
-    let config = config.clone();
+    let config = start.actor.clone();
     let node = first.rec.node;
     let mut last_step: Option<u64> = None;
     let mut stopped = false;
@@ -302,16 +359,17 @@ fn actor_trace(path: &Path, lines: Vec<Line>) -> Result<TraceFile, LoadError> {
                 usize::from(node)
             )));
         }
-        if stopped && !matches!(r.event, Event::Start { .. }) {
+        if stopped && !matches!(r.event, Event::Start(_)) {
             return Err(here("follows a stop record, but is not a start".into()));
         }
         match &r.event {
-            Event::Start {
-                format, actor: cfg, ..
-            } => {
-                if *format != FORMAT {
+            Event::Start(start) => {
+                let (format, cfg) = (&start.format, &start.actor);
+                if !FORMATS_READ.contains(format) {
                     return Err(here(format!(
-                        "has trace format {format}; this raftlab reads format {FORMAT}"
+                        "has trace format {format}; this raftlab reads formats {} to {}",
+                        FORMATS_READ.start(),
+                        FORMATS_READ.end()
                     )));
                 }
                 if *cfg != config {

@@ -6,7 +6,9 @@
 
 use super::load::{sends, EvKind, MsgKey, Run};
 use raft_model::trace::Event;
-use std::collections::{BTreeSet, HashMap};
+// Whole messages are hashed at every send and delivery: ahash, not SipHash.
+use ahash::AHashMap as HashMap;
+use std::collections::BTreeSet;
 
 /// A send: the file, the record, and the index of the command in its `out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +42,36 @@ pub struct Merged {
 /// or blocked on the message it delivers), so the merge costs O(log actors) per
 /// event, however many clients the run had.
 pub fn merge(run: &Run) -> Merged {
+    let total: usize = run.files.iter().map(|f| f.events.len()).sum();
+    let mut m = Merged {
+        order: Vec::with_capacity(total),
+        matched: Vec::with_capacity(total),
+        ..Merged::default()
+    };
+    m.out_of_time_order = merge_each(run, &mut |p| {
+        if p.cycle {
+            m.cycles.push(m.order.len());
+        }
+        m.order.push((p.file, p.event));
+        m.matched.push(p.matched);
+    });
+    m
+}
+
+/// An event as the merge places it (see [`Merged`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    pub file: usize,
+    pub event: usize,
+    pub matched: Option<SendRef>,
+    /// Placed while every actor's next event waited for a send still to come.
+    pub cycle: bool,
+}
+
+/// [`merge`], handing each event to `emit` as it is placed (so that a checker
+/// can judge the run while it is merged); returns the events placed before an
+/// earlier-timed one.
+pub fn merge_each(run: &Run, emit: &mut dyn FnMut(Placed)) -> usize {
     let mut heads = vec![0usize; run.files.len()];
     let mut sent: HashMap<MsgKey, Vec<SendRef>> = HashMap::new();
     // Sends not merged yet, per message.
@@ -52,11 +84,7 @@ pub fn merge(run: &Run) -> Merged {
         }
     }
     let total: usize = run.files.iter().map(|f| f.events.len()).sum();
-    let mut m = Merged {
-        order: Vec::with_capacity(total),
-        matched: Vec::with_capacity(total),
-        ..Merged::default()
-    };
+    let (mut placed, mut out_of_time_order) = (0usize, 0usize);
     let delivery_key = |f: usize, e: usize| delivery_key(run, f, e);
     // Every actor's next event by (time, file); the ready ones; the blocked
     // ones by the message they wait for.
@@ -69,7 +97,7 @@ pub fn merge(run: &Run) -> Merged {
         q.enqueue(run, f, 0, &sent, &to_come);
     }
 
-    while m.order.len() < total {
+    while placed < total {
         let Some(&earliest) = q.all.first() else {
             break;
         };
@@ -80,7 +108,7 @@ pub fn merge(run: &Run) -> Merged {
             None => (earliest.1, true),
         };
         if best.is_some_and(|b| b.0 > earliest.0) {
-            m.out_of_time_order += 1;
+            out_of_time_order += 1;
         }
         let e = heads[f];
         let time = run.files[f].events[e].time;
@@ -94,13 +122,14 @@ pub fn merge(run: &Run) -> Merged {
             }
         }
         heads[f] += 1;
-        let pos = m.order.len();
-        m.order.push((f, e));
+        placed += 1;
         let matched = delivery_key(f, e).and_then(|k| sent.get(&k).and_then(|v| v.last().copied()));
-        if cycle {
-            m.cycles.push(pos);
-        }
-        m.matched.push(matched);
+        emit(Placed {
+            file: f,
+            event: e,
+            matched,
+            cycle,
+        });
         if let EvKind::Record(r) = run.files[f].events[e].kind {
             let file = &run.files[f];
             for (cmd, dst, msg) in sends(&file.lines[r].rec) {
@@ -121,7 +150,7 @@ pub fn merge(run: &Run) -> Merged {
         }
         q.enqueue(run, f, heads[f], &sent, &to_come);
     }
-    m
+    out_of_time_order
 }
 
 /// The message an event delivers, if it is a delivery.

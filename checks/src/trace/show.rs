@@ -73,7 +73,7 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
                 let x = rec(f, r);
                 match &x.event {
                     Event::Flush => false,
-                    Event::Start { .. } | Event::Stop => true,
+                    Event::Start(_) | Event::Stop => true,
                     _ if opts.all => true,
                     Event::Deliver { msg, .. } => x.state.is_some() || !is_heartbeat(msg),
                     Event::Timeout { .. } => {
@@ -357,10 +357,17 @@ pub fn svg(run: &Run, merged: &Merged, opts: &ShowOptions) -> String {
             EvKind::Record(k) => rec(r.file, k),
         };
         match &rec.event {
-            Event::Start { storage, .. } if run.files[r.file].is_server() => {
-                let text = match storage {
+            Event::Start(start) if run.files[r.file].is_server() => {
+                let text = match &start.storage {
                     None => "start (fresh)".to_string(),
-                    Some(p) => format!("restart: term {}, log {}", p.current_term, p.log.len()),
+                    Some(p) => {
+                        let len = match (&p.log, &p.log_digest) {
+                            (Some(l), _) => l.len() as u64,
+                            (None, Some(d)) => d.last_index.saturating_sub(d.snapshot.index),
+                            (None, None) => 0,
+                        };
+                        format!("restart: term {}, log {len}", p.current_term)
+                    }
                 };
                 badge(&mut out, &mut layout, x, y, &text, "#e6f4e6", "#1a8a3a");
             }

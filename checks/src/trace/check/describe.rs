@@ -10,7 +10,7 @@ use raft_model::{Id, PersistentState, RaftState};
 /// What a record is, in a few words.
 pub fn describe(run: &Run, rec: &Record) -> String {
     match &rec.event {
-        Event::Start { storage, .. } => format!("start from {}", stored_text(storage)),
+        Event::Start(s) => format!("start from {}", stored_text(&s.storage)),
         Event::Deliver { src, msg } => format!("deliver from {}: {msg:?}", run.name_of(*src)),
         Event::Timeout { timer } => format!("timeout: {timer:?}"),
         Event::Flush => "flush".into(),
@@ -23,7 +23,8 @@ pub(super) fn storage_text(p: &Option<PersistentState>) -> String {
     storage_line(p.as_ref())
 }
 
-/// What a start record says it read: as [`storage_text`], the snapshot by digest.
+/// What a start record says it read: as [`storage_text`], the log and snapshot
+/// by digest where the record names them so.
 pub(super) fn stored_text(p: &Option<StoredState>) -> String {
     match p {
         None => storage_line(None),
@@ -31,19 +32,33 @@ pub(super) fn stored_text(p: &Option<StoredState>) -> String {
             let whole = PersistentState {
                 current_term: s.current_term,
                 voted_for: s.voted_for,
-                log: s.log.clone(),
+                log: s.log.clone().unwrap_or_default(),
                 snapshot: Default::default(),
             };
-            match &s.snapshot {
-                None => storage_line(Some(&whole)),
-                Some(d) => format!(
-                    "{}, snapshot {}",
-                    storage_line(Some(&whole)),
-                    d.get(..12).unwrap_or(d)
+            let mut text = match (&s.log, &s.log_digest) {
+                (None, Some(d)) => format!(
+                    "saved term {} voted {} log {}/{}..{}/{} {}",
+                    s.current_term,
+                    s.voted_for
+                        .map_or("-".to_string(), raft_model::name::server),
+                    d.snapshot.index,
+                    d.snapshot.term,
+                    d.last_index,
+                    d.last_term,
+                    short(&d.sha256)
                 ),
+                _ => storage_line(Some(&whole)),
+            };
+            if let Some(d) = &s.snapshot {
+                text += &format!(", snapshot {}", short(d));
             }
+            text
         }
     }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
 }
 
 /// Every server of a global state, and the terms that had two leaders.

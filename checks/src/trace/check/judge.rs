@@ -22,12 +22,14 @@
 //! `trace check` is run with the registry's functions in the tests too, and both
 //! must agree on every fixture and synthesized run (`tests/trace_scale.rs`).
 
+use super::positions::Positions;
 use crate::properties::{
     COMMITTED_ON_MAJORITY, COMMIT_MONOTONIC, ELECTION_SAFETY, LEADER_APPEND_ONLY,
     LEADER_COMPLETENESS, LOG_MATCHING, STATE_MACHINE_SAFETY, TERMS_MONOTONIC,
 };
 use raft_model::{majority, Entry, Log, LogIndex, Role, ServerSet, ServerState, Term};
-use std::collections::HashMap;
+// Entries are hashed to intern prefix ids: ahash, not SipHash.
+use ahash::AHashMap as HashMap;
 
 /// A live server's fields the invariants read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +55,10 @@ struct View {
     /// invariants see it.
     ids: Vec<u64>,
     terms: Vec<Term>,
+    /// The entry of each position (`None` below a snapshot the log did not
+    /// hold): a log set anew is compared with these, entry by entry, and only
+    /// where it differs interned again.
+    entries: Vec<Option<Entry>>,
     live: Option<Live>,
     /// Committed positions of this (live) server held by fewer than a majority.
     under: u64,
@@ -62,12 +68,10 @@ pub(super) struct Judge {
     majority: usize,
     intern: HashMap<(u64, Entry), u64>,
     views: Vec<View>,
-    /// (position, term) -> prefix id -> holders.
-    ids_at: HashMap<(usize, Term), HashMap<u64, u32>>,
+    /// (position, term) -> holders, and prefix ids -> holders.
+    positions: Positions,
     /// (position, term) held under two ids or more.
     conflicts: usize,
-    /// (position, term) -> holders.
-    holders: HashMap<(usize, Term), u32>,
     // The history.
     leaders: HashMap<Term, ServerSet>,
     two_leaders: Vec<Term>,
@@ -89,9 +93,8 @@ impl Judge {
             majority: majority(servers),
             intern: HashMap::new(),
             views: (0..servers).map(|_| View::default()).collect(),
-            ids_at: HashMap::new(),
+            positions: Positions::default(),
             conflicts: 0,
-            holders: HashMap::new(),
             leaders: HashMap::new(),
             two_leaders: Vec::new(),
             applied: Vec::new(),
@@ -109,7 +112,7 @@ impl Judge {
     }
 
     fn under(&self, k: usize, t: Term) -> bool {
-        (self.holders.get(&(k, t)).copied().unwrap_or(0) as usize) < self.majority
+        (self.positions.holders(k, t) as usize) < self.majority
     }
 
     /// Servers other than `s` that are live and have committed position `k`,
@@ -136,28 +139,12 @@ impl Judge {
         }
         self.views[s].ids.pop();
         self.views[s].terms.pop();
-        if let Some(m) = self.ids_at.get_mut(&(k, t)) {
-            let before = m.len();
-            if let Some(c) = m.get_mut(&id) {
-                *c -= 1;
-                if *c == 0 {
-                    m.remove(&id);
-                }
-            }
-            if before >= 2 && m.len() < 2 {
-                self.conflicts -= 1;
-            }
-            if m.is_empty() {
-                self.ids_at.remove(&(k, t));
-            }
+        self.views[s].entries.pop();
+        let (now, resolved) = self.positions.remove(k, t, id);
+        if resolved {
+            self.conflicts -= 1;
         }
-        let h = self.holders.entry((k, t)).or_insert(0);
-        *h -= 1;
-        let now = *h as usize;
-        if now == 0 {
-            self.holders.remove(&(k, t));
-        }
-        if now + 1 == self.majority {
+        if now as usize + 1 == self.majority {
             for j in self.committed_holders(s, k, t) {
                 self.views[j].under += 1;
             }
@@ -167,27 +154,23 @@ impl Judge {
     fn push_position(&mut self, s: usize, e: &Entry) {
         let prev = self.views[s].ids.last().copied().unwrap_or(0);
         let id = self.id_of(prev, e);
-        self.push_id(s, id, e.term);
+        self.push_id(s, id, e.term, Some(e.clone()));
     }
 
-    fn push_id(&mut self, s: usize, id: u64, t: Term) {
+    fn push_id(&mut self, s: usize, id: u64, t: Term, e: Option<Entry>) {
         let k = self.views[s].ids.len();
-        let m = self.ids_at.entry((k, t)).or_default();
-        let before = m.len();
-        *m.entry(id).or_insert(0) += 1;
-        if before == 1 && m.len() == 2 {
+        let (now, conflict) = self.positions.add(k, t, id);
+        if conflict {
             self.conflicts += 1;
         }
-        let h = self.holders.entry((k, t)).or_insert(0);
-        *h += 1;
-        let now = *h as usize;
-        if now == self.majority {
+        if now as usize == self.majority {
             for j in self.committed_holders(s, k, t) {
                 self.views[j].under -= 1;
             }
         }
         self.views[s].ids.push(id);
         self.views[s].terms.push(t);
+        self.views[s].entries.push(e);
         if self.own_committed(s, k) && self.under(k, t) {
             self.views[s].under += 1;
         }
@@ -220,16 +203,22 @@ impl Judge {
         let mut keep = snap;
         let mut prev = self.id_through(s, snap);
         for (k, e) in log.iter().enumerate() {
-            match (
-                self.views[s].ids.get(snap + k),
-                self.intern.get(&(prev, e.clone())),
-            ) {
-                (Some(a), Some(b)) if a == b => {
-                    prev = *a;
-                    keep = snap + k + 1;
+            let v = &self.views[s];
+            let Some(&id) = v.ids.get(snap + k) else {
+                break;
+            };
+            // The same entry after the same prefix has the same id: no lookup.
+            let same = match v.entries.get(snap + k) {
+                Some(Some(x)) => {
+                    x == e && v.ids.get((snap + k).wrapping_sub(1)).copied().unwrap_or(0) == prev
                 }
-                _ => break,
+                _ => self.intern.get(&(prev, e.clone())) == Some(&id),
+            };
+            if !same {
+                break;
             }
+            prev = id;
+            keep = snap + k + 1;
         }
         self.replace_from(s, keep, log.iter_from(keep as LogIndex + 1));
     }
@@ -256,12 +245,12 @@ impl Judge {
         }
         for k in lo..snap {
             match self.applied.get(k).copied() {
-                Some((id, t)) => self.push_id(s, id, t),
+                Some((id, t)) => self.push_id(s, id, t, None),
                 None => {
                     self.applied_different = true;
                     let id = self.next_unknown;
                     self.next_unknown += 1;
-                    self.push_id(s, id, snap_term);
+                    self.push_id(s, id, snap_term, None);
                 }
             }
         }
@@ -269,6 +258,12 @@ impl Judge {
 
     /// Server `s` is up with these fields, or down.
     pub fn set_live(&mut self, s: usize, live: Option<Live>) {
+        if live.is_none() {
+            // A server that is down has no committed positions to count.
+            self.views[s].live = None;
+            self.views[s].under = 0;
+            return;
+        }
         let old = self.views[s].live;
         let (c1, c2) = (old.map_or(0, |l| l.commit), live.map_or(0, |l| l.commit));
         let len = self.views[s].terms.len();

@@ -30,15 +30,18 @@ mod invariants;
 mod judge;
 mod lin_search;
 mod linearizability;
+mod positions;
 mod replay;
 pub mod report;
 mod restart;
 mod server_step;
+mod stream;
 
 pub use describe::{describe, diff_states};
 pub use lin_search::{search as lin_search, KeyOp, Verdict as LinVerdict};
 pub use linearizability::LIN_BUDGET;
 pub use report::*;
+pub use stream::check_streamed;
 
 use crate::model::{ClientProgress, History};
 use crate::properties::{server_invariants, ServerInvariant, LINEARIZABILITY};
@@ -47,7 +50,9 @@ use crate::trace::merge::{merge, Merged};
 use linearizability::LinEvent;
 use raft_model::trace::Event;
 use raft_model::{Id, Input, Msg, PersistentState, RaftActor, RaftState, Timer};
-use std::collections::{BTreeSet, HashMap};
+// Whole messages are hashed at every send and delivery: ahash, not SipHash.
+use ahash::AHashMap as HashMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,6 +86,8 @@ struct Replay {
     /// The last save holds the log the actor's state has (every step that
     /// changes the log saves it; cleared by one that does not).
     saved_log_current: bool,
+    /// Digests the logs a restart may have read (see `restart`).
+    chain: raft_model::trace::LogChain,
 }
 
 /// How `trace check` judges a run.
@@ -178,6 +185,7 @@ impl<'r> Checker<'r> {
                 progress: ClientProgress::default(),
                 shadow: None,
                 saved_log_current: true,
+                chain: Default::default(),
             })
             .collect();
         let server_files = (0..run.servers)
@@ -249,45 +257,52 @@ impl<'r> Checker<'r> {
         let cycles: BTreeSet<usize> = merged.cycles.iter().copied().collect();
         let total = merged.order.len();
         for (pos, &(f, e)) in merged.order.iter().enumerate() {
-            self.position = pos;
             if pos % 4096 == 0 {
                 if let Some(p) = progress.as_mut() {
                     p(pos, total);
                 }
             }
-            match self.run.files[f].events[e].kind {
-                EvKind::Crash => {
-                    // The record before the crash locates it.
-                    let r = match e.checked_sub(1).map(|p| self.run.files[f].events[p].kind) {
-                        Some(EvKind::Record(r)) => r,
-                        _ => 0,
-                    };
+            self.place(pos, f, e, cycles.contains(&pos));
+        }
+        self.order_note(merged.out_of_time_order);
+    }
+
+    /// Judges event `e` of file `f`, placed at `pos` of the global order
+    /// (`cycle`: placed while every actor waited for a send still to come).
+    fn place(&mut self, pos: usize, f: usize, e: usize, cycle: bool) {
+        self.position = pos;
+        match self.run.files[f].events[e].kind {
+            EvKind::Crash => {
+                // The record before the crash locates it.
+                let r = match e.checked_sub(1).map(|p| self.run.files[f].events[p].kind) {
+                    Some(EvKind::Record(r)) => r,
+                    _ => 0,
+                };
+                self.pass(GLOBAL_ORDER);
+                self.crash(f, r);
+            }
+            EvKind::Record(r) => {
+                if cycle {
+                    self.fail(
+                        GLOBAL_ORDER,
+                        f,
+                        r,
+                        "an order of the records with a send of this message before it".into(),
+                        "none: every actor's next record waits for a message still to be sent \
+                         (a cycle)"
+                            .into(),
+                    );
+                } else {
                     self.pass(GLOBAL_ORDER);
-                    self.crash(f, r);
                 }
-                EvKind::Record(r) => {
-                    if cycles.contains(&pos) {
-                        self.fail(
-                            GLOBAL_ORDER,
-                            f,
-                            r,
-                            "an order of the records with a send of this message before it".into(),
-                            "none: every actor's next record waits for a message still to be \
-                             sent (a cycle)"
-                                .into(),
-                        );
-                    } else {
-                        self.pass(GLOBAL_ORDER);
-                    }
-                    self.record(f, r);
-                }
+                self.record(f, r);
             }
         }
-        self.rule(GLOBAL_ORDER).note = if merged.out_of_time_order > 0 {
-            format!(
-                "{} events placed before earlier-timed ones",
-                merged.out_of_time_order
-            )
+    }
+
+    fn order_note(&mut self, out_of_time_order: usize) {
+        self.rule(GLOBAL_ORDER).note = if out_of_time_order > 0 {
+            format!("{out_of_time_order} events placed before earlier-timed ones")
         } else {
             "the real-time order".into()
         };
@@ -324,7 +339,7 @@ impl<'r> Checker<'r> {
         let run = self.run;
         let rec = &run.files[f].lines[r].rec;
         match &rec.event {
-            Event::Start { storage, .. } => self.start(f, r, storage),
+            Event::Start(s) => self.start(f, r, &s.storage),
             Event::Deliver { src, msg } => {
                 self.delivery(f, r, *src, msg);
                 let (src, msg) = (*src, msg.clone());

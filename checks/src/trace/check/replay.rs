@@ -58,7 +58,7 @@ impl<'r> Checker<'r> {
     ) {
         let run = self.run;
         let rec = &run.files[f].lines[r].rec;
-        let is_start = matches!(rec.event, Event::Start { .. });
+        let is_start = matches!(rec.event, Event::Start(_));
         // A start's state is recorded as a change from what its storage gives.
         let base = if is_start {
             history_before.as_ref()
@@ -274,7 +274,7 @@ fn recorded_state(
             .apply(base)
             .map_err(|e| e.to_string())
             .and_then(|s| well_formed(&s, servers).map(|_| Some(s))),
-        None if matches!(rec.event, Event::Start { .. }) => {
+        None if matches!(rec.event, Event::Start(_)) => {
             Err("a start record without a state".to_string())
         }
         None => Ok(None),

@@ -1,9 +1,9 @@
 //! The restart rule: a start reads the storage last made durable before the
 //! crash (or the save under way when it struck); a first start reads none.
 //!
-//! A start record names its snapshot by digest (`raft_model::trace_snapshot`): the
-//! storage it read is the allowed save whose term, vote, log and snapshot digest
-//! it records, and the start is replayed from that save.
+//! A start record names its log and snapshot by digest (`raft_model::trace_snapshot`):
+//! the storage it read is the allowed save whose term, vote and digests it records,
+//! and the start is replayed from that save.
 
 use super::describe::{storage_text, stored_text};
 use super::replay::replay;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 impl<'r> Checker<'r> {
     pub(super) fn start(&mut self, f: usize, r: usize, recorded: &'r Option<StoredState>) {
-        let a = &self.actors[f];
+        let a = &mut self.actors[f];
         let allowed: Vec<Option<Arc<PersistentState>>> = if !a.started {
             vec![None]
         } else if a.clean || !a.pending {
@@ -26,23 +26,43 @@ impl<'r> Checker<'r> {
             vec![a.durable.clone(), a.last_saved.clone()]
         };
         let restart = a.started;
-        let found = match recorded {
+        // The allowed save the record names, itself (so that it is compared by
+        // pointer below, not entry by entry), or a format 1 record's own storage.
+        let chain = &mut a.chain;
+        let found: Option<Option<Arc<PersistentState>>> = match recorded {
             None => Some(None),
-            Some(st) => st.resolve(allowed.iter().flatten().map(|p| &**p)).map(Some),
+            Some(st) => match st.whole() {
+                Some(p) => Some(Some(Arc::new(p))),
+                None => allowed
+                    .iter()
+                    .flatten()
+                    .find(|c| st.names(c, chain))
+                    .map(|c| Some(c.clone())),
+            },
         };
         let storage: Option<PersistentState> = match &found {
-            Some(p) => p.clone(),
+            Some(p) => p.as_deref().cloned(),
             // Not a storage it may read: replay it with what the record holds (its
-            // snapshot data, if any, is unknown and taken as empty).
+            // snapshot data, if any, is unknown and taken as empty, and a log named
+            // by digest as the durable one: the replay goes on, the rule has failed).
             None => recorded.as_ref().map(|st| PersistentState {
                 current_term: st.current_term,
                 voted_for: st.voted_for,
-                log: st.log.clone(),
+                log: st.log.clone().unwrap_or_else(|| {
+                    allowed
+                        .first()
+                        .and_then(|p| p.as_ref())
+                        .map(|p| p.log.clone())
+                        .unwrap_or_default()
+                }),
                 snapshot: Default::default(),
             }),
         };
         let storage = &storage;
-        let read = storage.clone().map(Arc::new);
+        let read = match &found {
+            Some(p) => p.clone(),
+            None => storage.clone().map(Arc::new),
+        };
         if found.is_some() && allowed.contains(&read) {
             self.pass(RESTART);
         } else {

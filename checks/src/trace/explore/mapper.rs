@@ -9,14 +9,14 @@ use crate::model::{Action, RaftModel, State};
 use crate::trace::check::{describe, diff_states};
 use crate::trace::load::{is_step, EvKind, Run, TraceFile};
 use crate::trace::merge::Merged;
-use raft_model::trace::{Event, StoredState};
+use raft_model::trace::{Event, LogChain};
 use raft_model::{RaftState, ServerState};
 use stateright::Model;
 
 /// Does file `f` start again after its event `k`?
 pub(super) fn starts_later(f: &TraceFile, k: usize) -> bool {
     f.events[k + 1..].iter().any(|ev| match ev.kind {
-        EvKind::Record(r) => matches!(f.lines[r].rec.event, Event::Start { .. }),
+        EvKind::Record(r) => matches!(f.lines[r].rec.event, Event::Start(_)),
         EvKind::Crash => false,
     })
 }
@@ -70,21 +70,28 @@ impl Mapper<'_> {
             };
             let rec = &file.lines[r].rec;
             match &rec.event {
-                Event::Start { .. } if !self.started[f] => {
+                Event::Start(_) if !self.started[f] => {
                     // The model started it in its initial state, and it has not moved
                     // since (this is its first record): compared below.
                     self.started[f] = true;
                     self.summary.starts += 1;
                 }
-                Event::Start { storage, .. } => {
+                Event::Start(start) => {
+                    let storage = &start.storage;
                     if !file.is_server() {
                         self.leave_out(merged, pos, client_restart());
                         return Ok(());
                     }
                     let i = usize::from(id);
                     let saved = self.state.storage(i).cloned();
-                    let saved = saved.map(|p| StoredState::of(&self.ids.to_real(&p)));
-                    if saved != *storage {
+                    let saved = saved.map(|p| self.ids.to_real(&p));
+                    let chain = &mut LogChain::default();
+                    let same = match (&saved, storage) {
+                        (None, None) => true,
+                        (Some(p), Some(st)) => st.names(p, chain),
+                        _ => false,
+                    };
+                    if !same {
                         self.leave_out(
                             merged,
                             pos,
@@ -200,7 +207,7 @@ impl Mapper<'_> {
         // (the model's storage: the restart was taken only if they agree).
         let file = &self.run.files[f];
         let from_storage = match rec.event {
-            Event::Start { .. } if file.is_server() => {
+            Event::Start(_) if file.is_server() => {
                 let i = usize::from(file.node);
                 let stored = self.state.storage(i).map(|p| self.ids.to_real(p));
                 Some(RaftState::Server(ServerState::from_storage(
@@ -210,7 +217,7 @@ impl Mapper<'_> {
             _ => None,
         };
         let base = match rec.event {
-            Event::Start { .. } => from_storage.as_ref(),
+            Event::Start(_) => from_storage.as_ref(),
             _ => self.recorded[f].as_ref(),
         };
         match delta.apply(base) {

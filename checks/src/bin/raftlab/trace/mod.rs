@@ -111,7 +111,6 @@ pub fn check_and_print(dir: &std::path::Path, json: bool, whole_states: bool, qu
             return 2;
         }
     };
-    let merged = raft_checks::trace::merge::merge(&run);
     let opts = trace_check::CheckOptions {
         full_judge: whole_states,
     };
@@ -127,7 +126,8 @@ pub fn check_and_print(dir: &std::path::Path, json: bool, whole_states: bool, qu
             );
         }
     };
-    let report = trace_check::check_with(&run, &merged, opts, Some(&mut progress));
+    // Merged while it is checked, on two threads.
+    let report = trace_check::check_streamed(&run, opts, Some(&mut progress));
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => print_out(&s),
