@@ -43,7 +43,12 @@ fn both(dir: &Path) -> (Report, Report) {
         }),
     );
     assert_eq!(events, merged.order.len(), "progress counts every event");
-    assert_eq!(comparable(&streamed), comparable(&fast), "{}", dir.display());
+    assert_eq!(
+        comparable(&streamed),
+        comparable(&fast),
+        "{}",
+        dir.display()
+    );
     (fast, full)
 }
 
