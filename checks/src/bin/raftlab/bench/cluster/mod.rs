@@ -4,18 +4,15 @@
 
 use clap::Args;
 use raft_impl::client::{self, Completed};
-use raft_impl::link::{leader_of, Link};
+use raft_impl::link::Link;
 use raft_impl::local::{free_base_port, LocalCluster};
 use raft_impl::trace::ClientTrace;
 use raft_impl::wire::NodeStatus;
-use raft_model::{Op, Role};
+use raft_model::Op;
 use serde::Serialize;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tabled::settings::Style;
-use tabled::{Table, Tabled};
 
 /// Benchmark local clusters: committed writes per second and latency
 /// percentiles after a given number of writes, the data directories' size, how
@@ -400,182 +397,8 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Kills a follower, starts it again, and times it until it answers and until it
-/// has caught up with the leader.
-fn restart_follower(cluster: &mut Cluster, leader: usize) -> Result<(Duration, Duration), String> {
-    let n = cluster.nodes.addrs.len();
-    if n < 2 {
-        return Ok((Duration::ZERO, Duration::ZERO));
-    }
-    let f = (leader + 1) % n;
+mod faults;
+mod tables;
 
-    cluster.nodes.procs[f].kill9();
-    let t0 = Instant::now();
-    cluster.nodes.procs[f]
-        .start()
-        .map_err(|e| format!("cannot restart S{}: {e}", f + 1))?;
-    let deadline = t0 + Duration::from_secs(30);
-    let mut answered = None;
-    loop {
-        if let Some(s) = status_of(&cluster.nodes.link, f) {
-            let answers = *answered.get_or_insert(t0.elapsed());
-            let l = status_of(&cluster.nodes.link, leader);
-            let caught_up = l.is_some_and(|l| {
-                s.role == Role::Follower
-                    && s.log_len == l.log_len
-                    && s.commit_index == l.commit_index
-            });
-            if caught_up {
-                return Ok((answers, t0.elapsed()));
-            }
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "the restarted S{} did not catch up within 30 s",
-                f + 1
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-fn failover(cluster: &mut Cluster, args: &BenchClusterArgs) -> Result<FailoverReport, String> {
-    let n = args.nodes;
-    let mut elected = Vec::new();
-    let mut writable = Vec::new();
-    for k in 0..args.kills {
-        let (leader, term) = cluster.nodes.settle(Duration::from_secs(20))?;
-        let t0 = Instant::now();
-        cluster.nodes.procs[leader].kill9();
-        let link = cluster.nodes.link.clone();
-        let trace = cluster.trace.clone();
-        let ops = puts(&format!("failover-{k}"), 1, cluster.keys);
-        let writer = std::thread::spawn(move || {
-            let r = client::run_ops_traced(&link, ops, Duration::from_secs(20), trace.as_deref());
-            (r, t0.elapsed())
-        });
-        let live: Vec<SocketAddr> = (0..n)
-            .filter(|i| *i != leader)
-            .map(|i| cluster.nodes.addrs[i])
-            .collect();
-        let live = Link::new(
-            live,
-            cluster.nodes.link.cluster,
-            cluster.nodes.link.secret.clone(),
-        );
-        let deadline = t0 + Duration::from_secs(20);
-        loop {
-            let st = live
-                .status_all(Duration::from_millis(100))
-                .unwrap_or_default();
-            if leader_of(&st).is_some_and(|(_, t)| t > term) {
-                elected.push(t0.elapsed());
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("kill {}: no new leader within 20 s", k + 1));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let (r, took) = writer
-            .join()
-            .map_err(|_| "the writer thread panicked".to_string())?;
-        r.map_err(|e| format!("kill {}: write after fail-over: {e}", k + 1))?;
-        writable.push(took);
-        cluster.nodes.procs[leader]
-            .start()
-            .map_err(|e| format!("cannot restart {}: {e}", cluster.nodes.procs[leader].name()))?;
-        eprint!("\rkill {}/{}", k + 1, args.kills);
-    }
-    eprintln!();
-    elected.sort();
-    writable.sort();
-    Ok(FailoverReport {
-        kills: elected.len(),
-        elected_median_ms: ms(quantile(&elected, 0.5)),
-        elected_worst_ms: ms(elected.last().copied().unwrap_or_default()),
-        writable_median_ms: ms(quantile(&writable, 0.5)),
-        writable_worst_ms: ms(writable.last().copied().unwrap_or_default()),
-    })
-}
-
-#[derive(Tabled)]
-struct ThroughputRow {
-    clients: usize,
-    #[tabled(rename = "writes before")]
-    before: usize,
-    writes: usize,
-    seconds: String,
-    #[tabled(rename = "writes/s")]
-    rate: String,
-    #[tabled(rename = "p50 ms")]
-    p50: String,
-    #[tabled(rename = "p99 ms")]
-    p99: String,
-    #[tabled(rename = "max ms")]
-    max: String,
-    #[tabled(rename = "node CPU ms / 1000 writes")]
-    cpu: String,
-    #[tabled(rename = "data dir (largest)")]
-    data: String,
-    #[tabled(rename = "restart: answers / caught up ms")]
-    restart: String,
-}
-
-#[derive(Tabled)]
-struct FailoverRow {
-    measure: &'static str,
-    kills: usize,
-    #[tabled(rename = "median ms")]
-    median: String,
-    #[tabled(rename = "worst ms")]
-    worst: String,
-}
-
-fn print_tables(r: &Report) {
-    let rows: Vec<ThroughputRow> = r
-        .runs
-        .iter()
-        .map(|x| ThroughputRow {
-            clients: x.clients,
-            before: x.writes_before,
-            writes: x.writes,
-            seconds: format!("{:.2}", x.seconds),
-            rate: format!("{:.0}", x.writes_per_s),
-            p50: format!("{:.1}", x.p50_ms),
-            p99: format!("{:.1}", x.p99_ms),
-            max: format!("{:.1}", x.max_ms),
-            cpu: x
-                .node_cpu_ms_per_1000_writes
-                .map_or("-".into(), |c| format!("{c:.0}")),
-            data: format!(
-                "{:.2} MB ({} entries)",
-                x.data_dir_bytes.iter().max().copied().unwrap_or(0) as f64 / 1e6,
-                x.log_entries
-            ),
-            restart: format!(
-                "{:.0} / {:.0}",
-                x.restart_answers_ms, x.restart_caught_up_ms
-            ),
-        })
-        .collect();
-    println!("\nCommitted writes (each answered by the leader once committed and applied), measured after the writes before them");
-    println!("{}", Table::new(rows).with(Style::sharp()));
-    let Some(f) = &r.failover else { return };
-    let rows = vec![
-        FailoverRow {
-            measure: "kill -9 leader -> new leader elected",
-            kills: f.kills,
-            median: format!("{:.1}", f.elected_median_ms),
-            worst: format!("{:.1}", f.elected_worst_ms),
-        },
-        FailoverRow {
-            measure: "kill -9 leader -> a new write committed",
-            kills: f.kills,
-            median: format!("{:.1}", f.writable_median_ms),
-            worst: format!("{:.1}", f.writable_worst_ms),
-        },
-    ];
-    println!("\nLeader fail-over (the killed node is restarted and caught up between kills)");
-    println!("{}", Table::new(rows).with(Style::sharp()));
-}
+use faults::{failover, restart_follower};
+use tables::print_tables;
