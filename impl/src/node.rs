@@ -28,14 +28,13 @@ use crate::wire::{
     MAX_APPEND_BYTES, MAX_DATAGRAM, MAX_ENTRIES_PER_APPEND, MAX_OP_BYTES,
 };
 use raft_model::{
-    Id, Input, Msg, PersistentState, RaftActor, RaftState, Refusal, Role, ServerConfig, Timer,
+    Id, Input, Msg, PersistentState, RaftActor, RaftState, Refusal, Role, ServerConfig,
 };
 use stateright::actor::{Actor, Command, Out};
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -82,62 +81,11 @@ pub fn server_config(servers: usize, snapshot_interval: u64) -> ServerConfig {
 /// InstallSnapshot.
 pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 10_000;
 
-/// A uniformly random duration in `range`, drawn afresh each time (the lecture's
-/// randomised timeouts; a constant range gives its one value).
-pub fn random_in(range: &Range<Duration>) -> Duration {
-    if range.end <= range.start {
-        return range.start;
-    }
-    let span = (range.end - range.start).as_nanos().min(u64::MAX as u128) as u64;
-    range.start + Duration::from_nanos(fastrand::u64(0..span))
-}
-
-const TIMERS: [Timer; 4] = [
-    Timer::Election,
-    Timer::Heartbeat,
-    Timer::ClientRetry,
-    Timer::Snapshot,
-];
-
-fn timer_slot(t: Timer) -> usize {
-    match t {
-        Timer::Election => 0,
-        Timer::Heartbeat => 1,
-        Timer::ClientRetry => 2,
-        Timer::Snapshot => 3,
-    }
-}
-
 /// Clients whose address is remembered, at most; the least recently heard are forgotten.
 const MAX_CLIENTS: usize = 65_536;
 
 /// Datagrams handled per batch before the batch's saves and sends are flushed.
 const MAX_BATCH: usize = 64;
-
-/// A datagram held back by fault injection.
-struct Delayed {
-    due: Instant,
-    addr: SocketAddr,
-    bytes: Vec<u8>,
-}
-
-impl PartialEq for Delayed {
-    fn eq(&self, other: &Self) -> bool {
-        self.due == other.due
-    }
-}
-impl Eq for Delayed {}
-impl PartialOrd for Delayed {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Delayed {
-    // Reversed: `BinaryHeap` is a max-heap, the earliest due must come out first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.due.cmp(&self.due)
-    }
-}
 
 /// One running server.
 pub struct Node {
@@ -506,6 +454,10 @@ pub fn nonce() -> u64 {
 mod door;
 mod error;
 mod outbox;
+mod timing;
+
+pub use timing::random_in;
+use timing::{timer_slot, Delayed, TIMERS};
 
 pub use error::NodeError;
 
