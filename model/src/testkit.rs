@@ -2,7 +2,7 @@
 //! delivery, a crash) is chosen by the caller, and runs the real handlers.
 
 use crate::actor::{Input, RaftActor, RaftState};
-use crate::msg::{ClientRequest, Msg, Op, Timer};
+use crate::msg::{ClientRequest, Entry, Msg, Op, Term, Timer};
 use crate::server::{PersistentState, ServerConfig, ServerState};
 use stateright::actor::{Actor, Command, Id, Out};
 
@@ -130,4 +130,18 @@ pub fn append_request(seq: u64, value: &str) -> Msg {
             value: value.into(),
         },
     })
+}
+
+/// A log entry for tests: a put by one fixed client, told apart by its term and
+/// sequence number (entries with the same two are equal).
+pub fn put_entry(term: Term, seq: u64) -> Entry {
+    Entry {
+        term,
+        client: Id::from(1usize << 63),
+        seq,
+        op: Op::Put {
+            key: "k".into(),
+            value: format!("{term}/{seq}").into(),
+        },
+    }
 }

@@ -63,19 +63,8 @@ mod tests {
     use super::super::recover::Replay;
     use super::*;
     use proptest::prelude::*;
-    use raft_model::{Entry, Id, Log, Op};
-
-    fn entry(term: u64, seq: u64) -> Entry {
-        Entry {
-            term,
-            client: Id::from(1usize << 63),
-            seq,
-            op: Op::Put {
-                key: "k".into(),
-                value: format!("{term}/{seq}").into(),
-            },
-        }
-    }
+    use raft_model::testkit::put_entry as entry;
+    use raft_model::{Id, Log};
 
     /// A log by its terms; entries with the same index and term are equal, as Log
     /// Matching guarantees of real logs.

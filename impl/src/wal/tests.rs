@@ -6,20 +6,9 @@ use super::record::read_frame;
 use super::segment::SEGMENT_HEADER;
 use super::*;
 use proptest::prelude::*;
-use raft_model::{Id, Op, PersistentState};
+use raft_model::testkit::put_entry as entry;
+use raft_model::{Id, PersistentState};
 use std::path::Path;
-
-fn entry(term: u64, seq: u64) -> Entry {
-    Entry {
-        term,
-        client: Id::from(1usize << 63 | 5),
-        seq,
-        op: Op::Put {
-            key: format!("key-{seq}").into(),
-            value: "value".into(),
-        },
-    }
-}
 
 fn state(term: u64, voted: Option<usize>, terms: &[u64]) -> PersistentState {
     PersistentState {

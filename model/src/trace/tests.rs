@@ -4,20 +4,8 @@ use super::*;
 use crate::actor::RaftState;
 use crate::kv::KvStore;
 use crate::log::Log;
-use crate::msg::{Entry, Text};
-use crate::testkit::Cluster;
-
-fn entry(term: Term, seq: u64) -> Entry {
-    Entry {
-        term,
-        client: Id::from(1usize << 63 | 7),
-        seq,
-        op: Op::Put {
-            key: format!("k{seq}").into(),
-            value: "v".into(),
-        },
-    }
-}
+use crate::msg::Text;
+use crate::testkit::{put_entry as entry, Cluster};
 
 #[test]
 fn log_delta_round_trips_and_refuses_to_keep_what_is_not_there() {
