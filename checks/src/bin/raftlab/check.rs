@@ -52,17 +52,7 @@ pub fn main(args: &CheckArgs) -> i32 {
         print_header(&bounds, &opts);
     }
     let report = checker::check(&bounds, &opts);
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: could not encode the report as JSON: {e}"),
-        }
-    } else {
-        print_report(&report, &args.explorer_addr);
-        if args.coverage {
-            print_coverage(&report);
-        }
-    }
+    print_outcome(&report, args);
     report.exit_code()
 }
 
@@ -70,7 +60,7 @@ fn print_header(b: &Bounds, o: &RunOptions) {
     println!("raftlab check: Raft model");
     println!("  bounds:   {}", describe(b));
     println!(
-        "  checker:  {} with {} thread(s), symmetry {}{}{}",
+        "  checker:  {} with {} thread(s), symmetry {}{}",
         o.strategy,
         o.threads,
         if o.symmetry && o.strategy != Strategy::Bfs {
@@ -78,14 +68,33 @@ fn print_header(b: &Bounds, o: &RunOptions) {
         } else {
             "off"
         },
-        o.max_depth
-            .map_or(String::new(), |d| format!(", max depth {d}")),
-        o.timeout.map_or(String::new(), |t| format!(
-            ", timeout {:.0} s",
-            t.as_secs_f64()
-        )),
+        limits(o),
     );
     println!();
+}
+
+/// The report, as JSON or as tables (with the coverage if asked for).
+pub fn print_outcome(report: &Report, args: &CheckArgs) {
+    if args.json {
+        match serde_json::to_string_pretty(report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: could not encode the report as JSON: {e}"),
+        }
+    } else {
+        print_report(report, &args.explorer_addr);
+        if args.coverage {
+            print_coverage(report);
+        }
+    }
+}
+
+/// The header's note of the limits that make a run not exhaustive, if any are set.
+pub fn limits(o: &RunOptions) -> String {
+    let depth = o.max_depth.map(|d| format!(", max depth {d}"));
+    let time = o
+        .timeout
+        .map(|t| format!(", timeout {:.0} s", t.as_secs_f64()));
+    format!("{}{}", depth.unwrap_or_default(), time.unwrap_or_default())
 }
 
 #[derive(Tabled)]

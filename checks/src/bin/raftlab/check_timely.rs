@@ -2,7 +2,7 @@
 //! threads here, on `--processes P` local processes, or on the machines of a
 //! `--hostfile` (each started with its own `--process I`).
 
-use crate::check::{print_coverage, print_report, CheckArgs};
+use crate::check::CheckArgs;
 use crate::{parse_duration, usage_error};
 use clap::Args;
 use raft_checks::bounds::{describe, Bounds};
@@ -97,16 +97,8 @@ pub fn main(args: &CheckArgs, bounds: &Bounds, opts: &RunOptions) -> i32 {
     }
     match result {
         Ok(Some(report)) => {
-            if args.json {
-                match serde_json::to_string_pretty(&report) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => eprintln!("error: could not encode the report as JSON: {e}"),
-                }
-            } else {
-                print_report(&report, &args.explorer_addr);
-                if args.coverage {
-                    print_coverage(&report);
-                }
+            crate::check::print_outcome(&report, args);
+            if !args.json {
                 print_processes(&report);
             }
             report.exit_code()
@@ -205,16 +197,11 @@ fn print_header(b: &Bounds, o: &RunOptions, s: &Spread, spawned: bool) {
     println!("raftlab check: Raft model");
     println!("  bounds:   {}", describe(b));
     println!(
-        "  checker:  timely, breadth-first, {processes} process(es){} x {} worker(s), symmetry {}{}{}",
+        "  checker:  timely, breadth-first, {processes} process(es){} x {} worker(s), symmetry {}{}",
         if spawned { " on this machine" } else { "" },
         s.workers,
         if o.symmetry { "on" } else { "off" },
-        o.max_depth
-            .map_or(String::new(), |d| format!(", max depth {d}")),
-        o.timeout.map_or(String::new(), |t| format!(
-            ", timeout {:.0} s",
-            t.as_secs_f64()
-        )),
+        crate::check::limits(o),
     );
     println!();
 }
