@@ -3,7 +3,7 @@
 use super::counterexample::{explorer_path, minimize, replay, rows};
 use super::coverage::Coverage;
 use super::report::{Found, PropertyResult, Report, Status};
-use super::shortest::Target;
+use super::shortest::{Search, Target};
 use crate::bounds::Bounds;
 use crate::model::{representative_for, Action, RaftModel, State};
 use crate::properties;
@@ -269,7 +269,12 @@ fn shorten(
                 holds: p.condition,
             })
             .collect();
-        shortest = super::shortest::shortest(model, &targets, opts.symmetry, within).paths;
+        let search = Search {
+            symmetry: opts.symmetry,
+            within,
+            progress: opts.progress.is_some(),
+        };
+        shortest = super::shortest::shortest(model, &targets, search).paths;
     }
     for r in results.iter_mut().filter(|r| r.status == Status::Violated) {
         if let Some(actions) = shortest.remove(r.name) {

@@ -31,17 +31,28 @@ pub struct Found {
     pub timed_out: bool,
 }
 
+/// How to search.
+#[derive(Clone, Copy, Debug)]
+pub struct Search {
+    /// Visit one state per class of rotations of the servers.
+    pub symmetry: bool,
+    /// Give up after this long.
+    pub within: Duration,
+    /// Progress lines on stderr.
+    pub progress: bool,
+}
+
 /// Where a state came from: its parent's key and the index, among the parent's
 /// actions, of the action that led here.
 type Parent = Option<(u64, usize)>;
 
-/// Searches `model` breadth-first for the targets, for at most `within`.
-pub fn shortest(model: &RaftModel, targets: &[Target], symmetry: bool, within: Duration) -> Found {
+/// Searches `model` breadth-first for the targets, for at most `search.within`.
+pub fn shortest(model: &RaftModel, targets: &[Target], search: Search) -> Found {
     let started = Instant::now();
     let canonical = representative_for(model.bounds.network);
     let key = |s: &State| {
         let seeds = ahash::RandomState::with_seeds(1, 2, 3, 4);
-        if symmetry {
+        if search.symmetry {
             seeds.hash_one(canonical(s))
         } else {
             seeds.hash_one(s)
@@ -66,11 +77,30 @@ pub fn shortest(model: &RaftModel, targets: &[Target], symmetry: bool, within: D
     }
     let mut actions = Vec::new();
     let mut timed_out = false;
+    // The queue holds the rest of one level, then the next: count down the first.
+    let mut left_in_level = queue.len();
+    let mut depth = 0;
+    let mut last_said = started;
     while found.len() < targets.len() {
+        if left_in_level == 0 {
+            depth += 1;
+            left_in_level = queue.len();
+            // A line a level, at most one every two seconds.
+            if search.progress && last_said.elapsed() >= Duration::from_secs(2) {
+                last_said = Instant::now();
+                eprintln!(
+                    "  ...  breadth-first depth {depth:>3}: {left_in_level:>10} states, \
+                     {:>11} in all, {:>5.0} s",
+                    parents.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
         let Some((state, k)) = queue.pop_front() else {
             break;
         };
-        if started.elapsed() >= within {
+        left_in_level -= 1;
+        if started.elapsed() >= search.within {
             timed_out = true;
             break;
         }
@@ -151,7 +181,12 @@ mod tests {
             .collect();
         assert_eq!(targets.len(), 1, "the property exists");
         for symmetry in [false, true] {
-            let found = shortest(&model, &targets, symmetry, Duration::from_secs(60));
+            let search = Search {
+                symmetry,
+                within: Duration::from_secs(60),
+                progress: false,
+            };
+            let found = shortest(&model, &targets, search);
             let path = found.paths.get(properties::TERMS_MONOTONIC);
             assert_eq!(path.map(Vec::len), Some(2), "symmetry {symmetry}: {path:?}");
         }
