@@ -14,8 +14,9 @@ use std::time::Duration;
 #[derive(Args, Clone, Debug)]
 pub struct BoundsArgs {
     /// Start from a named bound set (flags given as well override its bounds):
-    /// `default`, or `deep` (2 clients, 2 crashes, 4 messages in flight; about ten
-    /// minutes on two cores; see README "Profiles").
+    /// `default`, or `deep` (2 clients, 2 crashes, 4 messages in flight; it does not
+    /// finish in ten minutes on two cores: give it `--timeout 2h`; see README
+    /// "Profiles").
     #[arg(long, value_enum, value_name = "NAME")]
     profile: Option<Profile>,
     /// Raft servers in the cluster (even sizes are allowed) [default: 3]
