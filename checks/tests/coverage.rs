@@ -55,3 +55,48 @@ fn small_checks_take_the_decisions_the_default_check_cannot() {
     });
     assert_eq!(r.coverage.count(Decision::TimerLapsed), 0);
 }
+
+/// With snapshots at any moment, a small check takes every snapshot decision (a
+/// snapshot taken and not, sent, refused, ignored, installed keeping or dropping
+/// the log, an AppendEntries reaching into or below the snapshot); without
+/// snapshots no report lists them, so they are never shown as gaps of a check
+/// that cannot take them.
+#[test]
+fn a_small_check_with_snapshots_takes_every_snapshot_decision() {
+    let with = Bounds {
+        snapshots: true,
+        max_term: 2,
+        max_log: 2,
+        crashes: 0,
+        ..Bounds::default()
+    };
+    let r = run(&with);
+    let snapshot_decisions: Vec<Decision> = Decision::ALL
+        .iter()
+        .copied()
+        .filter(|d| d.needs_snapshots())
+        .collect();
+    assert!(snapshot_decisions.len() >= 9, "{snapshot_decisions:?}");
+    for d in &snapshot_decisions {
+        assert!(r.coverage.count(*d) > 0, "{d:?} never reached");
+    }
+    let without = run(&Bounds {
+        snapshots: false,
+        ..with
+    });
+    for d in &snapshot_decisions {
+        let name = format!("{d:?}");
+        assert!(
+            !without
+                .coverage
+                .decisions
+                .iter()
+                .any(|r| r.decision == name),
+            "{name} listed by a check without snapshots"
+        );
+    }
+    assert_eq!(
+        without.coverage.decisions.len() + snapshot_decisions.len(),
+        r.coverage.decisions.len()
+    );
+}

@@ -22,6 +22,12 @@ macro_rules! decisions {
         impl Decision {
             pub const ALL: &'static [Decision] = &[$(Decision::$name,)+];
 
+            /// Whether only a server that takes snapshots can make the decision
+            /// (a check without snapshots reaches none of them).
+            pub fn needs_snapshots(self) -> bool {
+                self >= Decision::SnapshotTaken
+            }
+
             /// What the decision is, in a few words.
             pub fn text(self) -> &'static str {
                 match self {
@@ -125,6 +131,24 @@ decisions! {
     ClientRequestPending,
     /// Client request: appended to the leader's log
     ClientRequestAppended,
+    /// Snapshot timer: the state at the commit index replaces the log up to it (§7)
+    SnapshotTaken,
+    /// Snapshot timer: nothing applied since the last snapshot, none taken
+    SnapshotNothingNew,
+    /// Leader: a follower's next entry is compacted: InstallSnapshot sent (Figure 13)
+    SnapshotSent,
+    /// InstallSnapshot: refused, the leader's term is older (receiver 1)
+    InstallStaleTerm,
+    /// InstallSnapshot: no newer than what the server applied, nothing installed
+    InstallNotNewer,
+    /// InstallSnapshot: an entry matches its last: the entries after it kept (receiver 6)
+    InstallKeepsSuffix,
+    /// InstallSnapshot: no entry matches its last: the whole log discarded (receiver 7)
+    InstallDiscardsLog,
+    /// AppendEntries: entries up to the follower's snapshot skipped, the check moved to it
+    AppendPastSnapshot,
+    /// AppendEntries: every entry at or below the follower's snapshot: accepted as held
+    AppendBelowSnapshot,
 }
 
 /// Counts per decision.

@@ -8,6 +8,7 @@
 //! what it has applied, keeps the entries after it that match, and never moves its
 //! commit index or its state machine backwards.
 
+use crate::coverage::{hit, Decision as D};
 use crate::kv::KvStore;
 use crate::log::Log;
 use crate::msg::{Entry, InstallSnapshot, LogIndex, Msg, Term, Timer};
@@ -28,7 +29,10 @@ impl ServerConfig {
     /// timer set.
     pub(crate) fn on_snapshot_timer(&self, state: &mut Cow<ServerState>, step: &mut Step) {
         if self.snapshot_end(state) > state.log.snapshot_index() {
+            hit(D::SnapshotTaken);
             self.take_snapshot(state.to_mut(), step);
+        } else {
+            hit(D::SnapshotNothingNew);
         }
         step.set_timer(Timer::Snapshot, &SNAPSHOT_TIMER);
     }
@@ -70,6 +74,7 @@ impl ServerConfig {
     /// Figure 13: a leader sends its snapshot to a follower whose next entry it has
     /// compacted.
     pub(crate) fn send_snapshot(&self, s: &ServerState, peer: Id, step: &mut Step) {
+        hit(D::SnapshotSent);
         let m = InstallSnapshot {
             term: s.current_term,
             last_included_index: s.log.snapshot_index(),
@@ -95,6 +100,7 @@ impl ServerConfig {
         } = m;
         if term < state.current_term {
             // Figure 13, receiver 1: reply immediately; the stale leader learns the term.
+            hit(D::InstallStaleTerm);
             let last = state.last_log_index();
             step.send(leader, reject(state.current_term, 0, 0, last));
             return;
@@ -114,9 +120,11 @@ impl ServerConfig {
             let matches = s.log.term_at(index) == Some(last_term);
             if matches && !self.has(Mutant::DiscardLogOnInstall) {
                 // Receiver 6: an entry matches the snapshot's last: keep what follows.
+                hit(D::InstallKeepsSuffix);
                 s.log.compact_through(index);
             } else {
                 // Receiver 7: discard the entire log.
+                hit(D::InstallDiscardsLog);
                 s.log = Log::after_snapshot(index, last_term);
             }
             // Receiver 8: reset the state machine using the snapshot's contents.
@@ -124,6 +132,8 @@ impl ServerConfig {
             s.kv = data;
             s.commit_index = index;
             step.save = true;
+        } else {
+            hit(D::InstallNotNewer);
         }
         // Up to the snapshot the follower now holds what the leader holds.
         step.send(leader, accept(state.current_term, index));
@@ -147,8 +157,10 @@ pub(crate) fn after_snapshot(
     }
     let covered = (snapshot - prev_log_index) as usize;
     if entries.len() <= covered {
+        hit(D::AppendBelowSnapshot);
         return None;
     }
+    hit(D::AppendPastSnapshot);
     let rest = entries.into_iter().skip(covered).collect();
     Some((snapshot, log.snapshot_term(), rest))
 }

@@ -104,7 +104,7 @@ fn report(model: &RaftModel, bounds: &Bounds, opts: &RunOptions, out: &Outcome<A
         threads: out.workers_per_process,
         incomplete,
         properties,
-        coverage: Coverage::from_counts(&out.counters),
+        coverage: Coverage::from_counts(&out.counters, bounds.snapshots),
         distributed: Some(Distributed {
             processes: out.processes.len(),
             workers: out.workers_per_process,

@@ -166,7 +166,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         _ => RaftModel::new(bounds.clone()).pruned(),
     };
     let symmetry = opts.symmetry && opts.strategy != Strategy::Bfs;
-    let (out, coverage) = Coverage::of(|| {
+    let (out, coverage) = Coverage::of(bounds.snapshots, || {
         spawn(
             model.clone(),
             opts,
