@@ -22,12 +22,6 @@ macro_rules! decisions {
         impl Decision {
             pub const ALL: &'static [Decision] = &[$(Decision::$name,)+];
 
-            /// Whether only a server that takes snapshots can make the decision
-            /// (a check without snapshots reaches none of them).
-            pub fn needs_snapshots(self) -> bool {
-                self >= Decision::SnapshotTaken
-            }
-
             /// What the decision is, in a few words.
             pub fn text(self) -> &'static str {
                 match self {
@@ -149,6 +143,26 @@ decisions! {
     AppendPastSnapshot,
     /// AppendEntries: every entry at or below the follower's snapshot: accepted as held
     AppendBelowSnapshot,
+}
+
+impl Decision {
+    /// Whether only a server that takes snapshots can make the decision (a check
+    /// without snapshots reaches none of them).
+    pub fn needs_snapshots(self) -> bool {
+        use Decision::*;
+        matches!(
+            self,
+            SnapshotTaken
+                | SnapshotNothingNew
+                | SnapshotSent
+                | InstallStaleTerm
+                | InstallNotNewer
+                | InstallKeepsSuffix
+                | InstallDiscardsLog
+                | AppendPastSnapshot
+                | AppendBelowSnapshot
+        )
+    }
 }
 
 /// Counts per decision.
