@@ -99,3 +99,43 @@ fn send_entries_before_snapshot() {
 fn snapshot_wrong_term() {
     caught_with_its_property(Mutant::SnapshotWrongTerm);
 }
+
+/// The catalogue run side by side gives each mutant the row it gets alone, in the
+/// catalogue's order, and reports each row once. No election restriction and
+/// truncate-on-stale-append share their bounds, so they share one check of the
+/// correct model.
+#[test]
+fn side_by_side_rows_are_the_rows_of_one_by_one() {
+    use raft_checks::checker::mutant_pool::run_all;
+    use std::sync::Mutex;
+    let picked = [
+        Mutant::TruncateOnStaleAppend,
+        Mutant::ForgetCurrentTerm,
+        Mutant::NoElectionRestriction,
+    ];
+    let cases: Vec<_> = picked.iter().filter_map(|&m| case(m)).collect();
+    assert_eq!(cases.len(), picked.len());
+    let heard = Mutex::new(Vec::new());
+    let rows = run_all(&cases, 2, |r| {
+        if let Ok(mut h) = heard.lock() {
+            h.push(r.mutant);
+        }
+    });
+    let names: Vec<_> = rows.iter().map(|r| r.mutant).collect();
+    let expected: Vec<_> = picked.iter().map(|m| m.name()).collect();
+    assert_eq!(names, expected, "rows in the order of the cases");
+    let mut heard = heard.into_inner().unwrap_or_default();
+    heard.sort_unstable();
+    let mut once = expected.clone();
+    once.sort_unstable();
+    assert_eq!(heard, once, "each row reported once");
+    for (c, together) in cases.iter().zip(&rows) {
+        let alone = run(c, 1);
+        let m = c.mutant;
+        assert!(together.caught && together.baseline_holds, "{m} not caught");
+        assert_eq!(together.property, alone.property, "{m}: property");
+        assert_eq!(together.length, alone.length, "{m}: steps");
+        assert_eq!(together.states, alone.states, "{m}: states");
+        assert_eq!(together.shortest, alone.shortest, "{m}: shortest");
+    }
+}

@@ -4,7 +4,7 @@
 
 use raft_model::coverage::{self, Counts, Decision};
 use serde::Serialize;
-use std::sync::Mutex;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// One decision and how often the check took it.
 #[derive(Clone, Debug, Serialize)]
@@ -19,20 +19,45 @@ pub struct Coverage {
     pub decisions: Vec<Reached>,
 }
 
-impl Coverage {
-    /// Counts what `f` makes the handlers decide. The counts are the whole
-    /// process's, so checks that count take turns: one at a time per process
-    /// (tests that check in parallel threads wait for each other here; the
-    /// checker uses every core for one check anyway).
-    pub fn of<T>(snapshots: bool, f: impl FnOnce() -> T) -> (T, Coverage) {
-        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        let before = coverage::snapshot();
-        let out = f();
-        let counts = coverage::since(&before, &coverage::snapshot());
-        (out, Coverage::from_counts(&counts, snapshots))
+/// A check's turn at the process's decision counters. The counts are the whole
+/// process's, so a check that counts runs alone (tests that check in parallel
+/// threads wait for each other here), and checks that do not count run side by
+/// side (`raftlab mutants`), but never alongside one that counts.
+pub struct Turn(Guard);
+
+enum Guard {
+    Counting(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+    NotCounting(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+}
+
+static TURNS: RwLock<()> = RwLock::new(());
+
+impl Turn {
+    /// Waits for a turn: alone if `counting`, else shared with others not counting.
+    pub fn take(counting: bool) -> Turn {
+        Turn(if counting {
+            Guard::Counting(TURNS.write().unwrap_or_else(|e| e.into_inner()))
+        } else {
+            Guard::NotCounting(TURNS.read().unwrap_or_else(|e| e.into_inner()))
+        })
     }
 
+    /// Runs `f` and, on a counting turn, what it makes the handlers decide (on
+    /// another, no decisions: nothing was counted).
+    pub fn count<T>(&self, snapshots: bool, f: impl FnOnce() -> T) -> (T, Coverage) {
+        match self.0 {
+            Guard::Counting(_) => {
+                let before = coverage::snapshot();
+                let out = f();
+                let counts = coverage::since(&before, &coverage::snapshot());
+                (out, Coverage::from_counts(&counts, snapshots))
+            }
+            Guard::NotCounting(_) => (f(), Coverage::default()),
+        }
+    }
+}
+
+impl Coverage {
     /// The decisions a check could take and how often it took each: with
     /// `snapshots` off, the snapshot decisions are not listed (no server of such
     /// a check takes a snapshot, so none of them is a gap in it).
@@ -69,7 +94,9 @@ impl Coverage {
     pub fn summary(&self) -> String {
         let never = self.unreached();
         let total = self.decisions.len();
-        if never.is_empty() {
+        if total == 0 {
+            "not counted (this check ran alongside others)".to_string()
+        } else if never.is_empty() {
             format!("every one of the {total} handler decisions reached")
         } else {
             let names: Vec<&str> = never.iter().map(|r| r.decision.as_str()).collect();

@@ -7,6 +7,7 @@ pub mod counterexample;
 pub mod coverage;
 pub mod distributed;
 pub mod model;
+pub mod mutant_pool;
 pub mod mutants;
 pub mod report;
 pub mod run;

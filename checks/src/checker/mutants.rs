@@ -1,8 +1,9 @@
 //! Runs the mutant catalogue: a mutant counts as caught only if the correct model
-//! passes the same check.
+//! passes the same check. These checks do not count coverage, so that they can
+//! run side by side (`mutant_pool`).
 
 use super::catalogue::Case;
-use super::report::Status;
+use super::report::{Report, Status};
 use super::run::{self, RunOptions, Strategy};
 use crate::bounds::Bounds;
 use crate::model::Action;
@@ -19,7 +20,11 @@ pub struct Row {
     pub property: Option<&'static str>,
     pub length: Option<usize>,
     pub states: usize,
+    /// How long the search for a counterexample took.
     pub elapsed_s: f64,
+    /// How long the correct model's check at the same bounds took (shared with
+    /// any other mutant at the same bounds, and counted in each).
+    pub baseline_s: f64,
     pub bounds: Bounds,
     /// The correct model at the same bounds: exhaustive and nothing violated.
     pub baseline_holds: bool,
@@ -37,35 +42,76 @@ pub struct Row {
 /// Checks the correct model at the case's bounds, then the mutant breadth-first so
 /// that its counterexample is a shortest one.
 pub fn run(case: &Case, threads: usize) -> Row {
+    let base = baseline(&case.bounds, threads);
+    let found = search(case, threads);
+    row(case, &base, &found)
+}
+
+/// A check and how long it took.
+pub struct Timed {
+    report: Report,
+    elapsed: Duration,
+}
+
+fn timed(check: impl FnOnce() -> Report) -> Timed {
     let started = Instant::now();
-    let baseline = Bounds {
+    let report = check();
+    Timed {
+        report,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// `bounds` without the mutants they name: what the correct model is checked at.
+pub fn correct(bounds: &Bounds) -> Bounds {
+    Bounds {
         mutants: MutantSet::NONE,
-        ..case.bounds.clone()
-    };
-    let base = run::check(
-        &baseline,
-        &RunOptions {
-            threads,
-            ..RunOptions::default()
-        },
-    );
-    let baseline_holds = base.exhaustive && base.violated().is_empty();
-    // One thread breadth-first, so that the same property is found first every time.
-    let report = run::check(
-        &case.bounds,
-        &RunOptions {
-            threads: if case.breadth_first { 1 } else { threads },
-            strategy: if case.breadth_first {
-                Strategy::Bfs
-            } else {
-                Strategy::Dfs
+        ..bounds.clone()
+    }
+}
+
+/// The correct model at `bounds` (without the mutants they name).
+pub fn baseline(bounds: &Bounds, threads: usize) -> Timed {
+    let correct = correct(bounds);
+    timed(|| {
+        run::check(
+            &correct,
+            &RunOptions {
+                threads,
+                count_coverage: false,
+                ..RunOptions::default()
             },
-            // stateright's breadth-first search keeps the last violation it meets:
-            // `checker::shortest` then finds each one's shortest counterexample.
-            shortest_within: case.breadth_first.then_some(Duration::from_secs(300)),
-            ..RunOptions::default()
-        },
-    );
+        )
+    })
+}
+
+/// The mutant's search for a counterexample.
+pub fn search(case: &Case, threads: usize) -> Timed {
+    // One thread breadth-first, so that the same property is found first every time.
+    timed(|| {
+        run::check(
+            &case.bounds,
+            &RunOptions {
+                threads: if case.breadth_first { 1 } else { threads },
+                strategy: if case.breadth_first {
+                    Strategy::Bfs
+                } else {
+                    Strategy::Dfs
+                },
+                // stateright's breadth-first search keeps the last violation it meets:
+                // `checker::shortest` then finds each one's shortest counterexample.
+                shortest_within: case.breadth_first.then_some(Duration::from_secs(300)),
+                count_coverage: false,
+                ..RunOptions::default()
+            },
+        )
+    })
+}
+
+/// The row for `case`, from the correct model's check at its bounds and its search.
+pub fn row(case: &Case, baseline: &Timed, search: &Timed) -> Row {
+    let baseline_holds = baseline.report.exhaustive && baseline.report.violated().is_empty();
+    let report = &search.report;
     // Of the properties found violated, the one with the shortest story.
     let worst = report
         .properties
@@ -79,7 +125,8 @@ pub fn run(case: &Case, threads: usize) -> Row {
         property: worst.map(|p| p.name),
         length: worst.and_then(|p| p.counterexample.as_ref().map(|c| c.len())),
         states: report.unique_states,
-        elapsed_s: started.elapsed().as_secs_f64(),
+        elapsed_s: search.elapsed.as_secs_f64(),
+        baseline_s: baseline.elapsed.as_secs_f64(),
         bounds: case.bounds.clone(),
         baseline_holds,
         shortest: worst.is_some_and(|p| p.shortest()),

@@ -1,7 +1,7 @@
 //! Runs a check and judges it: the report behind `raftlab check`.
 
 use super::counterexample::{explorer_path, minimize, replay, rows};
-use super::coverage::Coverage;
+use super::coverage::Turn;
 use super::report::{Found, PropertyResult, Report, Status};
 use super::shortest::{Search, Target};
 use crate::bounds::Bounds;
@@ -50,6 +50,9 @@ pub struct RunOptions {
     pub shortest_within: Option<Duration>,
     /// Simulation: the random seed.
     pub seed: u64,
+    /// Count the handlers' decisions (see `coverage::Turn`): off, the check can
+    /// run alongside other checks that do not count.
+    pub count_coverage: bool,
 }
 
 impl Default for RunOptions {
@@ -63,6 +66,7 @@ impl Default for RunOptions {
             progress: None,
             shortest_within: Some(Duration::from_secs(20)),
             seed: 0,
+            count_coverage: true,
         }
     }
 }
@@ -166,7 +170,9 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
         _ => RaftModel::new(bounds.clone()).pruned(),
     };
     let symmetry = opts.symmetry && opts.strategy != Strategy::Bfs;
-    let (out, coverage) = Coverage::of(bounds.snapshots, || {
+    // Held to the end: the shortest-counterexample search runs the handlers too.
+    let turn = Turn::take(opts.count_coverage);
+    let (out, coverage) = turn.count(bounds.snapshots, || {
         spawn(
             model.clone(),
             opts,
