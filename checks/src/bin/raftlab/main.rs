@@ -46,11 +46,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Model-check Raft: prove the safety properties within the bounds, or print the
-    /// shortest counterexample.
+    /// Model-check Raft: prove the safety properties within the bounds, or print a
+    /// counterexample (a shortest one where breadth-first search finds it in time).
     Check(check::CheckArgs),
     /// Re-introduce known Raft bugs one at a time and show that the checker catches
-    /// every one with a shortest counterexample (exit 1 if any escapes).
+    /// every one, with a shortest counterexample where breadth-first search reaches
+    /// it, while the correct model passes the same bounds (exit 1 if any escapes).
     Mutants(mutants::MutantsArgs),
     /// Serve stateright's Explorer (a web UI) for the model `check` checks with the
     /// same flags: step through runs, open the counterexamples `check` and
