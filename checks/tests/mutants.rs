@@ -7,7 +7,8 @@ use raft_model::Mutant;
 
 fn caught_with_its_property(m: Mutant) {
     let c = case(m).expect("every mutant is in the catalogue");
-    let row = run(&c, 2);
+    // One thread per check: the harness runs a test per core already.
+    let row = run(&c, 1);
     assert!(
         row.baseline_holds,
         "{m}: the correct model fails at the same bounds"
@@ -19,10 +20,7 @@ fn caught_with_its_property(m: Mutant) {
         steps > 0 && steps == row.counterexample.len(),
         "{m}: counterexample of {steps} steps"
     );
-    assert_eq!(
-        row.shortest, c.breadth_first,
-        "{m}: shortest iff breadth-first"
-    );
+    assert!(row.shortest, "{m}: the counterexample is a shortest one");
 }
 
 #[test]

@@ -11,9 +11,10 @@ pub struct Case {
     pub bounds: Bounds,
     /// The property whose counterexample is the shortest of all.
     pub expected: &'static str,
-    /// Search breadth-first for a shortest counterexample. Off where the story is
-    /// too deep for that (commit-old-term needs four terms): the depth-first
-    /// counterexample is then cut down to a minimal one.
+    /// Search breadth-first from the start. Off where the story is too deep for
+    /// stateright's breadth-first search (commit-old-term needs four terms): the
+    /// search is depth-first, and only then breadth-first, for the shortest
+    /// story of the first property found violated.
     pub breadth_first: bool,
 }
 

@@ -85,7 +85,10 @@ pub fn baseline(bounds: &Bounds, threads: usize) -> Timed {
     })
 }
 
-/// The mutant's search for a counterexample.
+/// The mutant's search for a counterexample, then for its shortest one: every
+/// property's, if the search was breadth-first; if not (the story is deep), only
+/// the first one's, which is the shortest of all and all a row shows (the search
+/// would go on through the largest levels for the others).
 pub fn search(case: &Case, threads: usize) -> Timed {
     // One thread breadth-first, so that the same property is found first every time.
     timed(|| {
@@ -100,7 +103,8 @@ pub fn search(case: &Case, threads: usize) -> Timed {
                 },
                 // stateright's breadth-first search keeps the last violation it meets:
                 // `checker::shortest` then finds each one's shortest counterexample.
-                shortest_within: case.breadth_first.then_some(Duration::from_secs(300)),
+                shortest_within: Some(Duration::from_secs(300)),
+                shortest_first_only: !case.breadth_first,
                 count_coverage: false,
                 ..RunOptions::default()
             },

@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// After a violation, search breadth-first for the shortest counterexample, for at
     /// most this long (then fall back to a minimised depth-first counterexample).
     pub shortest_within: Option<Duration>,
+    /// Search for the shortest counterexample of the first property it finds
+    /// violated only (the others keep a minimised one).
+    pub shortest_first_only: bool,
     /// Simulation: the random seed.
     pub seed: u64,
     /// Count the handlers' decisions (see `coverage::Turn`): off, the check can
@@ -65,6 +68,7 @@ impl Default for RunOptions {
             timeout: None,
             progress: None,
             shortest_within: Some(Duration::from_secs(20)),
+            shortest_first_only: false,
             seed: 0,
             count_coverage: true,
         }
@@ -279,6 +283,7 @@ fn shorten(
             symmetry: opts.symmetry,
             within,
             progress: opts.progress.is_some(),
+            first_only: opts.shortest_first_only,
         };
         shortest = super::shortest::shortest(model, &targets, search).paths;
     }

@@ -40,6 +40,10 @@ pub struct Search {
     pub within: Duration,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// Stop at the first target found: its path is then the shortest to any
+    /// violation (`raftlab mutants` needs no more, and the levels after it are
+    /// the largest).
+    pub first_only: bool,
 }
 
 /// Where a state came from: its parent's key and the index, among the parent's
@@ -81,7 +85,12 @@ pub fn shortest(model: &RaftModel, targets: &[Target], search: Search) -> Found 
     let mut left_in_level = queue.len();
     let mut depth = 0;
     let mut last_said = started;
-    while found.len() < targets.len() {
+    let wanted = if search.first_only {
+        targets.len().min(1)
+    } else {
+        targets.len()
+    };
+    while found.len() < wanted {
         if left_in_level == 0 {
             depth += 1;
             left_in_level = queue.len();
@@ -185,6 +194,7 @@ mod tests {
                 symmetry,
                 within: Duration::from_secs(60),
                 progress: false,
+                first_only: false,
             };
             let found = shortest(&model, &targets, search);
             let path = found.paths.get(properties::TERMS_MONOTONIC);
