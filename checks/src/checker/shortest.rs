@@ -201,4 +201,39 @@ mod tests {
             assert_eq!(path.map(Vec::len), Some(2), "symmetry {symmetry}: {path:?}");
         }
     }
+
+    /// Stopping at the first target found gives one path, as short as the
+    /// shortest of those the full search finds. (no-step-down breaks more than
+    /// one property at its catalogue bounds.)
+    #[test]
+    fn first_only_stops_at_the_shortest_of_all() {
+        let Some(case) = crate::checker::catalogue::case(Mutant::NoStepDown) else {
+            panic!("no-step-down is in the catalogue");
+        };
+        let model = RaftModel::new(case.bounds.clone()).pruned();
+        let targets: Vec<Target> = properties::named(&case.bounds)
+            .into_iter()
+            .filter(|p| p.expectation == stateright::Expectation::Always)
+            .map(|p| Target {
+                name: p.name,
+                holds: p.condition,
+            })
+            .collect();
+        let search = |first_only| Search {
+            symmetry: true,
+            within: Duration::from_secs(60),
+            progress: false,
+            first_only,
+        };
+        let all = shortest(&model, &targets, search(false)).paths;
+        assert!(
+            all.len() > 1,
+            "no-step-down breaks several: {:?}",
+            all.keys()
+        );
+        let first = shortest(&model, &targets, search(true)).paths;
+        assert_eq!(first.len(), 1, "{:?}", first.keys());
+        let shortest_of_all = all.values().map(Vec::len).min();
+        assert_eq!(first.values().map(Vec::len).min(), shortest_of_all);
+    }
 }
