@@ -127,6 +127,16 @@ fn side_by_side_rows_are_the_rows_of_one_by_one() {
     let mut once = expected.clone();
     once.sort_unstable();
     assert_eq!(heard, once, "each row reported once");
+    // The two at the same bounds were judged against one check of the correct
+    // model: the same measured time, to the bit.
+    let (a, b) = (&rows[0], &rows[2]);
+    assert_eq!(a.bounds.max_term, b.bounds.max_term);
+    assert_eq!(
+        a.baseline_s.to_bits(),
+        b.baseline_s.to_bits(),
+        "one shared check of the correct model"
+    );
+    assert_ne!(rows[1].baseline_s.to_bits(), a.baseline_s.to_bits());
     for (c, together) in cases.iter().zip(&rows) {
         let alone = run(c, 1);
         let m = c.mutant;
