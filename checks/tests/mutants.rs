@@ -114,7 +114,7 @@ fn side_by_side_rows_are_the_rows_of_one_by_one() {
     let cases: Vec<_> = picked.iter().filter_map(|&m| case(m)).collect();
     assert_eq!(cases.len(), picked.len());
     let heard = Mutex::new(Vec::new());
-    let rows = run_all(&cases, 2, |r| {
+    let rows = run_all(&cases, 2, None, |r| {
         if let Ok(mut h) = heard.lock() {
             h.push(r.mutant);
         }

@@ -9,6 +9,7 @@ use super::mutants::{baseline, correct, row, search, Row, Timed};
 use crate::bounds::Bounds;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// One check: the correct model at some bounds, or a mutant's search.
 #[derive(Clone, Copy)]
@@ -27,10 +28,19 @@ struct Results {
 }
 
 /// Every case's row, in the order of `cases`, with at most `workers` checks
-/// running at once. `done` hears of each row as soon as both its checks are over.
-pub fn run_all(cases: &[Case], workers: usize, done: impl Fn(&Row) + Sync) -> Vec<Row> {
+/// running at once. `done` hears of each row as soon as both its checks are over;
+/// with `progress`, a line on stderr that often says what is still running.
+pub fn run_all(
+    cases: &[Case],
+    workers: usize,
+    progress: Option<Duration>,
+    done: impl Fn(&Row) + Sync,
+) -> Vec<Row> {
     let (bounds, base_of) = distinct_baselines(cases);
     let jobs = schedule(cases, &base_of, bounds.len());
+    let workers = workers.clamp(1, jobs.len().max(1));
+    let running: Mutex<Vec<Option<Job>>> = Mutex::new(vec![None; workers]);
+    let idle = AtomicUsize::new(0);
     let results = Mutex::new(Results {
         baselines: bounds.iter().map(|_| None).collect(),
         searches: cases.iter().map(|_| None).collect(),
@@ -38,9 +48,35 @@ pub fn run_all(cases: &[Case], workers: usize, done: impl Fn(&Row) + Sync) -> Ve
     });
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, jobs.len().max(1)) {
-            scope.spawn(|| {
+        if let Some(every) = progress {
+            let (results, base_of, idle, running) = (&results, &base_of, &idle, &running);
+            let say = move |running: &[Option<Job>]| {
+                let made = results
+                    .lock()
+                    .map_or(0, |r| r.rows.iter().flatten().count());
+                let now: Vec<String> = running
+                    .iter()
+                    .flatten()
+                    .map(|&j| label(j, cases, base_of))
+                    .collect();
+                format!(
+                    "{made} of {} mutants done; running: {}",
+                    cases.len(),
+                    now.join(", ")
+                )
+            };
+            scope.spawn(move || report(every, workers, idle, running, say));
+        }
+        for worker in 0..workers {
+            let (running, idle) = (&running, &idle);
+            let (jobs, next, results) = (&jobs, &next, &results);
+            let (bounds, base_of, done) = (&bounds, &base_of, &done);
+            scope.spawn(move || {
+                // Counted idle however the worker ends, a panic too, so that
+                // the progress line stops and the panic reaches the caller.
+                let _idle = IdleOnDrop(idle);
                 while let Some(&job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    set(running, worker, Some(job));
                     let found = match job {
                         Job::Baseline(b) => bounds.get(b).map(|b| baseline(b, 1)),
                         Job::Search(i) => cases.get(i).map(|c| search(c, 1)),
@@ -53,8 +89,9 @@ pub fn run_all(cases: &[Case], workers: usize, done: impl Fn(&Row) + Sync) -> Ve
                     if let Some(slot) = slot {
                         *slot = found;
                     }
-                    finish_rows(&mut r, cases, &base_of, &done);
+                    finish_rows(&mut r, cases, base_of, done);
                 }
+                set(running, worker, None);
             });
         }
     });
@@ -62,6 +99,59 @@ pub fn run_all(cases: &[Case], workers: usize, done: impl Fn(&Row) + Sync) -> Ve
         .into_inner()
         .map(|r| r.rows.into_iter().flatten().collect())
         .unwrap_or_default()
+}
+
+/// Counts a worker idle when it is dropped.
+struct IdleOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for IdleOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Marks what `worker` is running.
+fn set(running: &Mutex<Vec<Option<Job>>>, worker: usize, job: Option<Job>) {
+    if let Some(slot) = running.lock().ok().as_mut().and_then(|r| r.get_mut(worker)) {
+        *slot = job;
+    }
+}
+
+/// Every `every`, the line `say` makes of the running checks, until every one of
+/// the `workers` is idle.
+fn report(
+    every: Duration,
+    workers: usize,
+    idle: &AtomicUsize,
+    running: &Mutex<Vec<Option<Job>>>,
+    say: impl Fn(&[Option<Job>]) -> String,
+) {
+    let started = Instant::now();
+    let mut last = started;
+    while idle.load(Ordering::Relaxed) < workers {
+        std::thread::sleep(Duration::from_millis(100));
+        if last.elapsed() >= every {
+            last = Instant::now();
+            let now = running.lock().map(|r| r.clone()).unwrap_or_default();
+            eprintln!(
+                "  ... {:>5.0} s: {}",
+                started.elapsed().as_secs_f64(),
+                say(&now)
+            );
+        }
+    }
+}
+
+/// What a job is, for a person.
+fn label(job: Job, cases: &[Case], base_of: &[usize]) -> String {
+    let name = |i: usize| cases.get(i).map_or("?", |c| c.mutant.name());
+    match job {
+        Job::Search(i) => format!("{} (search)", name(i)),
+        Job::Baseline(b) => {
+            let first = base_of.iter().position(|&x| x == b).unwrap_or(usize::MAX);
+            format!("{} (correct model)", name(first))
+        }
+    }
 }
 
 /// The distinct bounds the correct model is checked at, and for each case the

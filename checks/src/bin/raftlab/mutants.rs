@@ -9,7 +9,7 @@ use raft_checks::checker::mutant_pool;
 use raft_checks::checker::mutants::Row;
 use raft_checks::explorer::{explore_command, url, DEFAULT_ADDR};
 use raft_model::Mutant;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
@@ -62,7 +62,8 @@ pub fn main(args: &MutantsArgs) -> i32 {
         cases.len()
     );
     let started = Instant::now();
-    let rows = mutant_pool::run_all(&cases, threads, |row| {
+    let every = Some(Duration::from_secs(10));
+    let rows = mutant_pool::run_all(&cases, threads, every, |row| {
         eprintln!("  {:<26} {}", row.mutant, verdict(row));
         eprintln!("  {:<26} {}", "", describe(&row.bounds));
     });
