@@ -101,8 +101,8 @@ pub fn search(case: &Case, threads: usize) -> Timed {
                 } else {
                     Strategy::Dfs
                 },
-                // stateright's breadth-first search keeps the last violation it meets:
-                // `checker::shortest` then finds each one's shortest counterexample.
+                // stateright's searches keep the last violation they meet, not the
+                // first: `checker::shortest` then searches level by level.
                 shortest_within: Some(Duration::from_secs(300)),
                 shortest_first_only: !case.breadth_first,
                 count_coverage: false,
