@@ -56,6 +56,34 @@ fn small_checks_take_the_decisions_the_default_check_cannot() {
     assert_eq!(r.coverage.count(Decision::TimerLapsed), 0);
 }
 
+/// The default's two terms cannot give a follower an entry of a term between two
+/// leaders' terms; a third term does, with one crash and logs of two.
+#[test]
+fn a_third_term_takes_the_decisions_the_default_check_cannot() {
+    let third = Bounds {
+        max_term: 3,
+        max_log: 2,
+        crashes: 1,
+        ..Bounds::default()
+    };
+    let between_terms = [
+        Decision::AppendConflictingPrev,
+        Decision::BackoffPastLeadersTerm,
+    ];
+    let r = run(&third);
+    assert!(r.exhaustive);
+    for d in between_terms {
+        assert!(r.coverage.count(d) > 0, "{d:?} never reached");
+    }
+    let two = run(&Bounds {
+        max_term: 2,
+        ..third
+    });
+    for d in between_terms {
+        assert_eq!(two.coverage.count(d), 0, "{d:?} reached in two terms");
+    }
+}
+
 /// With snapshots at any moment, a small check takes every snapshot decision (a
 /// snapshot taken and not, sent, refused, ignored, installed keeping or dropping
 /// the log, an AppendEntries reaching into or below the snapshot); without

@@ -29,10 +29,10 @@ pub struct BoundsArgs {
     /// the last one is a get of x [default: 2: an append, then a get]
     #[arg(long)]
     ops: Option<usize>,
-    /// Highest term any server may reach [default: 3]
+    /// Highest term any server may reach [default: 2]
     #[arg(long)]
     max_term: Option<u64>,
-    /// Longest log any server may hold [default: 2]
+    /// Longest log any server may hold [default: 3]
     #[arg(long)]
     max_log: Option<usize>,
     /// Server crashes in a run, in total; a crashed server may restart from its
@@ -102,8 +102,9 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Symmetry reduction: treat states that differ only by a renaming of servers as
-    /// one (on by default; used by dfs and simulation, never by bfs).
+    /// Symmetry reduction: treat states that differ only by a rotation of the
+    /// servers (S1→S2→S3→S1) as one (on by default; used by dfs and simulation,
+    /// never by bfs).
     #[arg(long, overrides_with = "no_symmetry")]
     symmetry: bool,
     /// Turn symmetry reduction off.

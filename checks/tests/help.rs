@@ -1,0 +1,52 @@
+//! `raftlab check --help` states each bound's default in prose (clap cannot show
+//! a default that depends on other flags); this holds that prose to `Bounds::default()`,
+//! so that changing the default cannot leave the help behind.
+
+use raft_checks::bounds::Bounds;
+use std::process::Command;
+
+/// The help text of `flag`: from its line up to the next flag's.
+fn help_of<'a>(help: &'a str, flag: &str) -> &'a str {
+    let start = help
+        .find(&format!("--{flag} "))
+        .unwrap_or_else(|| panic!("--{flag} is not in the help"));
+    let rest = &help[start..];
+    let end = rest[2..].find("\n      --").map_or(rest.len(), |e| e + 2);
+    &rest[..end]
+}
+
+/// The number after `[default: ` in a flag's help.
+fn stated_default(help: &str, flag: &str) -> String {
+    let text = help_of(help, flag);
+    let at = text
+        .find("[default: ")
+        .unwrap_or_else(|| panic!("--{flag} states no default: {text}"));
+    text[at + "[default: ".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
+
+#[test]
+fn the_help_states_the_default_bounds() {
+    let out = Command::new(env!("CARGO_BIN_EXE_raftlab"))
+        .args(["check", "--help"])
+        .output()
+        .expect("raftlab runs");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let b = Bounds::default();
+    for (flag, value) in [
+        ("servers", b.servers.to_string()),
+        ("clients", b.clients.to_string()),
+        ("ops", b.ops_per_client.to_string()),
+        ("max-term", b.max_term.to_string()),
+        ("max-log", b.max_log.to_string()),
+        ("crashes", b.crashes.to_string()),
+        ("max-batch", b.max_batch.to_string()),
+    ] {
+        assert_eq!(stated_default(&help, flag), value, "--{flag}");
+    }
+    assert_eq!(b.max_in_flight, Bounds::least_in_flight(b.servers));
+    assert!(help_of(&help, "max-in-flight").contains(&format!("{} for 3 servers", b.max_in_flight)));
+}
