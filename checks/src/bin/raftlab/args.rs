@@ -14,9 +14,10 @@ use std::time::Duration;
 #[derive(Args, Clone, Debug)]
 pub struct BoundsArgs {
     /// Start from a named bound set (flags given as well override its bounds):
-    /// `default`, or `deep` (2 clients, 2 crashes, 4 messages in flight; it does not
-    /// finish in ten minutes on two cores: give it `--timeout 2h`; see README
-    /// "Profiles").
+    /// `default` (about half a minute on two cores), `thorough` (the default with a
+    /// third term: 39 million states, about two and a half minutes), or `deep` (2
+    /// clients, 2 crashes, 4 messages in flight; it does not finish in ten minutes
+    /// on two cores: give it `--timeout 2h`); see README "Profiles".
     #[arg(long, value_enum, value_name = "NAME")]
     profile: Option<Profile>,
     /// Raft servers in the cluster (even sizes are allowed) [default: 3]

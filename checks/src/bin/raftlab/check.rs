@@ -150,7 +150,8 @@ pub fn print_report(r: &Report, explorer: &str) {
         let how = match p.found {
             Some(Found::Shortest) => "shortest counterexample",
             Some(Found::Minimised) => {
-                "minimised counterexample (no step can be left out; a shorter one may exist)"
+                "minimised counterexample (no step can be left out; a shorter one may exist: \
+                 give the breadth-first search more time, e.g. --shortest-within 5m)"
             }
             None => "counterexample",
         };
