@@ -84,6 +84,22 @@ fn a_third_term_takes_the_decisions_the_default_check_cannot() {
     }
 }
 
+/// A follower's conflicting entry of a term the new leader never had (the
+/// backoff to its first index, `XIndex`) needs a fourth term, or a third and a
+/// fourth message in flight; the fourth term is the cheaper, even with logs of one.
+#[test]
+fn a_fourth_term_backs_off_to_the_conflict_index() {
+    let r = run(&Bounds {
+        max_term: 4,
+        max_log: 1,
+        crashes: 1,
+        ops_per_client: 1,
+        ..Bounds::default()
+    });
+    assert!(r.exhaustive);
+    assert!(r.coverage.count(Decision::BackoffToConflictIndex) > 0);
+}
+
 /// With snapshots at any moment, a small check takes every snapshot decision (a
 /// snapshot taken and not, sent, refused, ignored, installed keeping or dropping
 /// the log, an AppendEntries reaching into or below the snapshot); without

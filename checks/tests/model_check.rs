@@ -114,8 +114,9 @@ const NOT_IN_DEFAULT: [Decision; 8] = [
     Decision::VoteCounted,
     // A defensive branch: no correct step leaves a timer of another role set.
     Decision::TimerLapsed,
-    // Two stale entries on a follower, or a term the new leader never had: more
-    // entries or messages than the default allows (see README "Coverage").
+    // Two stale entries on a follower replaced by fewer (a third term, or two
+    // clients), or a follower's entry of a term the new leader never had (a fourth
+    // term: tests/coverage.rs): more than the default allows (README "Coverage").
     Decision::AppendTruncatedLongerSuffix,
     Decision::BackoffToConflictIndex,
     // A follower's entry of a term between two leaders' terms: a third term.
