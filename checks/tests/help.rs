@@ -1,8 +1,10 @@
 //! `raftlab check --help` states each bound's default in prose (clap cannot show
 //! a default that depends on other flags); this holds that prose to `Bounds::default()`,
-//! so that changing the default cannot leave the help behind.
+//! so that changing the default cannot leave the help behind, and the profiles
+//! to the bounds the help names for them.
 
 use raft_checks::bounds::Bounds;
+use serde_json::Value;
 use std::process::Command;
 
 /// The help text of `flag`: from its line up to the next flag's.
@@ -49,4 +51,38 @@ fn the_help_states_the_default_bounds() {
     }
     assert_eq!(b.max_in_flight, Bounds::least_in_flight(b.servers));
     assert!(help_of(&help, "max-in-flight").contains(&format!("{} for 3 servers", b.max_in_flight)));
+}
+
+/// The bounds `raftlab check ARGS` runs with, from a one-second run's `--json`.
+fn bounds_of(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_raftlab"))
+        .args(["check", "--json", "--timeout", "1s"])
+        .args(args)
+        .output()
+        .expect("raftlab runs");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    report["bounds"].clone()
+}
+
+#[test]
+fn a_profile_is_the_bounds_its_help_names_and_flags_override_it() {
+    let default = bounds_of(&[]);
+    assert_eq!(bounds_of(&["--profile", "default"]), default);
+    let thorough = bounds_of(&["--profile", "thorough"]);
+    assert_eq!(
+        thorough["max_term"], 3,
+        "thorough is the default with a third term"
+    );
+    let mut third = default.clone();
+    third["max_term"] = 3.into();
+    assert_eq!(thorough, third);
+    let deep = bounds_of(&["--profile", "deep"]);
+    assert_eq!(
+        (&deep["clients"], &deep["crashes"], &deep["max_in_flight"]),
+        (&2.into(), &2.into(), &4.into()),
+        "deep: 2 clients, 2 crashes, 4 messages in flight"
+    );
+    let overridden = bounds_of(&["--profile", "deep", "--max-term", "2"]);
+    assert_eq!(overridden["max_term"], 2);
+    assert_eq!(overridden["clients"], 2);
 }
