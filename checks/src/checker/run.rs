@@ -130,7 +130,9 @@ fn spawn(
 ) -> Outcome {
     let started = Instant::now();
     let representative = representative_for(model.bounds.network);
+    // Its own record of witnesses: the verdicts need only each one's first.
     let mut b = model
+        .witnessing_once()
         .checker()
         .threads(opts.threads.max(1))
         .finish_when(finish);

@@ -30,6 +30,9 @@ pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
+
+/// Most Sometimes properties a check has (see [`RaftModel::witnessing_once`]).
+pub const WITNESS_SLOTS: usize = 16;
 pub use symmetry::{representative, representative_for, rotation};
 
 use crate::bounds::Bounds;
@@ -45,7 +48,13 @@ pub struct RaftModel {
     /// Skip building states that are sure to be beyond the bounds (see
     /// [`RaftModel::pruned`]).
     prune: bool,
+    /// Set by [`RaftModel::witnessing_once`]: one check's record of which
+    /// Sometimes properties it has witnessed (see [`RaftModel::first_witness`]).
+    witnessed: Option<std::sync::Arc<Witnessed>>,
 }
+
+/// Which Sometimes properties a check has witnessed, by slot.
+type Witnessed = [std::sync::atomic::AtomicBool; WITNESS_SLOTS];
 
 impl RaftModel {
     pub fn new(bounds: Bounds) -> Self {
@@ -82,6 +91,7 @@ impl RaftModel {
             bounds,
             actors,
             prune: false,
+            witnessed: None,
         }
     }
 
@@ -94,6 +104,37 @@ impl RaftModel {
     pub fn pruned(mut self) -> Self {
         self.prune = true;
         self
+    }
+
+    /// The same model for one check: a Sometimes property judges states only
+    /// until it first holds, and then says no. stateright judges every property
+    /// in every state and, for each state a Sometimes property holds in, copies
+    /// the whole path into its discoveries again: for "a leader is elected",
+    /// nearly every state. Its verdict needs only the first. Each call makes a
+    /// fresh record, so give each check its own.
+    pub fn witnessing_once(mut self) -> Self {
+        self.witnessed = Some(std::sync::Arc::new(Default::default()));
+        self
+    }
+
+    /// Whether `holds` is a Sometimes property's first witness in this check (in
+    /// slot `slot`), or, on a model not made by [`RaftModel::witnessing_once`],
+    /// simply whether it holds.
+    pub fn first_witness(&self, slot: usize, holds: impl FnOnce() -> bool) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(flag) = self.witnessed.as_ref().and_then(|w| w.get(slot)) else {
+            return holds();
+        };
+        // Two threads may both see their first witness: both are reported, and
+        // stateright keeps one; either is a witness.
+        if flag.load(Relaxed) {
+            return false;
+        }
+        let first = holds();
+        if first {
+            flag.store(true, Relaxed);
+        }
+        first
     }
 
     pub fn servers(&self) -> usize {

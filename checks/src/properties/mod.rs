@@ -65,6 +65,68 @@ macro_rules! server_invariant {
     };
 }
 
+/// The Sometimes properties: a check's record of which it has witnessed has one
+/// slot for each, at its place here.
+const WITNESSES: [&str; 12] = [
+    LEADER_ELECTED,
+    ENTRY_COMMITTED,
+    CLIENT_ANSWERED,
+    CLIENTS_DONE,
+    LOGS_DIVERGE,
+    SERVER_REJOINS,
+    SUFFIX_REPLACED,
+    STALE_REPLY,
+    CLIENTS_OVERLAP,
+    SNAPSHOT_TAKEN,
+    SNAPSHOT_INSTALLED,
+    SNAPSHOT_RESTART,
+];
+const _: () = assert!(WITNESSES.len() <= crate::model::WITNESS_SLOTS);
+
+/// The slot of the Sometimes property `name` (at compile time: a name missing
+/// from [`WITNESSES`] does not build).
+const fn witness_slot(name: &str) -> usize {
+    let mut i = 0;
+    while i < WITNESSES.len() {
+        if same(WITNESSES[i].as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("a Sometimes property is missing from WITNESSES");
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A Sometimes property whose condition `$holds` is judged through
+/// [`RaftModel::first_witness`] in its own slot, so that a check stops judging
+/// it once it has been witnessed.
+macro_rules! witness {
+    ($name:expr, $holds:expr) => {
+        Named {
+            name: $name,
+            expectation: Expectation::Sometimes,
+            condition: |m, s| {
+                let holds: fn(&RaftModel, &State) -> bool = $holds;
+                m.first_witness(const { witness_slot($name) }, || holds(m, s))
+            },
+            on_servers: None,
+        }
+    };
+}
+
 fn property(
     name: &'static str,
     expectation: Expectation,
@@ -80,7 +142,7 @@ fn property(
 
 /// Every property of a check under `bounds`, Always first: the one registry.
 pub fn named(bounds: &Bounds) -> Vec<Named> {
-    use Expectation::{Always, Sometimes};
+    use Expectation::Always;
     let mut v = vec![
         server_invariant!(ELECTION_SAFETY, |h: &History, _: &dyn ServerViews| {
             election_safety_in(h)
@@ -107,58 +169,52 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
         server_invariant!(COMMITTED_ON_MAJORITY, |_: &History, v: &dyn ServerViews| {
             committed_on_majority_in(v)
         }),
-        property(LEADER_ELECTED, Sometimes, |m, s| {
-            leader_elected(m.servers(), s)
-        }),
-        property(ENTRY_COMMITTED, Sometimes, |m, s| {
-            entry_committed(m.servers(), s)
-        }),
-        property(CLIENT_ANSWERED, Sometimes, |_, s| {
-            client_answered(&s.history)
-        }),
-        property(CLIENTS_DONE, Sometimes, clients_done),
+        witness!(LEADER_ELECTED, |m, s| leader_elected(m.servers(), s)),
+        witness!(ENTRY_COMMITTED, |m, s| entry_committed(m.servers(), s)),
+        witness!(CLIENT_ANSWERED, |_, s| client_answered(&s.history)),
+        witness!(CLIENTS_DONE, clients_done),
     ];
     // With one or two servers the leader's log always contains every other log (two
     // servers must both vote), so logs never diverge: nothing to witness.
     if bounds.servers >= 3 {
-        v.push(property(LOGS_DIVERGE, Sometimes, |m, s| {
-            logs_diverge(m.servers(), s)
-        }));
+        v.push(witness!(LOGS_DIVERGE, |m, s| logs_diverge(m.servers(), s)));
     }
     if bounds.crashes > 0 {
-        v.push(property(SERVER_REJOINS, Sometimes, |m, s| {
-            server_rejoins(m.servers(), s)
-        }));
+        v.push(witness!(SERVER_REJOINS, |m, s| server_rejoins(
+            m.servers(),
+            s
+        )));
     }
     // Divergent logs are what a follower's repair needs.
     if bounds.servers >= 3 {
-        v.push(property(SUFFIX_REPLACED, Sometimes, |_, s| {
-            suffix_replaced(&s.history)
-        }));
+        v.push(witness!(SUFFIX_REPLACED, |_, s| suffix_replaced(
+            &s.history
+        )));
     }
     if bounds.servers >= 2 {
-        v.push(property(STALE_REPLY, Sometimes, |_, s| {
-            stale_reply_arrived(&s.history)
-        }));
+        v.push(witness!(STALE_REPLY, |_, s| stale_reply_arrived(
+            &s.history
+        )));
     }
     if bounds.clients >= 2 {
-        v.push(property(CLIENTS_OVERLAP, Sometimes, |_, s| {
-            clients_overlap(&s.history)
-        }));
+        v.push(witness!(CLIENTS_OVERLAP, |_, s| clients_overlap(
+            &s.history
+        )));
     }
     if bounds.snapshots {
-        v.push(property(SNAPSHOT_TAKEN, Sometimes, |m, s| {
-            snapshot_taken(m.servers(), s)
-        }));
+        v.push(witness!(SNAPSHOT_TAKEN, |m, s| snapshot_taken(
+            m.servers(),
+            s
+        )));
         // A follower lags behind a leader's snapshot only if some server can be
         // left out of a majority.
         if bounds.servers >= 3 {
-            v.push(property(SNAPSHOT_INSTALLED, Sometimes, |_, s| {
-                snapshot_installed(&s.history)
-            }));
+            v.push(witness!(SNAPSHOT_INSTALLED, |_, s| snapshot_installed(
+                &s.history
+            )));
         }
         if bounds.crashes > 0 {
-            v.push(property(SNAPSHOT_RESTART, Sometimes, |_, s| {
+            v.push(witness!(SNAPSHOT_RESTART, |_, s| {
                 restarted_from_snapshot(&s.history)
             }));
         }
@@ -185,4 +241,71 @@ pub fn all(bounds: &Bounds) -> Vec<Property<RaftModel>> {
             Expectation::Eventually => Property::eventually(p.name, p.condition),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The initial state, with a leader in it for "a leader is elected".
+    fn with_leader(model: &RaftModel) -> State {
+        let mut state = model.init().remove(0);
+        if let Some(mut s) = state.server(0).cloned() {
+            s.role = raft_model::Role::Leader;
+            state.set_server(0, s);
+        }
+        state
+    }
+
+    fn leader_elected_condition(bounds: &Bounds) -> fn(&RaftModel, &State) -> bool {
+        named(bounds)
+            .into_iter()
+            .find(|p| p.name == LEADER_ELECTED)
+            .map(|p| p.condition)
+            .expect("the registry has 'A leader is elected'")
+    }
+
+    #[test]
+    fn a_check_judges_a_sometimes_property_until_its_first_witness() {
+        let bounds = Bounds::default();
+        let holds = leader_elected_condition(&bounds);
+        let model = RaftModel::new(bounds).witnessing_once();
+        let state = with_leader(&model);
+        let none = model.init().remove(0);
+        assert!(!holds(&model, &none), "no leader yet: not a witness");
+        assert!(holds(&model, &state), "the first witness counts");
+        assert!(!holds(&model, &state), "and is not judged again");
+        // A clone shares the check's record; a new record starts afresh.
+        assert!(!holds(&model.clone(), &state));
+        assert!(holds(&model.clone().witnessing_once(), &state));
+    }
+
+    #[test]
+    fn without_a_record_a_sometimes_property_is_judged_every_time() {
+        let bounds = Bounds::default();
+        let holds = leader_elected_condition(&bounds);
+        let model = RaftModel::new(bounds);
+        let state = with_leader(&model);
+        assert!(holds(&model, &state));
+        assert!(holds(&model, &state));
+    }
+
+    #[test]
+    fn every_sometimes_property_of_the_richest_bounds_has_a_slot() {
+        let bounds = Bounds {
+            clients: 2,
+            crashes: 1,
+            snapshots: true,
+            ..Bounds::default()
+        };
+        let sometimes: Vec<&str> = named(&bounds)
+            .iter()
+            .filter(|p| p.expectation == Expectation::Sometimes)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(sometimes.len(), WITNESSES.len());
+        for name in sometimes {
+            assert_eq!(WITNESSES[witness_slot(name)], name);
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! [`old_model`]): for each bound set, breadth-first without symmetry, both reach
 //! exactly as many unique states, generate as many, and find the same properties
 //! violated or witnessed, each at the same shortest depth; the same for every
-//! mutant. Run in release mode (`cargo test --release`).
+//! mutant. The model as the checks run it, judging each Sometimes property only
+//! until its first witness, explores the same states to the same verdicts.
+//! Run in release mode (`cargo test --release`).
 
 mod old_model;
 
@@ -55,8 +57,14 @@ fn compare(name: &str, b: &Bounds, finish: HasDiscoveries) -> Outcome {
     let new = bfs(RaftModel::new(b.clone()), finish.clone());
     // The checker's model skips steps that surely leave the bounds: the same search.
     let pruned = bfs(RaftModel::new(b.clone()).pruned(), finish.clone());
+    // The checks' model judges each Sometimes property until its first witness.
+    let once = bfs(
+        RaftModel::new(b.clone()).pruned().witnessing_once(),
+        finish.clone(),
+    );
     let old = bfs(OldModel::new(b.clone()), finish);
     assert_eq!(new, pruned, "{name}: pruning changed the search");
+    same_search_and_verdicts(name, &pruned, &once);
     eprintln!(
         "{name}: {} unique, {} generated, {} discoveries ({:.1} s)",
         new.unique,
@@ -66,6 +74,45 @@ fn compare(name: &str, b: &Bounds, finish: HasDiscoveries) -> Outcome {
     );
     assert_eq!(new, old, "{name}: the new model differs from the old one");
     new
+}
+
+/// `once` explored what `all` did and found the same properties violated or
+/// witnessed: each violation at the same depth, each witness no later (stateright
+/// keeps the last path it records, and `once` records only the first).
+fn same_search_and_verdicts(name: &str, all: &Outcome, once: &Outcome) {
+    assert_eq!(
+        (all.unique, all.generated),
+        (once.unique, once.generated),
+        "{name}: judging witnesses once changed the search"
+    );
+    assert_eq!(
+        all.discoveries.keys().collect::<Vec<_>>(),
+        once.discoveries.keys().collect::<Vec<_>>(),
+        "{name}: judging witnesses once changed a verdict"
+    );
+    let sometimes: Vec<&str> = raft_checks::properties::named(&Bounds::default())
+        .into_iter()
+        .chain(raft_checks::properties::named(&Bounds {
+            clients: 2,
+            crashes: 1,
+            snapshots: true,
+            ..Bounds::default()
+        }))
+        .filter(|p| p.expectation == stateright::Expectation::Sometimes)
+        .map(|p| p.name)
+        .collect();
+    for (property, depth) in &all.discoveries {
+        let first = once
+            .discoveries
+            .get(property)
+            .copied()
+            .unwrap_or(usize::MAX);
+        if sometimes.contains(property) {
+            assert!(first <= *depth, "{name}: {property}: {first} > {depth}");
+        } else {
+            assert_eq!(first, *depth, "{name}: {property}");
+        }
+    }
 }
 
 fn small() -> Bounds {
