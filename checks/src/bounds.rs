@@ -202,7 +202,7 @@ pub fn describe(b: &Bounds) -> String {
     let mutants: Vec<_> = b.mutants.iter().map(|m| m.name()).collect();
     format!(
         "{} servers, {} client(s) x {} op(s), max term {}, max log {}, {} crash(es) in total, \
-         {} network{}, at most {} messages in flight, {} entries per AppendEntries{}{}",
+         {} network{}, at most {} messages in flight{}, {} entries per AppendEntries{}{}",
         b.servers,
         b.clients,
         b.ops_per_client,
@@ -212,6 +212,12 @@ pub fn describe(b: &Bounds) -> String {
         b.network,
         if b.lossy { " (lossy)" } else { " (no loss)" },
         b.max_in_flight,
+        // A proof states every bound it was proved within.
+        if b.max_per_channel == usize::MAX {
+            String::new()
+        } else {
+            format!(" ({} from one actor to another)", b.max_per_channel)
+        },
         b.max_batch,
         if b.snapshots {
             ", snapshots at any moment"
@@ -253,4 +259,23 @@ pub fn flags(b: &Bounds) -> Vec<(&'static str, Option<String>)> {
         v.push(("snapshots", None));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_description_states_a_per_channel_bound_only_when_there_is_one() {
+        let unlimited = describe(&Bounds::default());
+        assert!(!unlimited.contains("from one actor"), "{unlimited}");
+        let limited = describe(&Bounds {
+            max_per_channel: 1,
+            ..Bounds::default()
+        });
+        assert!(
+            limited.contains("at most 3 messages in flight (1 from one actor to another)"),
+            "{limited}"
+        );
+    }
 }
