@@ -30,14 +30,14 @@ pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
-
-/// Most Sometimes properties a check has (see [`RaftModel::witnessing_once`]).
-pub const WITNESS_SLOTS: usize = 16;
 pub use symmetry::{representative, representative_for, rotation};
 
 use crate::bounds::Bounds;
 use raft_model::{ClientConfig, Id, Op, RaftActor, ServerConfig};
 use stateright::actor::{Actor, Out};
+
+/// Most Sometimes properties a check has (see [`RaftModel::witnessing_once`]).
+pub const WITNESS_SLOTS: usize = 16;
 
 /// The Raft model under `bounds`.
 #[derive(Clone)]
