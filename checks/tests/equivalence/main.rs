@@ -64,7 +64,7 @@ fn compare(name: &str, b: &Bounds, finish: HasDiscoveries) -> Outcome {
     );
     let old = bfs(OldModel::new(b.clone()), finish);
     assert_eq!(new, pruned, "{name}: pruning changed the search");
-    same_search_and_verdicts(name, &pruned, &once);
+    same_search_and_verdicts(name, b, &pruned, &once);
     eprintln!(
         "{name}: {} unique, {} generated, {} discoveries ({:.1} s)",
         new.unique,
@@ -76,10 +76,10 @@ fn compare(name: &str, b: &Bounds, finish: HasDiscoveries) -> Outcome {
     new
 }
 
-/// `once` explored what `all` did and found the same properties violated or
+/// Under `b`, `once` explored what `all` did and found the same properties violated or
 /// witnessed: each violation at the same depth, each witness no later (stateright
 /// keeps the last path it records, and `once` records only the first).
-fn same_search_and_verdicts(name: &str, all: &Outcome, once: &Outcome) {
+fn same_search_and_verdicts(name: &str, b: &Bounds, all: &Outcome, once: &Outcome) {
     assert_eq!(
         (all.unique, all.generated),
         (once.unique, once.generated),
@@ -90,14 +90,8 @@ fn same_search_and_verdicts(name: &str, all: &Outcome, once: &Outcome) {
         once.discoveries.keys().collect::<Vec<_>>(),
         "{name}: judging witnesses once changed a verdict"
     );
-    let sometimes: Vec<&str> = raft_checks::properties::named(&Bounds::default())
+    let sometimes: Vec<&str> = raft_checks::properties::named(b)
         .into_iter()
-        .chain(raft_checks::properties::named(&Bounds {
-            clients: 2,
-            crashes: 1,
-            snapshots: true,
-            ..Bounds::default()
-        }))
         .filter(|p| p.expectation == stateright::Expectation::Sometimes)
         .map(|p| p.name)
         .collect();
