@@ -12,7 +12,16 @@ use raft_checks::checker::timely::launch::free_addresses;
 use raft_checks::checker::timely::{check, Layout, Options, Outcome, StateCodec};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Property};
 use std::collections::BTreeSet;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+/// The engine records its network threads' panics per process (a `raftlab
+/// check` is one run per process) and clears the record as a run starts, so
+/// runs in parallel tests would take each other's: one test runs at a time.
+fn one_run_at_a_time() -> MutexGuard<'static, ()> {
+    static RUNS: Mutex<()> = Mutex::new(());
+    RUNS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The die-hard puzzle: a 3 and a 5 gallon jug; measure 4 gallons.
 #[derive(Clone)]
@@ -328,6 +337,7 @@ fn found<A>(o: &Outcome<A>) -> Vec<(&'static str, usize)> {
 
 #[test]
 fn jugs_same_count_and_a_shortest_counterexample() {
+    let _one = one_run_at_a_time();
     let (unique, discoveries) = stateright_bfs(Jugs);
     // stateright finds the puzzle's 6-step solution as its shortest counterexample.
     assert_eq!(discoveries, vec![("never 4 in the big jug", 6)]);
@@ -360,6 +370,7 @@ fn jugs_same_count_and_a_shortest_counterexample() {
 
 #[test]
 fn jugs_exhaustive_without_stopping_reaches_every_state() {
+    let _one = one_run_at_a_time();
     let (unique, _) = stateright_bfs(Jugs);
     for run in RUNS {
         let o = timely_with(Jugs, None, run, false);
@@ -372,6 +383,7 @@ fn jugs_exhaustive_without_stopping_reaches_every_state() {
 
 #[test]
 fn lock_counts_match_stateright_with_and_without_symmetry() {
+    let _one = one_run_at_a_time();
     let model = Lock {
         n: 3,
         visits: 2,
@@ -421,6 +433,7 @@ fn lock_counts_match_stateright_with_and_without_symmetry() {
 
 #[test]
 fn a_broken_lock_gets_the_shortest_counterexample_with_symmetry_too() {
+    let _one = one_run_at_a_time();
     let model = Lock {
         n: 3,
         visits: 1,
@@ -459,6 +472,7 @@ fn a_broken_lock_gets_the_shortest_counterexample_with_symmetry_too() {
 
 #[test]
 fn counterexamples_do_not_depend_on_the_layout() {
+    let _one = one_run_at_a_time();
     let model = Lock {
         n: 4,
         visits: 1,
@@ -490,6 +504,7 @@ fn cluster_opts(addresses: &[String], process: usize, identity: &str) -> Options
 
 #[test]
 fn a_process_with_other_bounds_is_refused_by_both() {
+    let _one = one_run_at_a_time();
     let addresses = free_addresses(2).unwrap();
     let theirs = cluster_opts(&addresses, 1, "bounds: 4 servers");
     let p1 = std::thread::spawn(move || check(Jugs, None, &theirs).map(|o| o.is_some()));
@@ -514,6 +529,7 @@ fn a_process_with_other_bounds_is_refused_by_both() {
 
 #[test]
 fn a_process_that_dies_fails_the_run() {
+    let _one = one_run_at_a_time();
     let addresses = free_addresses(2).unwrap();
     let peer = addresses.clone();
     // Process 1 shakes hands, then dies: its connection closes.

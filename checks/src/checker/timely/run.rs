@@ -110,9 +110,11 @@ where
         return Err("--workers must be at least 1".into());
     }
     let started = Instant::now();
-    let (builders, others) = communication(opts)?;
+    // Before the network threads start: a peer that leaves at once makes them
+    // panic before any worker runs, and that panic says who left.
     failure::install_hook();
     failure::take();
+    let (builders, others) = communication(opts)?;
     let failed = Arc::new(AtomicBool::new(false));
     let model = Arc::new(model);
     let limits = Limits {
