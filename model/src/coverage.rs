@@ -191,6 +191,34 @@ pub fn hit(d: Decision) {
     });
 }
 
+/// Runs `f` and says which decisions it took on this thread, in `Decision::ALL`
+/// order (a decision taken twice is listed twice): for a host that keeps a
+/// handler call's result to use again, and counts its decisions again with
+/// [`replay`] each time, so that the counts stay those of every call.
+pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Vec<Decision>) {
+    let before = this_thread();
+    let out = f();
+    let after = this_thread();
+    let taken = Decision::ALL
+        .iter()
+        .zip(before.iter().zip(&after))
+        .flat_map(|(&d, (b, a))| std::iter::repeat_n(d, a.wrapping_sub(*b) as usize))
+        .collect();
+    (out, taken)
+}
+
+/// Counts again, on this thread, decisions [`recording`] saw a call take.
+pub fn replay(taken: &[Decision]) {
+    for &d in taken {
+        hit(d);
+    }
+}
+
+/// This thread's counts.
+fn this_thread() -> [u64; Decision::ALL.len()] {
+    MINE.with(|m| std::array::from_fn(|i| m.0[i].load(Relaxed)))
+}
+
 /// Every decision's count so far, summed over every thread, in `Decision::ALL` order.
 pub fn snapshot() -> Counts {
     let mut sum = vec![0u64; Decision::ALL.len()];
@@ -216,6 +244,30 @@ pub fn since(before: &Counts, after: &Counts) -> Counts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_call_lists_its_decisions_and_a_replay_counts_them_again() {
+        let before = snapshot();
+        let ((), taken) = recording(|| {
+            hit(Decision::VoteGranted);
+            hit(Decision::AppendStaleTerm);
+            hit(Decision::VoteGranted);
+        });
+        assert_eq!(
+            taken,
+            vec![
+                Decision::VoteGranted,
+                Decision::VoteGranted,
+                Decision::AppendStaleTerm
+            ]
+        );
+        replay(&taken);
+        let counts = since(&before, &snapshot());
+        assert!(counts[Decision::VoteGranted as usize] >= 4);
+        assert!(counts[Decision::AppendStaleTerm as usize] >= 2);
+        let ((), none) = recording(|| {});
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn hits_are_counted_across_threads_and_every_decision_has_a_text() {

@@ -102,7 +102,8 @@ impl KvStore {
     pub fn of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> KvStore {
         let mut kv = KvStore::default();
         for e in entries {
-            kv.apply(e, false);
+            // A specification, not a server's decision: not counted as one.
+            kv.apply_uncounted(e, false);
         }
         kv
     }
@@ -111,10 +112,17 @@ impl KvStore {
     /// session has already seen is not applied again (`apply_duplicates` is the
     /// `no-dedup` mutant).
     pub fn apply(&mut self, entry: &Entry, apply_duplicates: bool) {
+        if !self.apply_uncounted(entry, apply_duplicates) {
+            crate::coverage::hit(crate::coverage::Decision::ApplySkipsDuplicate);
+        }
+    }
+
+    /// [`KvStore::apply`] without counting its decision; false if the entry was
+    /// skipped as a duplicate.
+    fn apply_uncounted(&mut self, entry: &Entry, apply_duplicates: bool) -> bool {
         if let Some(session) = self.sessions.get(&entry.client) {
             if session.seq >= entry.seq && !apply_duplicates {
-                crate::coverage::hit(crate::coverage::Decision::ApplySkipsDuplicate);
-                return;
+                return false;
             }
         }
         let result = apply_op(&mut self.data, &entry.op);
@@ -125,6 +133,7 @@ impl KvStore {
                 result,
             },
         );
+        true
     }
 
     /// The cached answer for `client`'s request `seq`, if it was the last one applied.
