@@ -356,9 +356,11 @@ fn observe_snapshot(
     if index == 0 && after.snapshot.is_empty() {
         return;
     }
+    // By value where the maps are not the same ones: a step the handler memo
+    // reuses was taken from an equal state, not this one.
     let moved = recovered
         || index != before.log.snapshot_index()
-        || !after.snapshot.ptr_eq(&before.snapshot);
+        || (!after.snapshot.ptr_eq(&before.snapshot) && after.snapshot != before.snapshot);
     if !moved {
         return;
     }

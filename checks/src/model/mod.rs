@@ -19,6 +19,7 @@
 
 pub mod clients;
 pub mod history;
+mod memo;
 pub mod network;
 pub mod shared;
 pub mod state;
@@ -51,6 +52,9 @@ pub struct RaftModel {
     /// Set by [`RaftModel::witnessing_once`]: one check's record of which
     /// Sometimes properties it has witnessed (see [`RaftModel::first_witness`]).
     witnessed: Option<std::sync::Arc<Witnessed>>,
+    /// This model's number in the handler memo (see [`memo`]), or `None` (see
+    /// [`RaftModel::unmemoised`]).
+    memo: Option<u64>,
 }
 
 /// Which Sometimes properties a check has witnessed, by slot.
@@ -92,7 +96,15 @@ impl RaftModel {
             actors,
             prune: false,
             witnessed: None,
+            memo: Some(memo::number()),
         }
+    }
+
+    /// The same model without the handler memo: every step calls its handler.
+    /// For the test that the memo changes nothing.
+    pub fn unmemoised(mut self) -> Self {
+        self.memo = None;
+        self
     }
 
     /// The same model for the checker: a step whose handler call already shows

@@ -68,36 +68,32 @@ impl Network {
             .partition_point(|p| (p.src, p.dst) <= (src, dst))
     }
 
-    pub fn send(&mut self, kind: NetworkKind, src: Id, dst: Id, msg: Msg) {
+    pub fn send(&mut self, kind: NetworkKind, src: Id, dst: Id, msg: &Shared<Msg>) {
         if kind == NetworkKind::Ordered {
             let at = self.channel_end(src, dst);
-            let msg = Shared::new(msg);
             self.packets.insert(
                 at,
                 Packet {
                     src,
                     dst,
-                    msg,
+                    msg: msg.clone(),
                     count: 1,
                 },
             );
             return;
         }
-        match self.find(src, dst, &msg) {
+        match self.find(src, dst, msg) {
             Ok(k) if kind == NetworkKind::Unordered => self.packets[k].count += 1,
             Ok(_) => {} // the duplicating network holds a message once
-            Err(k) => {
-                let msg = Shared::new(msg);
-                self.packets.insert(
-                    k,
-                    Packet {
-                        src,
-                        dst,
-                        msg,
-                        count: 1,
-                    },
-                );
-            }
+            Err(k) => self.packets.insert(
+                k,
+                Packet {
+                    src,
+                    dst,
+                    msg: msg.clone(),
+                    count: 1,
+                },
+            ),
         }
     }
 
@@ -201,12 +197,12 @@ mod tests {
     fn sending_order_does_not_matter_on_unordered_networks() {
         let kind = NetworkKind::Unordered;
         let (mut a, mut b) = (Network::default(), Network::default());
-        a.send(kind, id(0), id(1), reply(1));
-        a.send(kind, id(2), id(1), reply(2));
-        a.send(kind, id(0), id(1), reply(1));
-        b.send(kind, id(2), id(1), reply(2));
-        b.send(kind, id(0), id(1), reply(1));
-        b.send(kind, id(0), id(1), reply(1));
+        a.send(kind, id(0), id(1), &Shared::new(reply(1)));
+        a.send(kind, id(2), id(1), &Shared::new(reply(2)));
+        a.send(kind, id(0), id(1), &Shared::new(reply(1)));
+        b.send(kind, id(2), id(1), &Shared::new(reply(2)));
+        b.send(kind, id(0), id(1), &Shared::new(reply(1)));
+        b.send(kind, id(0), id(1), &Shared::new(reply(1)));
         assert_eq!(a, b);
         assert_eq!(a.len(), 3);
         assert_eq!(a.packets().len(), 2);
@@ -220,8 +216,8 @@ mod tests {
     fn the_duplicating_network_holds_a_message_once() {
         let kind = NetworkKind::Duplicating;
         let mut a = Network::default();
-        a.send(kind, id(0), id(1), reply(1));
-        a.send(kind, id(0), id(1), reply(1));
+        a.send(kind, id(0), id(1), &Shared::new(reply(1)));
+        a.send(kind, id(0), id(1), &Shared::new(reply(1)));
         assert_eq!(a.len(), 1);
     }
 
@@ -229,9 +225,9 @@ mod tests {
     fn the_ordered_network_delivers_each_channel_head_first() {
         let kind = NetworkKind::Ordered;
         let mut a = Network::default();
-        a.send(kind, id(0), id(1), reply(2));
-        a.send(kind, id(0), id(1), reply(1));
-        a.send(kind, id(2), id(1), reply(3));
+        a.send(kind, id(0), id(1), &Shared::new(reply(2)));
+        a.send(kind, id(0), id(1), &Shared::new(reply(1)));
+        a.send(kind, id(2), id(1), &Shared::new(reply(3)));
         let heads: Vec<&Msg> = a.deliverable(kind).map(|p| &*p.msg).collect();
         assert_eq!(heads, vec![&reply(2), &reply(3)]);
         assert!(a.can_deliver(kind, id(0), id(1), &reply(2)));
@@ -239,7 +235,7 @@ mod tests {
         assert!(a.remove_one(kind, id(0), id(1), &reply(2)));
         assert!(a.can_deliver(kind, id(0), id(1), &reply(1)));
         assert!(a.per_channel_ok(1));
-        a.send(kind, id(2), id(1), reply(3));
+        a.send(kind, id(2), id(1), &Shared::new(reply(3)));
         assert!(!a.per_channel_ok(1));
     }
 }

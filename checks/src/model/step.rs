@@ -6,11 +6,12 @@
 use super::history::{
     observe_client_delivery, observe_client_send, observe_delivery, observe_server_cow,
 };
+use super::memo::{self, Cmd, Effect};
 use super::state::{Action, State};
 use super::{History, RaftModel, Shared, Violation};
 use crate::bounds::NetworkKind;
-use raft_model::{Id, Input, Msg, RaftActor, RaftState, ServerSet, ServerState, Stepped, Timer};
-use stateright::actor::{Actor, Command, Out};
+use raft_model::{Id, Msg, RaftActor, RaftState, ServerSet, ServerState, Timer};
+use stateright::actor::{Actor, Out};
 use std::borrow::Cow;
 
 impl RaftModel {
@@ -39,13 +40,9 @@ impl RaftModel {
         if last.is_down(i) || !last.network.can_deliver(kind, src, dst, &msg) {
             return None;
         }
-        let input = Input::Deliver {
-            src,
-            msg: (*msg).clone(),
-        };
-        let stepped = self.actors[i].handle(dst, before, input);
+        let effect = memo::deliver(self.memo, i, &self.actors[i], before, src, &msg);
         let consumed = usize::from(kind != NetworkKind::Duplicating);
-        if self.beyond(last, &stepped, consumed) {
+        if self.beyond(last, &effect, consumed) {
             return None;
         }
         let mut next = fresh(last);
@@ -56,7 +53,7 @@ impl RaftModel {
                 next.history = Shared::new(h);
             }
         }
-        if stepped.changed.is_none() && stepped.out.is_empty() {
+        if effect.is_nothing() {
             // Ignored: the message is used up, as on a real network; the
             // duplicating network keeps it, so nothing happened at all.
             if kind == NetworkKind::Duplicating {
@@ -74,10 +71,10 @@ impl RaftModel {
                 next.history = Shared::new(h);
             }
         }
-        if let Some(changed) = stepped.changed {
-            next.actors[i] = Shared::new(changed);
+        if let Some(changed) = &effect.changed {
+            next.actors[i] = changed.clone();
         }
-        self.apply_commands(dst, stepped.out, &mut next);
+        self.apply_effect(dst, &effect, &mut next);
         self.observe(last, &mut next, i, false);
         Some(next)
     }
@@ -87,19 +84,20 @@ impl RaftModel {
         if !last.timers.is_set(i, timer) {
             return None;
         }
-        let stepped = self.actors[i].handle(id, last.actors.get(i)?, Input::Timeout(timer));
+        let before = last.actors.get(i)?;
+        let effect = memo::timeout(self.memo, i, &self.actors[i], before, timer);
         // Only the same timer set again: nothing happened.
-        let renews_only = stepped.out.len() == 1
-            && matches!(&stepped.out[0], Command::SetTimer(t, _) if *t == timer);
-        if (stepped.changed.is_none() && renews_only) || self.beyond(last, &stepped, 0) {
+        let renews_only = effect.commands.len() == 1
+            && matches!(&effect.commands[0], Cmd::SetTimer(t) if *t == timer);
+        if (effect.changed.is_none() && renews_only) || self.beyond(last, &effect, 0) {
             return None;
         }
         let mut next = fresh(last);
         next.timers.cancel(i, timer);
-        if let Some(changed) = stepped.changed {
-            next.actors[i] = Shared::new(changed);
+        if let Some(changed) = &effect.changed {
+            next.actors[i] = changed.clone();
         }
-        self.apply_commands(id, stepped.out, &mut next);
+        self.apply_effect(id, &effect, &mut next);
         self.observe(last, &mut next, i, false);
         Some(next)
     }
@@ -156,12 +154,12 @@ impl RaftModel {
     /// handler's result alone (the acting server's term and log, and the messages
     /// in flight after `consumed` are taken and the step's sends added; on the
     /// duplicating network a send may add nothing, so there sends are not counted).
-    fn beyond(&self, last: &State, stepped: &Stepped, consumed: usize) -> bool {
+    fn beyond(&self, last: &State, effect: &Effect, consumed: usize) -> bool {
         if !self.prune {
             return false;
         }
         let b = &self.bounds;
-        if let Some(s) = stepped.changed.as_ref().and_then(|s| s.server()) {
+        if let Some(s) = effect.changed.as_ref().and_then(|s| s.server()) {
             if s.current_term > b.max_term || s.log.last_index() > b.max_log as u64 {
                 return true;
             }
@@ -169,40 +167,38 @@ impl RaftModel {
         if self.bounds.network == NetworkKind::Duplicating {
             return false;
         }
-        let sends = stepped
-            .out
-            .iter()
-            .filter(|c| matches!(c, Command::Send(..)))
-            .count();
-        last.network.len() + sends > b.max_in_flight + consumed
+        last.network.len() + effect.sends > b.max_in_flight + consumed
     }
 
-    /// Applies the commands actor `id` emitted: sends (a client's are recorded in
-    /// the history), timers and saves.
+    /// Applies the commands actor `id` emitted (at its start or restart).
     pub(super) fn apply_commands(&self, id: Id, out: Out<RaftActor>, state: &mut State) {
+        self.apply_effect(id, &Effect::from_out(None, out), state);
+    }
+
+    /// Applies the commands of actor `id`'s step: sends (a client's are recorded
+    /// in the history), timers and saves.
+    fn apply_effect(&self, id: Id, effect: &Effect, state: &mut State) {
         let i = usize::from(id);
         let client = i.checked_sub(self.servers());
-        for c in out {
+        for c in &effect.commands {
             match c {
-                Command::Send(dst, msg) => {
+                Cmd::Send(dst, msg) => {
                     if let Some(c) = client {
-                        if let Some(h) = observe_client_send(&state.history, c, id, &msg) {
+                        if let Some(h) = observe_client_send(&state.history, c, id, msg) {
                             state.history = Shared::new(h);
                         }
                     }
-                    state.network.send(self.bounds.network, id, dst, msg);
+                    state.network.send(self.bounds.network, id, *dst, msg);
                 }
-                Command::SetTimer(t, _) => state.timers.set(i, t),
-                Command::CancelTimer(t) => state.timers.cancel(i, t),
-                Command::Save(p) => {
+                Cmd::SetTimer(t) => state.timers.set(i, *t),
+                Cmd::CancelTimer(t) => state.timers.cancel(i, *t),
+                Cmd::Save(p) => {
                     if let Some(slot) = state.storage.get_mut(i) {
-                        if slot.as_deref() != Some(&p) {
-                            *slot = Some(Shared::new(p));
+                        if !slot.as_ref().is_some_and(|s| s.same(p)) {
+                            *slot = Some(p.clone());
                         }
                     }
                 }
-                // The actors make no random choices.
-                Command::ChooseRandom(..) => {}
             }
         }
     }

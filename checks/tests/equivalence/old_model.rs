@@ -189,8 +189,9 @@ impl OldModel {
             sorted.sort();
         }
         for (src, dst, msg, count) in sorted {
+            let msg = Shared::new(msg);
             for _ in 0..count {
-                network.send(kind, src, dst, msg.clone());
+                network.send(kind, src, dst, &msg);
             }
         }
         State {
