@@ -5,7 +5,11 @@
 //! binary, so that no other check counts decisions alongside it. Run in release
 //! mode (`cargo test --release`).
 
-use raft_checks::bounds::{Bounds, NetworkKind};
+#[path = "equivalence/bound_sets.rs"]
+mod equivalence;
+
+use equivalence::small;
+use raft_checks::bounds::Bounds;
 use raft_checks::model::RaftModel;
 use raft_model::coverage::{self, Counts};
 use raft_model::{Mutant, MutantSet};
@@ -44,79 +48,19 @@ fn bfs(model: RaftModel, finish: HasDiscoveries) -> Outcome {
     }
 }
 
-fn small() -> Bounds {
-    Bounds {
-        ops_per_client: 1,
-        max_term: 2,
-        max_log: 1,
-        crashes: 0,
-        ..Bounds::default()
-    }
-}
-
-/// Each network, losses, a crash, snapshots, 2 and 4 servers, 2 clients: small
-/// enough for both models to be explored in a few seconds.
+/// The equivalence test's bound sets, and snapshots.
 fn bound_sets() -> Vec<(&'static str, Bounds)> {
-    vec![
-        ("unordered", small()),
-        (
-            "a crash",
-            Bounds {
-                max_term: 1,
-                crashes: 1,
-                ..small()
-            },
-        ),
-        (
-            "ordered",
-            Bounds {
-                network: NetworkKind::Ordered,
-                ..small()
-            },
-        ),
-        (
-            "duplicating",
-            Bounds {
-                network: NetworkKind::Duplicating,
-                max_in_flight: 6,
-                ..small()
-            },
-        ),
-        (
-            "lossy, 2 servers",
-            Bounds {
-                servers: 2,
-                lossy: true,
-                ..small()
-            },
-        ),
-        (
-            "snapshots",
-            Bounds {
-                snapshots: true,
-                max_term: 1,
-                max_log: 2,
-                ..small()
-            },
-        ),
-        (
-            "4 servers",
-            Bounds {
-                servers: 4,
-                max_term: 1,
-                max_in_flight: 4,
-                ..small()
-            },
-        ),
-        (
-            "2 clients",
-            Bounds {
-                clients: 2,
-                max_term: 1,
-                ..small()
-            },
-        ),
-    ]
+    let mut sets = equivalence::bound_sets();
+    sets.push((
+        "snapshots",
+        Bounds {
+            snapshots: true,
+            max_term: 1,
+            max_log: 2,
+            ..small()
+        },
+    ));
+    sets
 }
 
 /// Under `b`, explored until `finish`, the same outcome with and without the memo.
