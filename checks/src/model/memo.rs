@@ -106,8 +106,9 @@ impl Key {
     }
 }
 
-/// Entries a thread keeps before it starts again (a few megabytes; the default
-/// check needs about 14 thousand).
+/// Entries a thread keeps before it starts again. The default check needs about
+/// 14 thousand; with them its peak memory was 40 to 50 MB higher (each entry
+/// keeps its states and messages alive).
 const CAPACITY: usize = 1 << 16;
 
 #[derive(Default)]
