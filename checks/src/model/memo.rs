@@ -107,7 +107,7 @@ impl Key {
 }
 
 /// Entries a thread keeps before it starts again. The default check needs about
-/// 14 thousand; with them its peak memory was 40 to 50 MB higher (each entry
+/// 14 thousand; with them its peak memory was 38 to 52 MB higher (each entry
 /// keeps its states and messages alive).
 const CAPACITY: usize = 1 << 16;
 
