@@ -190,6 +190,12 @@ fn symmetric_counts_are_the_same_on_every_layout_and_run() {
         for r in &runs {
             assert!(r.exhaustive && r.symmetry, "{name}");
             assert_eq!(verdicts(r), verdicts(&dfs), "{name}");
+            // One state per class, whichever member each engine meets first.
+            assert_eq!(
+                (r.unique_states, r.states),
+                (dfs.unique_states, dfs.states),
+                "{name}"
+            );
         }
     }
 }

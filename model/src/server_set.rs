@@ -35,8 +35,18 @@ impl ServerSet {
         self.0 == 0
     }
 
+    /// The servers in the set, in ascending order (one step per member: the
+    /// checker iterates sets in every state it builds).
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..MAX_SERVERS).filter(|i| self.contains(*i))
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(i)
+        })
     }
 }
 

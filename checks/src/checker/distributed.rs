@@ -7,7 +7,7 @@ use super::report::{Distributed, Engine, Found, PropertyResult, Report, Status};
 use super::run::{RunOptions, Strategy};
 use super::timely::{self, Layout, Outcome, Stopped};
 use crate::bounds::{flags, Bounds};
-use crate::model::{representative_for, Action, RaftModel};
+use crate::model::{canonical_for, Action, RaftModel};
 use crate::properties;
 use stateright::Expectation;
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub fn check(
 ) -> Result<Option<Report>, String> {
     let model = RaftModel::new(bounds.clone());
     let symmetry: timely::codec::Symmetry<RaftModel> =
-        opts.symmetry.then(|| representative_for(bounds.network));
+        opts.symmetry.then(|| canonical_for(bounds.network));
     let topts = timely::Options {
         workers: spread.workers,
         layout: spread.layout.clone(),

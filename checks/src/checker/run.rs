@@ -5,7 +5,7 @@ use super::coverage::Turn;
 use super::report::{Found, PropertyResult, Report, Status};
 use super::shortest::{Search, Target};
 use crate::bounds::Bounds;
-use crate::model::{representative_for, Action, RaftModel, State};
+use crate::model::{canonical_for, Action, RaftModel, State};
 use crate::properties;
 use serde::Serialize;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
@@ -129,7 +129,7 @@ fn spawn(
     symmetry: bool,
 ) -> Outcome {
     let started = Instant::now();
-    let representative = representative_for(model.bounds.network);
+    let representative = canonical_for(model.bounds.network);
     // Its own record of witnesses: the verdicts need only each one's first.
     let mut b = model
         .witnessing_once()

@@ -11,7 +11,7 @@
 //! depth there is. With symmetry it visits one state per class, which keeps
 //! depths: the renamings it merges by commute with every step (tests/symmetry.rs).
 
-use crate::model::{representative_for, Action, RaftModel, State};
+use crate::model::{canonical_for, Action, RaftModel, State};
 use stateright::Model;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ type Parent = Option<(u64, usize)>;
 /// Searches `model` breadth-first for the targets, for at most `search.within`.
 pub fn shortest(model: &RaftModel, targets: &[Target], search: Search) -> Found {
     let started = Instant::now();
-    let canonical = representative_for(model.bounds.network);
+    let canonical = canonical_for(model.bounds.network);
     let key = |s: &State| {
         let seeds = ahash::RandomState::with_seeds(1, 2, 3, 4);
         if search.symmetry {

@@ -31,7 +31,7 @@ pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
-pub use symmetry::{representative, representative_for, rotation};
+pub use symmetry::{canonical_for, class_hash, representative, rotation};
 
 use crate::bounds::Bounds;
 use raft_model::{ClientConfig, Id, Op, RaftActor, ServerConfig};
@@ -163,6 +163,7 @@ impl RaftModel {
             down: Default::default(),
             network: Network::default(),
             history: Shared::new(History::new(clients)),
+            class: None,
         };
         for (i, actor) in self.actors.iter().enumerate() {
             let mut out = Out::new();

@@ -70,6 +70,16 @@ impl<T: Hash> Shared<T> {
     pub fn hash_code(&self) -> u64 {
         self.0.hash
     }
+
+    /// The second cached hash (see [`Shared::same`]).
+    pub fn check_code(&self) -> u64 {
+        self.0.check
+    }
+
+    /// The hash `Shared::new(value)` would cache, without making it.
+    pub fn hash_code_of(value: &T) -> u64 {
+        hash_of(value)
+    }
 }
 
 impl<T> Shared<T> {

@@ -9,96 +9,128 @@
 //! when the representative sorted servers freely). Everything else the servers do
 //! is blind to their names.
 //!
-//! The representative is the rotation whose server slots, compared by what a
-//! server is apart from the names it holds (term, role, log, commit index,
-//! storage, timers, up or down), come first; ties keep the smallest rotation. Any
-//! state of the class would do as its representative (the checker only merges
-//! states it maps to the same one), so the tie-break costs reduction, never
-//! soundness. Clients are not interchangeable (each has its
-//! own operations): they keep their places. When the slots are already in order,
-//! the state is its own representative and nothing is rebuilt; otherwise each part
-//! is renamed with the model's own `Rewrite<Id>`, and recent renamings are
-//! remembered per thread.
+//! A class is known by its fingerprint ([`class_hash`]): the least, over the
+//! rotations, of the hash of the rotated state's parts in slot order. It is
+//! computed from the parts' cached hashes and their renamed versions' hashes,
+//! remembered per thread, without building a rotated state. The checker needs no
+//! more: stateright only hashes what its symmetry function returns, so
+//! [`canonical_for`] hands it [`State::of_class`]. Being the least over the
+//! whole class, the fingerprint is the same whichever member a search meets
+//! first, so the reduced counts do not depend on the order of the search.
+//! [`representative`] builds the class's member of least hash, for tests and
+//! for anyone who wants to see it. Clients are not interchangeable (each has its
+//! own operations): they keep their places, though what they hold is renamed.
 
 use super::network::{Network, Packet};
 use super::shared::Shared;
 use super::state::{State, MAX_ACTORS};
-use super::History;
 use crate::bounds::NetworkKind;
-use raft_model::{Id, Log, Msg, PersistentState, RaftState, Role, Term};
+use raft_model::Id;
 use stateright::{Rewrite, RewritePlan};
 use std::cell::RefCell;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, Hasher};
 
-/// A server slot's sort key: only what a permutation of servers leaves as it is.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Key<'a> {
-    down: bool,
-    term: Term,
-    role: Role,
-    commit: u64,
-    log: &'a Log,
-    voted: bool,
-    votes: usize,
-    knows_leader: bool,
-    saved: Option<(Term, bool, &'a Log)>,
-    timers: u8,
-}
-
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-enum Slot<'a> {
-    Server(Key<'a>),
-    Client(usize),
-}
-
-fn key(state: &State, i: usize) -> Slot<'_> {
-    let Some(s) = state.server(i) else {
-        return Slot::Client(i);
-    };
-    Slot::Server(Key {
-        down: state.is_down(i),
-        term: s.current_term,
-        role: s.role,
-        commit: s.commit_index,
-        log: &s.log,
-        voted: s.voted_for.is_some(),
-        votes: s.votes_granted.len(),
-        knows_leader: s.leader_hint.is_some(),
-        saved: state
-            .storage(i)
-            .map(|p| (p.current_term, p.voted_for.is_some(), &p.log)),
-        timers: state.timers.bits_of(i),
-    })
-}
-
-/// The representative function for a model on the `kind` network (the ordered
-/// network keeps each channel's order when it renames the channel's ends).
-pub fn representative_for(kind: NetworkKind) -> fn(&State) -> State {
+/// The checker's symmetry function for a model on the `kind` network (the
+/// ordered network keeps each channel's order when it renames the channel's
+/// ends): a stand-in for the state's class, which hashes as [`class_hash`].
+pub fn canonical_for(kind: NetworkKind) -> fn(&State) -> State {
     match kind {
-        NetworkKind::Ordered => |s| representative_on(NetworkKind::Ordered, s),
-        _ => representative,
+        NetworkKind::Ordered => |s| State::of_class(class_hash(NetworkKind::Ordered, s)),
+        _ => |s| State::of_class(class_hash(NetworkKind::Unordered, s)),
     }
 }
 
-/// The representative of `state`'s class (see [`representative_on`]) on an
-/// unordered network, duplicating or not.
-pub fn representative(state: &State) -> State {
-    representative_on(NetworkKind::Unordered, state)
+/// The fingerprint of `state`'s class: the same for every rotation of it, and
+/// (but for 64-bit collisions) different for states of different classes.
+pub fn class_hash(kind: NetworkKind, state: &State) -> u64 {
+    MEMOS.with(|m| {
+        let m = &mut *m.borrow_mut();
+        candidates(state)
+            .map(|r| rotated_hash(kind, state, r, m))
+            .min()
+            .unwrap_or(0)
+    })
 }
 
-/// The representative of `state`'s class, for a model on the `kind` network.
-pub fn representative_on(kind: NetworkKind, state: &State) -> State {
+/// The rotations worth hashing: those whose servers, summed up by what no
+/// renaming changes (up or down, term, role, commit index, log length), come
+/// first in slot order. Which rotations those are is the same for every member
+/// of a class, so the least hash among them is too; most states have one, and
+/// only it is hashed.
+fn candidates(state: &State) -> impl Iterator<Item = usize> {
     let n = state.storage.len();
-    // The rotation by r puts server (j + r) mod n in slot j; keep the first in order.
-    let rotated = |r: usize| (0..n).map(move |j| key(state, (j + r) % n));
-    let r = (1..n).fold(0, |best, r| {
+    let mut summary = [0u64; MAX_ACTORS];
+    for (i, s) in summary.iter_mut().enumerate().take(n) {
+        *s = summary_of(state, i);
+    }
+    let rotated = move |r: usize| (0..n).map(move |j| summary[(j + r) % n]);
+    let least = (1..n).fold(0, |best, r| {
         if rotated(r).lt(rotated(best)) {
             r
         } else {
             best
         }
     });
-    rotation(kind, state, r)
+    (0..n.max(1)).filter(move |&r| r == least || rotated(r).eq(rotated(least)))
+}
+
+/// Server `i` summed up in one number by what a renaming leaves as it is.
+fn summary_of(state: &State, i: usize) -> u64 {
+    let Some(s) = state.server(i) else {
+        return 0;
+    };
+    let small = |x: u64| x.min(0xffff);
+    (u64::from(state.is_down(i)) << 63)
+        | (small(s.current_term) << 46)
+        | ((s.role as u64) << 44)
+        | (small(s.commit_index) << 28)
+        | (small(s.log.last_index()) << 12)
+        | small(s.log.last_term()).min(0xfff)
+}
+
+/// The member of `state`'s class whose hash is [`class_hash`], on an unordered
+/// network, duplicating or not.
+pub fn representative(state: &State) -> State {
+    representative_on(NetworkKind::Unordered, state)
+}
+
+/// The member of `state`'s class whose hash is [`class_hash`], for a model on the
+/// `kind` network (of two with that hash, the smaller rotation).
+pub fn representative_on(kind: NetworkKind, state: &State) -> State {
+    let n = state.storage.len();
+    let best = MEMOS.with(|m| {
+        let m = &mut *m.borrow_mut();
+        candidates(state).min_by_key(|&r| rotated_hash(kind, state, r, m))
+    });
+    rotation(kind, state, best.unwrap_or(0) % n.max(1))
+}
+
+/// Server `i`'s slot under the rotation by `r` of `n` servers (server
+/// (j + r) mod n goes to slot j); clients keep theirs.
+fn slot_of(i: usize, r: usize, n: usize) -> usize {
+    if i < n {
+        (i + n - r % n) % n
+    } else {
+        i
+    }
+}
+
+/// The renaming of the rotation by `r` of `n` servers, and the permutation as a
+/// number (4 bits per server: at most 9), which names it in the memos.
+fn plan(n: usize, r: usize) -> (RewritePlan<Id, [u8; MAX_ACTORS]>, u64) {
+    let mut to = [0u8; MAX_ACTORS];
+    let mut perm = 0u64;
+    for (i, t) in to.iter_mut().enumerate() {
+        *t = slot_of(i, r, n) as u8;
+        if i < n {
+            perm |= (*t as u64) << (4 * i);
+        }
+    }
+    let plan = RewritePlan::<Id, [u8; MAX_ACTORS]>::new(to, |id, to| {
+        let i = usize::from(*id);
+        Id::from(to.get(i).map_or(i, |&t| t as usize))
+    });
+    (plan, perm)
 }
 
 /// `state` with its servers' names rotated by `r`: server (j + r) mod n becomes
@@ -108,59 +140,36 @@ pub fn rotation(kind: NetworkKind, state: &State, r: usize) -> State {
     if n == 0 || r.is_multiple_of(n) {
         return state.clone();
     }
-    // Server i goes to slot to[i]; clients stay.
-    let mut to = [0u8; MAX_ACTORS];
-    for (i, t) in to.iter_mut().enumerate() {
-        *t = i as u8;
+    let (plan, _) = plan(n, r);
+    let to = |i: usize| slot_of(i, r, n);
+    let mut actors = state.actors.clone();
+    for (i, s) in state.actors.iter().enumerate() {
+        actors[to(i)] = rename(s, &plan);
     }
-    // The permutation as a number too: 4 bits per server (at most 9).
-    let mut perm = 0u64;
-    for slot in 0..n {
-        let i = (slot + r) % n;
-        to[i] = slot as u8;
-        perm |= (slot as u64) << (4 * i);
+    let mut storage = state.storage.clone();
+    for (i, s) in state.storage.iter().enumerate() {
+        storage[to(i)] = s.as_ref().map(|p| rename(p, &plan));
     }
-    let plan = RewritePlan::<Id, [u8; MAX_ACTORS]>::new(to, |id, to| {
-        let i = usize::from(*id);
-        Id::from(to.get(i).map_or(i, |&t| t as usize))
-    });
-    permute(kind, state, &plan, perm)
-}
-
-/// `state` with its servers renamed by `plan`, which moves server `i` to `perm`'s
-/// nibble `i`.
-fn permute<S>(kind: NetworkKind, state: &State, plan: &RewritePlan<Id, S>, perm: u64) -> State {
-    let to = |i: usize| usize::from(plan.rewrite(&Id::from(i)));
-    MEMOS.with(|m| {
-        let m = &mut *m.borrow_mut();
-        let mut actors = state.actors.clone();
-        for (i, s) in state.actors.iter().enumerate() {
-            actors[to(i)] = m.actors.renamed(s, plan, perm);
-        }
-        let mut storage = state.storage.clone();
-        for (i, s) in state.storage.iter().enumerate() {
-            storage[to(i)] = s.as_ref().map(|p| m.storage.renamed(p, plan, perm));
-        }
-        let packets = state
-            .network
-            .packets()
-            .iter()
-            .map(|p| Packet {
-                src: plan.rewrite(&p.src),
-                dst: plan.rewrite(&p.dst),
-                msg: m.msgs.renamed(&p.msg, plan, perm),
-                count: p.count,
-            })
-            .collect();
-        State {
-            actors,
-            storage,
-            timers: state.timers.permuted(state.actors.len(), to),
-            down: state.down.rewrite(plan),
-            network: Network::from_packets(kind, packets),
-            history: m.history.renamed(&state.history, plan, perm),
-        }
-    })
+    let packets = state
+        .network
+        .packets()
+        .iter()
+        .map(|p| Packet {
+            src: plan.rewrite(&p.src),
+            dst: plan.rewrite(&p.dst),
+            msg: rename(&p.msg, &plan),
+            count: p.count,
+        })
+        .collect();
+    State {
+        actors,
+        storage,
+        timers: state.timers.permuted(state.actors.len(), to),
+        down: state.down.rewrite(&plan),
+        network: Network::from_packets(kind, packets),
+        history: rename(&state.history, &plan),
+        class: None,
+    }
 }
 
 /// `s` renamed by `plan`: `s` itself if renaming changes nothing.
@@ -176,44 +185,122 @@ where
     }
 }
 
-/// Renamings done lately by this thread, direct-mapped by the part's hash and the
-/// permutation: the same parts are renamed the same way again and again. An entry
-/// is used only for a part the same as the one it was made for ([`Shared::same`]).
-struct Memo<T> {
-    slots: Vec<Option<Renaming<T>>>,
+// Fixed seeds: the same class fingerprints, and so the same counts, on every run.
+// (Not ahash's own constants: seeds equal to them give all-zero keys, and then
+// every hash is 0.)
+const CLASS_SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x7f4a_7c15_9e37_79b9,
+    0x94d0_49bb_1331_11eb,
+    0xbf58_476d_1ce4_e5b9,
+    0x2545_f491_4f6c_dd1d,
+);
+
+/// The hash of `state` rotated by `r`, from its parts' hashes in slot order. The
+/// packets are taken in an order of their own (by channel, then, off the ordered
+/// network, by message hash), which depends only on what is in flight.
+fn rotated_hash(kind: NetworkKind, state: &State, r: usize, m: &mut Memos) -> u64 {
+    let n = state.storage.len();
+    let identity = n == 0 || r.is_multiple_of(n);
+    let (plan, perm) = plan(n, r);
+    let from = |j: usize| if j < n { (j + r) % n } else { j };
+    let mut h = CLASS_SEEDS.build_hasher();
+    for j in 0..state.actors.len() {
+        let s = &state.actors[from(j)];
+        h.write_u64(if identity {
+            s.hash_code()
+        } else {
+            m.actors.renamed(s, &plan, perm)
+        });
+    }
+    for j in 0..n {
+        match &state.storage[from(j)] {
+            None => h.write_u8(0),
+            Some(p) => {
+                h.write_u8(1);
+                h.write_u64(if identity {
+                    p.hash_code()
+                } else {
+                    m.storage.renamed(p, &plan, perm)
+                });
+            }
+        }
+    }
+    state
+        .timers
+        .permuted(state.actors.len(), |i| slot_of(i, r, n))
+        .hash(&mut h);
+    state.down.rewrite(&plan).hash(&mut h);
+    let packets = &mut m.packets;
+    packets.clear();
+    for p in state.network.packets() {
+        let msg = if identity {
+            p.msg.hash_code()
+        } else {
+            m.msgs.renamed(&p.msg, &plan, perm)
+        };
+        let (src, dst) = (plan.rewrite(&p.src), plan.rewrite(&p.dst));
+        packets.push((usize::from(src), usize::from(dst), msg, p.count));
+    }
+    if kind == NetworkKind::Ordered {
+        packets.sort_by_key(|&(src, dst, _, _)| (src, dst));
+    } else {
+        packets.sort_unstable();
+    }
+    packets.len().hash(&mut h);
+    for p in packets.iter() {
+        p.hash(&mut h);
+    }
+    let history = &state.history;
+    h.write_u64(if identity {
+        history.hash_code()
+    } else {
+        m.history.renamed(history, &plan, perm)
+    });
+    h.finish()
 }
 
-/// A key (the part's hash mixed with the permutation), the part, its renaming.
-type Renaming<T> = (u64, Shared<T>, Shared<T>);
+/// The hashes of renamings done lately by this thread, direct-mapped by the
+/// part's hash and the permutation: the same parts are renamed the same way again
+/// and again. An entry answers only for a part with both of the same 64-bit
+/// hashes ([`Shared::same`]).
+struct Memo {
+    /// (the part's hash, its check hash, the permutation, the renamed part's hash)
+    slots: Vec<(u64, u64, u64, u64)>,
+}
 
 const MEMO_SLOTS: usize = 1 << 12;
 
-impl<T: Rewrite<Id> + Hash> Memo<T> {
+impl Memo {
     fn new() -> Self {
         Memo {
-            slots: vec![None; MEMO_SLOTS],
+            slots: vec![(0, 0, 0, 0); MEMO_SLOTS],
         }
     }
 
-    fn renamed<S>(&mut self, s: &Shared<T>, plan: &RewritePlan<Id, S>, perm: u64) -> Shared<T> {
-        let key = s.hash_code() ^ perm.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    /// The hash of `s` renamed by `plan` (the permutation `perm`, never 0).
+    fn renamed<T, S>(&mut self, s: &Shared<T>, plan: &RewritePlan<Id, S>, perm: u64) -> u64
+    where
+        T: Rewrite<Id> + Hash,
+    {
+        let (hash, check) = (s.hash_code(), s.check_code());
+        let key = hash ^ perm.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = &mut self.slots[(key as usize) & (MEMO_SLOTS - 1)];
-        if let Some((k, orig, r)) = slot {
-            if *k == key && orig.same(s) {
-                return r.clone();
-            }
+        if slot.0 == hash && slot.1 == check && slot.2 == perm {
+            return slot.3;
         }
-        let r = rename(s, plan);
-        *slot = Some((key, s.clone(), r.clone()));
-        r
+        let renamed = Shared::hash_code_of(&s.rewrite(plan));
+        *slot = (hash, check, perm, renamed);
+        renamed
     }
 }
 
 struct Memos {
-    actors: Memo<RaftState>,
-    storage: Memo<PersistentState>,
-    msgs: Memo<Msg>,
-    history: Memo<History>,
+    actors: Memo,
+    storage: Memo,
+    msgs: Memo,
+    history: Memo,
+    /// The renamed packets of the state being hashed (kept to spare allocations).
+    packets: Vec<(usize, usize, u64, u32)>,
 }
 
 thread_local! {
@@ -222,5 +309,6 @@ thread_local! {
         storage: Memo::new(),
         msgs: Memo::new(),
         history: Memo::new(),
+        packets: Vec::new(),
     });
 }

@@ -208,6 +208,7 @@ impl OldModel {
             down,
             network,
             history: Shared::new(s.history.clone()),
+            class: None,
         }
     }
 }
