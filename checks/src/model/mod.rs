@@ -149,6 +149,16 @@ impl RaftModel {
         first
     }
 
+    /// Whether this check has witnessed the Sometimes property in `slot` (never,
+    /// on a model not made by [`RaftModel::witnessing_once`]).
+    pub fn witnessed(&self, slot: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.witnessed
+            .as_ref()
+            .and_then(|w| w.get(slot))
+            .is_some_and(|flag| flag.load(Relaxed))
+    }
+
     pub fn servers(&self) -> usize {
         self.bounds.servers
     }

@@ -96,6 +96,11 @@ const fn witness_slot(name: &str) -> usize {
     panic!("a Sometimes property is missing from WITNESSES");
 }
 
+/// The slot of the Sometimes property `name`, if it is one.
+pub fn witness_slot_of(name: &str) -> Option<usize> {
+    WITNESSES.iter().position(|w| *w == name)
+}
+
 const fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
