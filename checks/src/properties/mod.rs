@@ -4,6 +4,7 @@
 //! state of a recorded run ([`server_invariants`], used by `raftlab trace check`).
 
 pub mod linearizability;
+mod memo;
 pub mod safety;
 pub mod views;
 pub mod witnesses;
@@ -61,6 +62,19 @@ macro_rules! server_invariant {
             expectation: Expectation::Always,
             condition: |m, s| ($judge)(&s.history, &InModel(m.servers(), s)),
             on_servers: Some($judge),
+        }
+    };
+}
+
+/// A server invariant of the servers alone (no history): judged through the
+/// per-thread memo ([`memo::on_servers`]) under its own number `$key`.
+macro_rules! view_invariant {
+    ($name:expr, $key:expr, $judge:expr) => {
+        Named {
+            name: $name,
+            expectation: Expectation::Always,
+            condition: |m, s| memo::on_servers($key, m.servers(), s, $judge),
+            on_servers: Some(|_: &History, v: &dyn ServerViews| ($judge)(v)),
         }
     };
 }
@@ -152,10 +166,8 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
         server_invariant!(ELECTION_SAFETY, |h: &History, _: &dyn ServerViews| {
             election_safety_in(h)
         }),
-        server_invariant!(LOG_MATCHING, |_: &History, v: &dyn ServerViews| {
-            log_matching_in(v)
-        }),
-        server_invariant!(LEADER_COMPLETENESS, |_: &History, v: &dyn ServerViews| {
+        view_invariant!(LOG_MATCHING, 1, |v: &dyn ServerViews| log_matching_in(v)),
+        view_invariant!(LEADER_COMPLETENESS, 2, |v: &dyn ServerViews| {
             leader_completeness_in(v)
         }),
         server_invariant!(STATE_MACHINE_SAFETY, |h: &History, v: &dyn ServerViews| {
@@ -171,7 +183,7 @@ pub fn named(bounds: &Bounds) -> Vec<Named> {
         server_invariant!(COMMIT_MONOTONIC, |h: &History, _: &dyn ServerViews| {
             !h.violated(Violation::CommitDecreased)
         }),
-        server_invariant!(COMMITTED_ON_MAJORITY, |_: &History, v: &dyn ServerViews| {
+        view_invariant!(COMMITTED_ON_MAJORITY, 3, |v: &dyn ServerViews| {
             committed_on_majority_in(v)
         }),
         witness!(LEADER_ELECTED, |m, s| leader_elected(m.servers(), s)),
