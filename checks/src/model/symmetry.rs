@@ -9,8 +9,9 @@
 //! when the representative sorted servers freely). Everything else the servers do
 //! is blind to their names.
 //!
-//! A class is known by its fingerprint ([`class_hash`]): the least, over the
-//! rotations, of the hash of the rotated state's parts in slot order. It is
+//! A class is known by its fingerprint ([`class_hash`]): the least hash of the
+//! rotated state's parts in slot order, over the rotations whose servers come
+//! first by a summary that no renaming changes (most states have one). It is
 //! computed from the parts' cached hashes and their renamed versions' hashes,
 //! remembered per thread, without building a rotated state. The checker needs no
 //! more: stateright only hashes what its symmetry function returns, so
