@@ -7,43 +7,28 @@
 
 #[path = "equivalence/bound_sets.rs"]
 mod equivalence;
+#[path = "equivalence/outcome.rs"]
+mod outcome;
 
 use equivalence::small;
 use raft_checks::bounds::Bounds;
 use raft_checks::model::RaftModel;
 use raft_model::coverage::{self, Counts};
 use raft_model::{Mutant, MutantSet};
-use stateright::{Checker, HasDiscoveries, Model};
-use std::collections::BTreeMap;
+use stateright::HasDiscoveries;
 
 /// What a breadth-first search found, and what the handlers decided on the way.
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
-    unique: usize,
-    generated: usize,
-    /// Property -> length of the shortest run that violates or witnesses it.
-    discoveries: BTreeMap<&'static str, usize>,
+    search: outcome::Outcome,
     decisions: Counts,
 }
 
 fn bfs(model: RaftModel, finish: HasDiscoveries) -> Outcome {
     let before = coverage::snapshot();
-    // One thread, so that the first discovery of each property is always the same.
-    let c = model
-        .pruned()
-        .checker()
-        .threads(1)
-        .finish_when(finish)
-        .spawn_bfs()
-        .join();
+    let search = outcome::bfs(model.pruned(), finish);
     Outcome {
-        unique: c.unique_state_count(),
-        generated: c.state_count(),
-        discoveries: c
-            .discoveries()
-            .into_iter()
-            .map(|(name, path)| (name, path.into_actions().len()))
-            .collect(),
+        search,
         decisions: coverage::since(&before, &coverage::snapshot()),
     }
 }
@@ -68,7 +53,11 @@ fn same_with_and_without_memo(name: &str, b: &Bounds, finish: HasDiscoveries) {
     let started = std::time::Instant::now();
     let memo = bfs(RaftModel::new(b.clone()), finish.clone());
     let calls = bfs(RaftModel::new(b.clone()).unmemoised(), finish);
-    assert!(memo.unique > 100, "{name}: only {} states", memo.unique);
+    assert!(
+        memo.search.unique > 100,
+        "{name}: only {} states",
+        memo.search.unique
+    );
     assert!(
         memo.decisions.iter().any(|&n| n > 0),
         "{name}: no decision counted"
@@ -76,8 +65,8 @@ fn same_with_and_without_memo(name: &str, b: &Bounds, finish: HasDiscoveries) {
     assert_eq!(memo, calls, "{name}: the memo changed the check");
     eprintln!(
         "{name}: {} unique, {} generated, the same with and without the memo ({:.1} s)",
-        memo.unique,
-        memo.generated,
+        memo.search.unique,
+        memo.search.generated,
         started.elapsed().as_secs_f64()
     );
 }

@@ -9,50 +9,18 @@
 
 mod bound_sets;
 mod old_model;
+mod outcome;
 
 use bound_sets::{bound_sets, small};
 
 use old_model::OldModel;
+use outcome::{bfs, Outcome};
 use raft_checks::bounds::Bounds;
 use raft_checks::checker::catalogue::catalogue;
 use raft_checks::model::RaftModel;
 use raft_model::{Mutant, MutantSet};
-use stateright::{Checker, HasDiscoveries, Model};
-use std::collections::BTreeMap;
+use stateright::HasDiscoveries;
 use std::time::Instant;
-
-/// What a breadth-first search of a model found.
-#[derive(Debug, PartialEq, Eq)]
-struct Outcome {
-    unique: usize,
-    generated: usize,
-    /// Property -> length of the shortest run that violates or witnesses it.
-    discoveries: BTreeMap<&'static str, usize>,
-}
-
-fn bfs<M>(model: M, finish: HasDiscoveries) -> Outcome
-where
-    M: Model + Send + Sync + 'static,
-    M::State: Clone + std::fmt::Debug + std::hash::Hash + PartialEq + Send + Sync + 'static,
-    M::Action: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static,
-{
-    // One thread, so that the first discovery of each property is always the same.
-    let c = model
-        .checker()
-        .threads(1)
-        .finish_when(finish)
-        .spawn_bfs()
-        .join();
-    Outcome {
-        unique: c.unique_state_count(),
-        generated: c.state_count(),
-        discoveries: c
-            .discoveries()
-            .into_iter()
-            .map(|(name, path)| (name, path.into_actions().len()))
-            .collect(),
-    }
-}
 
 /// Both models under `b`, explored until `finish`: the same outcome.
 fn compare(name: &str, b: &Bounds, finish: HasDiscoveries) -> Outcome {
