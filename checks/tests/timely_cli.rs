@@ -4,7 +4,7 @@
 
 use raft_checks::checker::timely::launch::free_addresses;
 use serde_json::Value;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -143,7 +143,7 @@ fn hostfile(dir: &tempfile::TempDir) -> String {
 
 fn start(hosts: &str, process: usize, extra: &[&str]) -> Child {
     raftlab()
-        .args(["check", "--engine", "timely", "--workers", "1", "-q"])
+        .args(["check", "--engine", "timely", "--workers", "1"])
         .args(["--hostfile", hosts, "--process", &process.to_string()])
         .args(["--connect-timeout", "20s"])
         .args(extra)
@@ -197,13 +197,37 @@ fn a_process_that_dies_fails_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let hosts = hostfile(&dir);
     // The default bounds take long enough to die in the middle of.
-    let mut p1 = start(&hosts, 1, &[]);
-    let p0 = start(&hosts, 0, &[]);
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut p1 = start(&hosts, 1, &["-q"]);
+    let mut p0 = start(&hosts, 0, &[]);
+    // Kill process 1 only once the search is under way (process 0's first
+    // progress line): killed earlier, on a loaded machine, it would not have
+    // connected yet, and that is another failure with another message.
+    let stderr = p0.stderr.take().expect("stderr is piped");
+    let (lines, seen) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        match seen.recv_timeout(Duration::from_secs(1)) {
+            Ok(line) if line.contains("unique states") => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            _ => {}
+        }
+    }
     p1.kill().expect("kill process 1");
     let _ = p1.wait();
     let out = finish(p0, Duration::from_secs(30));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = reader.join().expect("the stderr reader");
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains("process 1 left the run"), "{err}");
     let mut report = String::new();
