@@ -52,12 +52,25 @@ impl Model for RaftModel {
     /// time, locks contended by every thread), though such a property has
     /// nothing left to say. Its discovery stays in the record, and the check's
     /// end (`finish_when`) is judged against the whole list.
+    ///
+    /// On a model judging the Always properties as one
+    /// ([`RaftModel::judging_always_as_one`]), they are one property, first.
     fn properties(&self) -> Vec<Property<Self>> {
+        use stateright::Expectation::{Always, Sometimes};
         let mut all = properties::all(&self.bounds);
-        all.retain(|p| {
-            p.expectation != stateright::Expectation::Sometimes
-                || !properties::witness_slot_of(p.name).is_some_and(|slot| self.witnessed(slot))
+        all.retain(|p| match p.expectation {
+            Always => !self.always_as_one,
+            Sometimes => {
+                !properties::witness_slot_of(p.name).is_some_and(|slot| self.witnessed(slot))
+            }
+            _ => true,
         });
+        if self.always_as_one {
+            all.insert(
+                0,
+                Property::always(properties::ALWAYS_AS_ONE, properties::always_hold),
+            );
+        }
         all
     }
 

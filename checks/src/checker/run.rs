@@ -121,21 +121,17 @@ fn drive<C: Checker<RaftModel>>(
     }
 }
 
-fn spawn(
-    model: RaftModel,
-    opts: &RunOptions,
-    strategy: Strategy,
-    finish: HasDiscoveries,
-    symmetry: bool,
-) -> Outcome {
+fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, symmetry: bool) -> Outcome {
     let started = Instant::now();
     let representative = canonical_for(model.bounds.network);
-    // Its own record of witnesses: the verdicts need only each one's first.
-    let mut b = model
-        .witnessing_once()
+    // Its own record of witnesses: the verdicts need only each one's first. It
+    // stops at the first violation, so the Always properties can be one.
+    let checked = model.witnessing_once().judging_always_as_one();
+    let mut b = checked
+        .clone()
         .checker()
         .threads(opts.threads.max(1))
-        .finish_when(finish);
+        .finish_when(HasDiscoveries::AnyFailures);
     if symmetry {
         b = b.symmetry_fn(representative);
     }
@@ -145,7 +141,7 @@ fn spawn(
     if let Some(t) = opts.timeout {
         b = b.timeout(t);
     }
-    match strategy {
+    let mut out = match strategy {
         Strategy::Bfs => drive(b.spawn_bfs(), opts.progress, started),
         Strategy::Dfs => drive(b.spawn_dfs(), opts.progress, started),
         Strategy::Simulation => drive(
@@ -153,7 +149,23 @@ fn spawn(
             opts.progress,
             started,
         ),
+    };
+    out.discoveries = by_name(&checked, out.discoveries);
+    out
+}
+
+/// The discoveries under the registry's names: the one Always property's
+/// becomes each Always property's that fails in the state it was found in.
+fn by_name(
+    model: &RaftModel,
+    mut discoveries: HashMap<&'static str, Path<State, Action>>,
+) -> HashMap<&'static str, Path<State, Action>> {
+    if let Some(path) = discoveries.remove(properties::ALWAYS_AS_ONE) {
+        for name in properties::always_failing(model, path.last_state()) {
+            discoveries.insert(name, path.clone());
+        }
     }
+    discoveries
 }
 
 /// Says what a long phase of a check is doing, on stderr, when progress is on.
@@ -179,13 +191,7 @@ pub fn check(bounds: &Bounds, opts: &RunOptions) -> Report {
     // Held to the end: the shortest-counterexample search runs the handlers too.
     let turn = Turn::take(opts.count_coverage);
     let (out, coverage) = turn.count(bounds.snapshots, || {
-        spawn(
-            model.clone(),
-            opts,
-            opts.strategy,
-            HasDiscoveries::AnyFailures,
-            symmetry,
-        )
+        spawn(model.clone(), opts, opts.strategy, symmetry)
     });
     let named = properties::named(bounds);
     let mut results: Vec<PropertyResult> = named

@@ -39,11 +39,14 @@ pub const CLIENTS_OVERLAP: &str = "Two clients' operations overlap";
 pub const SNAPSHOT_TAKEN: &str = "A server snapshots and compacts its log";
 pub const SNAPSHOT_INSTALLED: &str = "A follower installs a leader's snapshot";
 pub const SNAPSHOT_RESTART: &str = "A server restarts from a snapshot";
+/// Every Always property as one, as a check judges them ([`always_hold`]).
+pub const ALWAYS_AS_ONE: &str = "Every Always property";
 
 /// An invariant of servers and history alone (no network, no clients).
 pub type ServerInvariant = fn(&History, &dyn ServerViews) -> bool;
 
 /// A property's name, kind and condition, as the reports list them.
+#[derive(Clone)]
 pub struct Named {
     pub name: &'static str,
     pub expectation: Expectation,
@@ -146,51 +149,62 @@ macro_rules! witness {
     };
 }
 
-fn property(
-    name: &'static str,
-    expectation: Expectation,
-    condition: fn(&RaftModel, &State) -> bool,
-) -> Named {
+/// The Always properties: the same under every bound set, so one static list,
+/// which a check also judges as one property ([`always_hold`]).
+static ALWAYS: [Named; 9] = [
+    server_invariant!(ELECTION_SAFETY, |h: &History, _: &dyn ServerViews| {
+        election_safety_in(h)
+    }),
+    view_invariant!(LOG_MATCHING, 1, |v: &dyn ServerViews| log_matching_in(v)),
+    view_invariant!(LEADER_COMPLETENESS, 2, |v: &dyn ServerViews| {
+        leader_completeness_in(v)
+    }),
+    server_invariant!(STATE_MACHINE_SAFETY, |h: &History, v: &dyn ServerViews| {
+        state_machine_safety_in(h, v)
+    }),
+    server_invariant!(LEADER_APPEND_ONLY, |h: &History, _: &dyn ServerViews| {
+        leader_append_only(h)
+    }),
     Named {
-        name,
-        expectation,
-        condition,
+        name: LINEARIZABILITY,
+        expectation: Expectation::Always,
+        condition: |_, s| linearizable(&s.history),
         on_servers: None,
-    }
+    },
+    server_invariant!(TERMS_MONOTONIC, |h: &History, _: &dyn ServerViews| {
+        !h.violated(Violation::TermDecreased)
+    }),
+    server_invariant!(COMMIT_MONOTONIC, |h: &History, _: &dyn ServerViews| {
+        !h.violated(Violation::CommitDecreased)
+    }),
+    view_invariant!(COMMITTED_ON_MAJORITY, 3, |v: &dyn ServerViews| {
+        committed_on_majority_in(v)
+    }),
+];
+
+/// Whether every Always property holds in `s`.
+pub fn always_hold(m: &RaftModel, s: &State) -> bool {
+    ALWAYS.iter().all(|p| (p.condition)(m, s))
+}
+
+/// The Always properties that fail in `s`, in the registry's order.
+pub fn always_failing(m: &RaftModel, s: &State) -> Vec<&'static str> {
+    ALWAYS
+        .iter()
+        .filter(|p| !(p.condition)(m, s))
+        .map(|p| p.name)
+        .collect()
 }
 
 /// Every property of a check under `bounds`, Always first: the one registry.
 pub fn named(bounds: &Bounds) -> Vec<Named> {
-    use Expectation::Always;
-    let mut v = vec![
-        server_invariant!(ELECTION_SAFETY, |h: &History, _: &dyn ServerViews| {
-            election_safety_in(h)
-        }),
-        view_invariant!(LOG_MATCHING, 1, |v: &dyn ServerViews| log_matching_in(v)),
-        view_invariant!(LEADER_COMPLETENESS, 2, |v: &dyn ServerViews| {
-            leader_completeness_in(v)
-        }),
-        server_invariant!(STATE_MACHINE_SAFETY, |h: &History, v: &dyn ServerViews| {
-            state_machine_safety_in(h, v)
-        }),
-        server_invariant!(LEADER_APPEND_ONLY, |h: &History, _: &dyn ServerViews| {
-            leader_append_only(h)
-        }),
-        property(LINEARIZABILITY, Always, |_, s| linearizable(&s.history)),
-        server_invariant!(TERMS_MONOTONIC, |h: &History, _: &dyn ServerViews| {
-            !h.violated(Violation::TermDecreased)
-        }),
-        server_invariant!(COMMIT_MONOTONIC, |h: &History, _: &dyn ServerViews| {
-            !h.violated(Violation::CommitDecreased)
-        }),
-        view_invariant!(COMMITTED_ON_MAJORITY, 3, |v: &dyn ServerViews| {
-            committed_on_majority_in(v)
-        }),
+    let mut v = ALWAYS.to_vec();
+    v.extend([
         witness!(LEADER_ELECTED, |m, s| leader_elected(m.servers(), s)),
         witness!(ENTRY_COMMITTED, |m, s| entry_committed(m.servers(), s)),
         witness!(CLIENT_ANSWERED, |_, s| client_answered(&s.history)),
         witness!(CLIENTS_DONE, clients_done),
-    ];
+    ]);
     // With one or two servers the leader's log always contains every other log (two
     // servers must both vote), so logs never diverge: nothing to witness.
     if bounds.servers >= 3 {
