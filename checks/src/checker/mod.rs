@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod counterexample;
 pub mod coverage;
 pub mod distributed;
+pub mod engine;
 pub mod model;
 pub mod mutant_pool;
 pub mod mutants;

@@ -1,0 +1,138 @@
+//! One thread's depth-first search: its own stack of states, the path to the
+//! state it is at, and the properties judged in every state it pops.
+//!
+//! The path is kept once, not per state: the stack holds, for each state on
+//! the path, its children still to search, so a child at depth `d` was reached
+//! from the path's first `d - 1` states. stateright's depth-first search copies
+//! the whole path into every state it keeps, which for paths of hundreds of
+//! steps was a tenth of a check's time.
+
+use super::broker::Job;
+use super::Shared;
+use stateright::{Expectation, Model};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// A state to search: its depth (an initial state's is 1) and the index of the
+/// action that reached it among its parent's.
+struct Entry<S> {
+    state: S,
+    depth: usize,
+    action: u32,
+}
+
+/// States a thread searches between looks at the rest of the search (called
+/// off, out of time, another thread out of work).
+const BLOCK: usize = 256;
+
+/// Searches jobs until the search is over.
+pub fn work<M: Model>(sh: &Shared<M>)
+where
+    M::State: Clone,
+{
+    let mut actions = Vec::new();
+    let mut counted = 0usize;
+    while let Some(job) = sh.broker.pop() {
+        let base = job.path.len();
+        let mut path = job.path;
+        let mut stack = vec![Entry {
+            state: job.state,
+            depth: base,
+            action: 0,
+        }];
+        let mut deepest = sh.max_depth.load(Ordering::Relaxed);
+        let mut block = 0usize;
+        while let Some(e) = stack.pop() {
+            if e.depth > base {
+                path.truncate(e.depth - 1);
+                path.push(e.action);
+            }
+            if e.depth > deepest {
+                deepest = sh
+                    .max_depth
+                    .fetch_max(e.depth, Ordering::Relaxed)
+                    .max(e.depth);
+            }
+            block += 1;
+            if block >= BLOCK {
+                block = 0;
+                sh.states
+                    .fetch_add(std::mem::take(&mut counted), Ordering::Relaxed);
+                if sh.broker.is_over() {
+                    break;
+                }
+                if sh.deadline.is_some_and(|d| Instant::now() >= d) {
+                    sh.broker.call_off();
+                    break;
+                }
+                if sh.broker.hungry() && stack.len() > 1 {
+                    share(sh, &mut stack, &path);
+                }
+            }
+            if sh.target_max_depth.is_some_and(|t| e.depth >= t) {
+                continue;
+            }
+            if !judge(sh, &e.state, &path) {
+                sh.broker.call_off();
+                break;
+            }
+            sh.model.actions(&e.state, &mut actions);
+            for (index, action) in actions.drain(..).enumerate() {
+                let Some(next) = sh.model.next_state(&e.state, action) else {
+                    continue;
+                };
+                if !sh.model.within_boundary(&next) {
+                    continue;
+                }
+                counted += 1;
+                if sh.visited.insert((sh.fingerprint)(&next)) {
+                    stack.push(Entry {
+                        state: next,
+                        depth: e.depth + 1,
+                        action: u32::try_from(index).unwrap_or(u32::MAX),
+                    });
+                }
+            }
+        }
+    }
+    sh.states.fetch_add(counted, Ordering::Relaxed);
+}
+
+/// Judges `state`'s properties, recording what it discovers at `path`; false
+/// if an Always property fails (the search stops at the first).
+fn judge<M: Model>(sh: &Shared<M>, state: &M::State, path: &[u32]) -> bool {
+    let mut holds = true;
+    for (i, p) in sh.properties.iter().enumerate() {
+        let Some(found) = sh.discovered.get(i) else {
+            continue;
+        };
+        match p.expectation {
+            Expectation::Always if !(p.condition)(&sh.model, state) => {
+                sh.discover(i, p.name, path);
+                holds = false;
+            }
+            Expectation::Sometimes
+                if !found.load(Ordering::Relaxed) && (p.condition)(&sh.model, state) =>
+            {
+                sh.discover(i, p.name, path);
+            }
+            _ => {}
+        }
+    }
+    holds
+}
+
+/// Hands the shallowest half of `stack` to the threads waiting for work.
+fn share<S>(sh: &Shared<impl Model<State = S>>, stack: &mut Vec<Entry<S>>, path: &[u32]) {
+    let keep = stack.split_off(stack.len() / 2);
+    let given = std::mem::replace(stack, keep);
+    sh.broker.share(given.into_iter().map(|e| {
+        // The entry's parent is on the path, at depth `e.depth - 1`.
+        let mut p = path.get(..e.depth - 1).unwrap_or(path).to_vec();
+        p.push(e.action);
+        Job {
+            path: p,
+            state: e.state,
+        }
+    }));
+}
