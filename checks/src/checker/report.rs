@@ -52,7 +52,9 @@ impl PropertyResult {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// stateright's checkers, on the threads of this process.
+    /// On the threads of this process, with stateright's model API: depth-first
+    /// (the proof) on raftlab's own search (`checker::engine`), breadth-first
+    /// and simulation on stateright's checkers.
     Stateright,
     /// Breadth-first on timely dataflow: worker threads, and processes on one
     /// or several machines.

@@ -2,10 +2,11 @@
 
 use super::counterexample::{explorer_path, minimize, replay, rows};
 use super::coverage::Turn;
+use super::engine;
 use super::report::{Found, PropertyResult, Report, Status};
 use super::shortest::{Search, Target};
 use crate::bounds::Bounds;
-use crate::model::{canonical_for, Action, RaftModel, State};
+use crate::model::{canonical_for, class_hash_for, Action, RaftModel, State};
 use crate::properties;
 use serde::Serialize;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
@@ -56,6 +57,9 @@ pub struct RunOptions {
     /// Count the handlers' decisions (see `coverage::Turn`): off, the check can
     /// run alongside other checks that do not count.
     pub count_coverage: bool,
+    /// Depth-first on stateright's `spawn_dfs` instead of raftlab's own search
+    /// (`checker::engine`): for `raftlab bench check`'s side-by-side figures.
+    pub stateright_dfs: bool,
 }
 
 impl Default for RunOptions {
@@ -71,6 +75,7 @@ impl Default for RunOptions {
             shortest_first_only: false,
             seed: 0,
             count_coverage: true,
+            stateright_dfs: false,
         }
     }
 }
@@ -143,7 +148,12 @@ fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, symmetry: bool
     }
     let mut out = match strategy {
         Strategy::Bfs => drive(b.spawn_bfs(), opts.progress, started),
-        Strategy::Dfs => drive(b.spawn_dfs(), opts.progress, started),
+        Strategy::Dfs if opts.stateright_dfs => drive(b.spawn_dfs(), opts.progress, started),
+        Strategy::Dfs => match own_dfs(&checked, opts, symmetry) {
+            Ok(search) => drive(search, opts.progress, started),
+            // A model the engine does not take: stateright's search does.
+            Err(_) => drive(b.spawn_dfs(), opts.progress, started),
+        },
         Strategy::Simulation => drive(
             b.spawn_simulation(opts.seed, UniformChooser),
             opts.progress,
@@ -152,6 +162,26 @@ fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, symmetry: bool
     };
     out.discoveries = by_name(&checked, out.discoveries);
     out
+}
+
+/// The checker's own depth-first search of `model` (see [`engine`]): with
+/// symmetry, states are the same when their classes' fingerprints are.
+fn own_dfs(
+    model: &RaftModel,
+    opts: &RunOptions,
+    symmetry: bool,
+) -> Result<engine::Dfs<RaftModel>, String> {
+    let fingerprint = if symmetry {
+        class_hash_for(model.bounds.network)
+    } else {
+        engine::plain_fingerprint::<State>
+    };
+    let options = engine::Options {
+        threads: opts.threads.max(1),
+        timeout: opts.timeout,
+        target_max_depth: opts.max_depth,
+    };
+    engine::Dfs::spawn(model.clone(), fingerprint, &options)
 }
 
 /// The discoveries under the registry's names: the one Always property's

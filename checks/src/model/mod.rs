@@ -31,7 +31,7 @@ pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
-pub use symmetry::{canonical_for, class_hash, representative, rotation};
+pub use symmetry::{canonical_for, class_hash, class_hash_for, representative, rotation};
 
 use crate::bounds::Bounds;
 use raft_model::{ClientConfig, Id, Op, RaftActor, ServerConfig};

@@ -41,6 +41,15 @@ pub fn canonical_for(kind: NetworkKind) -> fn(&State) -> State {
     }
 }
 
+/// [`class_hash`] on `kind`'s network, as a function: the fingerprint the
+/// checker's own search ([`crate::checker::engine`]) is given.
+pub fn class_hash_for(kind: NetworkKind) -> fn(&State) -> u64 {
+    match kind {
+        NetworkKind::Ordered => |s| class_hash(NetworkKind::Ordered, s),
+        _ => |s| class_hash(NetworkKind::Unordered, s),
+    }
+}
+
 /// The fingerprint of `state`'s class: the same for every rotation of it, and
 /// (but for 64-bit collisions) different for states of different classes.
 pub fn class_hash(kind: NetworkKind, state: &State) -> u64 {
