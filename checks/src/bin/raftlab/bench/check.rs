@@ -1,6 +1,8 @@
 //! `raftlab bench check`: the model checker's speed and memory on the default
 //! check, beside stateright's engine on a trivial model in the same process (the
-//! floor), so that the ratio means something on a shared, noisy machine.
+//! floor), so that the ratio means something on a shared, noisy machine; and
+//! the same check on stateright's search, so that the gain of raftlab's own
+//! search (`checker::engine`) is measured side by side.
 
 use clap::Args;
 use raft_checks::bounds::{describe, Bounds};
@@ -11,7 +13,8 @@ use std::time::Instant;
 use tabled::settings::Style;
 use tabled::{Table, Tabled};
 
-use super::two_phase::{TwoPhase, MAX_RMS};
+use super::two_phase::{TwoPhase, TwoPhaseState, MAX_RMS};
+use raft_checks::checker::engine;
 
 #[derive(Args, Debug)]
 pub struct BenchCheckArgs {
@@ -67,11 +70,18 @@ struct BenchReport {
     bounds: String,
     exhaustive: bool,
     raftlab: Run,
+    /// The same check on stateright's depth-first search, the engine raftlab's
+    /// own replaced.
+    raftlab_on_stateright: Run,
     floor: Run,
+    /// The floor's model on raftlab's own search.
+    floor_on_raftlab_engine: Run,
     /// raftlab's unique states per second over the floor's.
     unique_ratio: f64,
     /// raftlab's states per second (all) over the floor's.
     all_ratio: f64,
+    /// raftlab's unique states per second over the same check's on stateright's search.
+    engine_gain: f64,
     targets: Targets,
 }
 
@@ -107,7 +117,8 @@ fn with_peak_rss<T>(f: impl FnOnce() -> T) -> (T, u64) {
     (out, peak.saturating_sub(before))
 }
 
-/// The floor's figures: two-phase commit among `rms` managers, depth-first.
+/// The floor's figures: two-phase commit among `rms` managers, depth-first on
+/// stateright's search.
 fn floor(rms: usize, threads: usize) -> Run {
     let ((unique, all, seconds), rss) = with_peak_rss(|| {
         let started = Instant::now();
@@ -123,6 +134,37 @@ fn floor(rms: usize, threads: usize) -> Run {
         )
     });
     run(String::new(), unique, all, seconds, rss)
+}
+
+/// The same on raftlab's own depth-first search.
+fn floor_on_engine(rms: usize, threads: usize) -> Result<Run, String> {
+    let (out, rss) = with_peak_rss(|| {
+        let started = Instant::now();
+        let options = engine::Options {
+            threads,
+            timeout: None,
+            target_max_depth: None,
+        };
+        let c = engine::Dfs::spawn(
+            TwoPhase { rms },
+            engine::plain_fingerprint::<TwoPhaseState>,
+            &options,
+        )?
+        .join();
+        Ok::<_, String>((
+            c.unique_state_count(),
+            c.state_count(),
+            started.elapsed().as_secs_f64(),
+        ))
+    });
+    let (unique, all, seconds) = out?;
+    Ok(run(
+        format!("two-phase commit, {rms} managers, on raftlab's search"),
+        unique,
+        all,
+        seconds,
+        rss,
+    ))
 }
 
 fn run(name: String, unique: usize, all: usize, seconds: f64, rss: u64) -> Run {
@@ -151,7 +193,7 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
     let bounds = Bounds::default();
     if !args.json {
         eprintln!(
-            "bench check: the default check ({}) with {threads} thread(s), then the floor",
+            "bench check: the default check ({}) with {threads} thread(s), the floor, the check on stateright's search, the floor on raftlab's",
             describe(&bounds)
         );
     }
@@ -171,9 +213,32 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
         rss,
     );
     let second = floor(args.floor_rms, threads);
+    let (theirs, theirs_rss) = with_peak_rss(|| {
+        checker::check(
+            &bounds,
+            &RunOptions {
+                stateright_dfs: true,
+                ..opts.clone()
+            },
+        )
+    });
+    let raftlab_on_stateright = run(
+        "raftlab check (default) on stateright's search".into(),
+        theirs.unique_states,
+        theirs.states,
+        theirs.elapsed_s,
+        theirs_rss,
+    );
+    let floor_on_raftlab_engine = match floor_on_engine(args.floor_rms, threads) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: the floor's model on raftlab's search: {e}");
+            return 1;
+        }
+    };
     let floor = Run {
         name: format!(
-            "floor: two-phase commit, {} managers (before and after)",
+            "floor: two-phase commit, {} managers, on stateright's search (before and after)",
             args.floor_rms
         ),
         seconds: (first.seconds + second.seconds) / 2.0,
@@ -187,8 +252,11 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
         exhaustive: report.exhaustive,
         unique_ratio: raftlab.unique_per_s / floor.unique_per_s.max(1e-9),
         all_ratio: raftlab.all_per_s / floor.all_per_s.max(1e-9),
+        engine_gain: raftlab.unique_per_s / raftlab_on_stateright.unique_per_s.max(1e-9),
         raftlab,
+        raftlab_on_stateright,
         floor,
+        floor_on_raftlab_engine,
         targets: TARGETS,
     };
     if args.json {
@@ -199,7 +267,7 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
     } else {
         print_table(&out);
     }
-    if report.proved() {
+    if report.proved() && theirs.proved() {
         0
     } else {
         1
@@ -207,13 +275,22 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
 }
 
 fn print_table(r: &BenchReport) {
-    let mut t = Table::new([r.raftlab.clone(), r.floor.clone()]);
+    let mut t = Table::new([
+        r.raftlab.clone(),
+        r.raftlab_on_stateright.clone(),
+        r.floor.clone(),
+        r.floor_on_raftlab_engine.clone(),
+    ]);
     t.with(Style::modern());
     println!("{t}");
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     println!(
         "raftlab / floor: {:.2} x the floor's unique states/s, {:.2} x its states/s",
         r.unique_ratio, r.all_ratio
+    );
+    println!(
+        "raftlab's search / stateright's, on the same check: {:.2} x the unique states/s",
+        r.engine_gain
     );
     println!(
         "targets: >= {:.0} k unique states/s: {}; >= {:.2} x the floor: {}; <= {:.0} bytes per unique state: {}",

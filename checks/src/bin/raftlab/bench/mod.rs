@@ -17,10 +17,11 @@ mod two_phase;
 )]
 pub enum BenchCommand {
     /// Benchmark the model checker: the default check's unique and all states per
-    /// second and its peak memory per unique state, beside the same figures for
-    /// stateright's engine on a trivial model (two-phase commit) run in the same
-    /// process, the floor, with the ratio. Exit 1 if the default check is not
-    /// proved.
+    /// second and its peak memory per unique state, beside, in the same process,
+    /// the same check on stateright's depth-first search (which raftlab's own
+    /// replaced) and stateright's engine on a trivial model (two-phase commit:
+    /// the floor), with the ratios; and the floor's model on raftlab's search.
+    /// Exit 1 if the default check is not proved.
     Check(check::BenchCheckArgs),
     /// Benchmark a local cluster: committed writes per second and latency
     /// percentiles, then leader fail-over time over repeated kill -9 of the leader.
