@@ -9,9 +9,10 @@
 mod equivalence;
 
 use raft_checks::bounds::Bounds;
+use raft_checks::checker::engine;
 use raft_checks::model::symmetry::representative_on;
 use raft_checks::model::{
-    canonical_for, class_hash, representative, rotation, Action, RaftModel, State,
+    canonical_for, class_hash, class_hash_for, representative, rotation, Action, RaftModel, State,
 };
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -57,7 +58,8 @@ fn every_state(m: &RaftModel) -> Vec<State> {
 /// The class fingerprint the checker merges states by is exactly the orbit: the
 /// same for every rotation of a state and for its representative, never the
 /// same for two orbits; and a reduced depth-first check visits one state per
-/// orbit, on one thread or two. On every small bound set (each network, losses,
+/// orbit, on one thread or two, on stateright's search and the checker's own.
+/// On every small bound set (each network, losses,
 /// crashes, 1, 2 and 4 servers).
 #[test]
 fn the_class_fingerprint_is_the_orbit_and_the_check_visits_each_orbit_once() {
@@ -119,6 +121,20 @@ fn the_class_fingerprint_is_the_orbit_and_the_check_visits_each_orbit_once() {
                 c.unique_state_count(),
                 orbits,
                 "{name}, {threads} thread(s)"
+            );
+            // The same on the checker's own search, which `raftlab check` runs.
+            let options = engine::Options {
+                threads,
+                timeout: None,
+                target_max_depth: None,
+            };
+            let ours = engine::Dfs::spawn(m.clone().pruned(), class_hash_for(kind), &options)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .join();
+            assert_eq!(
+                ours.unique_state_count(),
+                orbits,
+                "{name}, {threads} thread(s), the checker's own search"
             );
         }
     }
