@@ -1,6 +1,7 @@
 //! Running the checker: the `stateright::Model` impl, a check and its report,
-//! counterexamples, and the mutant catalogue; the same check on timely dataflow
-//! (`timely`, and `distributed` for the Raft model's report).
+//! counterexamples, and the mutant catalogue; the depth-first search the proof
+//! runs on (`engine`); the same check on timely dataflow (`timely`, and
+//! `distributed` for the Raft model's report).
 
 pub mod catalogue;
 pub mod counterexample;
