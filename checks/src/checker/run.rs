@@ -152,7 +152,13 @@ fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, symmetry: bool
         Strategy::Dfs => match own_dfs(&checked, opts, symmetry) {
             Ok(search) => drive(search, opts.progress, started),
             // A model the engine does not take: stateright's search does.
-            Err(_) => drive(b.spawn_dfs(), opts.progress, started),
+            Err(e) => {
+                say(
+                    opts,
+                    &format!("{e}: searching on stateright's depth-first search"),
+                );
+                drive(b.spawn_dfs(), opts.progress, started)
+            }
         },
         Strategy::Simulation => drive(
             b.spawn_simulation(opts.seed, UniformChooser),
