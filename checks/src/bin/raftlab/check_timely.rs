@@ -24,8 +24,9 @@ pub const RUN_FAILED: i32 = 4;
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Engine")]
 pub struct EngineArgs {
-    /// Which engine checks: stateright's (this process's threads, depth-first by
-    /// default) or timely (breadth-first on timely dataflow, with symmetry
+    /// Which engine checks: stateright (this process's threads, on stateright's
+    /// model API; depth-first by default, on raftlab's own search) or timely
+    /// (breadth-first on timely dataflow, with symmetry
     /// reduction: worker threads, and processes on one or several machines; see
     /// the README's "Past one machine").
     #[arg(long, value_enum, default_value_t = Engine::Stateright)]
