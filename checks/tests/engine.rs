@@ -188,3 +188,48 @@ fn a_search_stops_at_its_timeout_and_its_depth() {
     assert!(!search.was_called_off());
     assert_eq!(search.max_depth(), 12);
 }
+
+/// A model that counts up to 10,000 on two paths and whose step from 5,000
+/// panics: a bug in a model (or in the Raft handlers it hosts).
+struct Panicky;
+
+impl Model for Panicky {
+    type State = u32;
+    type Action = u32;
+    fn init_states(&self) -> Vec<u32> {
+        vec![0]
+    }
+    fn actions(&self, _: &u32, actions: &mut Vec<u32>) {
+        actions.extend([1, 2]);
+    }
+    fn next_state(&self, s: &u32, a: u32) -> Option<u32> {
+        assert!(*s != 5_000, "a step that panics");
+        (*s < 10_000).then_some(s + a)
+    }
+    fn properties(&self) -> Vec<stateright::Property<Self>> {
+        vec![stateright::Property::always("true", |_, _| true)]
+    }
+}
+
+/// A thread that panics calls the search off and its panic reaches whoever
+/// joins: the search neither hangs waiting for it nor ends as if complete.
+#[test]
+fn a_panicking_thread_ends_the_search_with_its_panic() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let options = Options {
+            threads: 2,
+            timeout: None,
+            target_max_depth: None,
+        };
+        let joined = std::panic::catch_unwind(|| {
+            Dfs::spawn(Panicky, plain_fingerprint::<u32>, &options)
+                .map(|search| search.join().unique_state_count())
+        });
+        let _ = tx.send(joined.is_err());
+    });
+    let panicked = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("the search hung after a thread panicked"));
+    assert!(panicked, "the search ended without the thread's panic");
+}

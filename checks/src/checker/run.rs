@@ -86,10 +86,13 @@ struct Outcome {
     max_depth: usize,
     elapsed: Duration,
     discoveries: HashMap<&'static str, Path<State, Action>>,
+    /// The search stopped before every state was done (known of the checker's
+    /// own search; stateright's say so only through a violation or the clock).
+    called_off: bool,
 }
 
 fn drive<C: Checker<RaftModel>>(
-    mut checker: C,
+    checker: &mut C,
     progress: Option<Duration>,
     started: Instant,
 ) -> Outcome {
@@ -115,7 +118,10 @@ fn drive<C: Checker<RaftModel>>(
         }
     }
     for h in handles {
-        let _ = h.join();
+        // A checker thread that panicked left its share unsearched: no verdict.
+        if let Err(panic) = h.join() {
+            std::panic::resume_unwind(panic);
+        }
     }
     Outcome {
         unique: checker.unique_state_count(),
@@ -123,6 +129,7 @@ fn drive<C: Checker<RaftModel>>(
         max_depth: checker.max_depth(),
         elapsed: started.elapsed(),
         discoveries: checker.discoveries(),
+        called_off: false,
     }
 }
 
@@ -147,21 +154,25 @@ fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, symmetry: bool
         b = b.timeout(t);
     }
     let mut out = match strategy {
-        Strategy::Bfs => drive(b.spawn_bfs(), opts.progress, started),
-        Strategy::Dfs if opts.stateright_dfs => drive(b.spawn_dfs(), opts.progress, started),
+        Strategy::Bfs => drive(&mut b.spawn_bfs(), opts.progress, started),
+        Strategy::Dfs if opts.stateright_dfs => drive(&mut b.spawn_dfs(), opts.progress, started),
         Strategy::Dfs => match own_dfs(&checked, opts, symmetry) {
-            Ok(search) => drive(search, opts.progress, started),
+            Ok(mut search) => {
+                let mut out = drive(&mut search, opts.progress, started);
+                out.called_off = search.was_called_off();
+                out
+            }
             // A model the engine does not take: stateright's search does.
             Err(e) => {
                 say(
                     opts,
                     &format!("{e}: searching on stateright's depth-first search"),
                 );
-                drive(b.spawn_dfs(), opts.progress, started)
+                drive(&mut b.spawn_dfs(), opts.progress, started)
             }
         },
         Strategy::Simulation => drive(
-            b.spawn_simulation(opts.seed, UniformChooser),
+            &mut b.spawn_simulation(opts.seed, UniformChooser),
             opts.progress,
             started,
         ),
@@ -403,6 +414,10 @@ fn incompleteness(opts: &RunOptions, out: &Outcome, results: &[PropertyResult]) 
             "stopped at --max-depth {}",
             opts.max_depth.unwrap_or(0)
         ))
+    } else if out.called_off {
+        // Neither a violation nor the clock, yet the search did not finish:
+        // whatever stopped it, this is no proof.
+        Some("the search stopped before every state was done".to_string())
     } else {
         None
     }

@@ -136,7 +136,16 @@ where
             let sh = Arc::clone(&shared);
             let handle = std::thread::Builder::new()
                 .name(format!("dfs-{t}"))
-                .spawn(move || worker::work(&sh))
+                .spawn(move || {
+                    // A thread that dies calls the search off, so that the
+                    // others neither wait for it forever nor finish without
+                    // its share; the panic goes on to whoever joins it.
+                    let run = std::panic::AssertUnwindSafe(|| worker::work(&sh));
+                    if let Err(panic) = std::panic::catch_unwind(run) {
+                        sh.broker.call_off();
+                        std::panic::resume_unwind(panic);
+                    }
+                })
                 .map_err(|e| format!("could not start a checker thread: {e}"))?;
             handles.push(handle);
         }
@@ -208,8 +217,20 @@ where
             .discoveries
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        // A discovery whose path does not replay is a model that is not a
+        // function of its inputs: losing the discovery could turn a violation
+        // into a proof, so it stops here, as stateright's search does.
         d.iter()
-            .filter_map(|(name, indices)| Some((*name, path_of(&self.shared.model, indices)?)))
+            .map(
+                |(name, indices)| match path_of(&self.shared.model, indices) {
+                    Some(path) => (*name, path),
+                    None => panic!(
+                        "the path to the discovery of '{name}' does not replay: the model's \
+                     actions or steps differ between two calls with the same state \
+                     (action indices {indices:?})"
+                    ),
+                },
+            )
             .collect()
     }
 

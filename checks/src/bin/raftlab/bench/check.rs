@@ -230,7 +230,9 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
     let floor_on_raftlab_engine = match floor_on_engine(args.floor_rms, threads) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: the floor's model on raftlab's search: {e}");
+            eprintln!(
+                "error: the floor's model on raftlab's search: {e}; the figures above are complete, run again (or with fewer --threads) for this row"
+            );
             return 1;
         }
     };
