@@ -1,0 +1,106 @@
+//! A state's parts as its fingerprint and its bounds read them, from a whole
+//! [`State`] or from a successor not yet built ([`super::next::Next`]).
+//!
+//! Why: about two thirds of the successors a check makes are states it has
+//! already visited. Judging a successor from its parent and the step's changes
+//! lets the checker's search build only the new ones (see
+//! `crate::checker::engine`); the fingerprint ([`super::symmetry`]) and the
+//! bounds ([`super::RaftModel::in_bounds`]) are written once, over this trait,
+//! so a successor's fingerprint is the same whichever way it is read.
+
+use super::history::History;
+use super::shared::Shared;
+use super::state::{State, Timers};
+use raft_model::{Id, Msg, PersistentState, RaftState, ServerSet};
+
+/// A value and the two hashes a `Shared` of it caches (see `Shared::same`).
+pub struct Codes<'a, T> {
+    pub value: &'a T,
+    pub hash: u64,
+    pub check: u64,
+}
+
+impl<'a, T: std::hash::Hash> Codes<'a, T> {
+    pub fn of(s: &'a Shared<T>) -> Self {
+        Codes {
+            value: s,
+            hash: s.hash_code(),
+            check: s.check_code(),
+        }
+    }
+}
+
+/// What a model state is made of.
+pub trait Parts {
+    /// Servers `0..servers()`, then the clients.
+    fn actor_count(&self) -> usize;
+    fn servers(&self) -> usize;
+    /// Actor `j`'s state.
+    fn actor(&self, j: usize) -> Option<&Shared<RaftState>>;
+    /// Server `j`'s last save, if any.
+    fn saved(&self, j: usize) -> Option<&Shared<PersistentState>>;
+    fn timers(&self) -> Timers;
+    fn down(&self) -> ServerSet;
+    /// Calls `f(src, dst, msg, copies)` for every message in flight: on the
+    /// unordered and duplicating networks each distinct one once, in any
+    /// order; on the ordered network each one, in sending order within its
+    /// channel.
+    fn for_each_packet(&self, f: impl FnMut(Id, Id, &Shared<Msg>, u32));
+    /// The history, with the two hashes its `Shared` caches (or would).
+    fn history(&self) -> Codes<'_, History>;
+
+    /// Messages in flight, counting copies.
+    fn in_flight(&self) -> usize {
+        let mut n = 0usize;
+        self.for_each_packet(|_, _, _, count| n = n.saturating_add(count as usize));
+        n
+    }
+
+    /// No channel (one actor to another) holds more than `limit` messages.
+    fn per_channel_ok(&self, limit: usize) -> bool {
+        let mut channels: Vec<(Id, Id, usize)> = Vec::new();
+        self.for_each_packet(|src, dst, _, count| {
+            match channels.iter_mut().find(|c| (c.0, c.1) == (src, dst)) {
+                Some(c) => c.2 = c.2.saturating_add(count as usize),
+                None => channels.push((src, dst, count as usize)),
+            }
+        });
+        channels.iter().all(|c| c.2 <= limit)
+    }
+}
+
+impl Parts for State {
+    fn actor_count(&self) -> usize {
+        self.actors.len()
+    }
+
+    fn servers(&self) -> usize {
+        self.storage.len()
+    }
+
+    fn actor(&self, j: usize) -> Option<&Shared<RaftState>> {
+        self.actors.get(j)
+    }
+
+    fn saved(&self, j: usize) -> Option<&Shared<PersistentState>> {
+        self.storage.get(j).and_then(Option::as_ref)
+    }
+
+    fn timers(&self) -> Timers {
+        self.timers
+    }
+
+    fn down(&self) -> ServerSet {
+        self.down
+    }
+
+    fn for_each_packet(&self, mut f: impl FnMut(Id, Id, &Shared<Msg>, u32)) {
+        for p in self.network.packets() {
+            f(p.src, p.dst, &p.msg, p.count);
+        }
+    }
+
+    fn history(&self) -> Codes<'_, History> {
+        Codes::of(&self.history)
+    }
+}
