@@ -15,7 +15,8 @@ use equivalence::{bound_sets, small};
 use raft_checks::bounds::Bounds;
 use raft_checks::checker::catalogue::catalogue;
 use raft_checks::checker::engine::{plain_fingerprint, Dfs, Options};
-use raft_checks::model::{canonical_for, class_hash_for, RaftModel, State};
+use raft_checks::checker::expand;
+use raft_checks::model::{canonical_for, RaftModel};
 use raft_checks::properties::{self, ALWAYS_AS_ONE};
 use raft_model::MutantSet;
 use stateright::{Checker, HasDiscoveries, Model};
@@ -70,18 +71,15 @@ fn stateright(b: &Bounds, symmetry: bool) -> Found {
     found(&builder.spawn_dfs().join())
 }
 
+/// The engine as `raftlab check` runs it: successors fingerprinted before
+/// they are built (`checker::expand`).
 fn engine(b: &Bounds, symmetry: bool, threads: usize) -> Found {
-    let fingerprint = if symmetry {
-        class_hash_for(b.network)
-    } else {
-        plain_fingerprint::<State>
-    };
     let options = Options {
         threads,
         timeout: None,
         target_max_depth: None,
     };
-    match Dfs::spawn(checked(b), fingerprint, &options) {
+    match expand::search(checked(b), symmetry, &options) {
         Ok(search) => found(&search.join()),
         Err(e) => panic!("the engine refused the Raft model: {e}"),
     }
@@ -172,8 +170,7 @@ fn a_search_stops_at_its_timeout_and_its_depth() {
         timeout: Some(Duration::from_millis(300)),
         target_max_depth: None,
     };
-    let search = Dfs::spawn(checked(&b), class_hash_for(b.network), &options)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let search = expand::search(checked(&b), true, &options).unwrap_or_else(|e| panic!("{e}"));
     let search = search.join();
     assert!(search.was_called_off());
     assert!(search.unique_state_count() < 6_000_000);
@@ -182,8 +179,7 @@ fn a_search_stops_at_its_timeout_and_its_depth() {
         timeout: None,
         target_max_depth: Some(12),
     };
-    let search = Dfs::spawn(checked(&b), class_hash_for(b.network), &options)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let search = expand::search(checked(&b), true, &options).unwrap_or_else(|e| panic!("{e}"));
     let search = search.join();
     assert!(!search.was_called_off());
     assert_eq!(search.max_depth(), 12);

@@ -8,6 +8,7 @@ pub mod counterexample;
 pub mod coverage;
 pub mod distributed;
 pub mod engine;
+pub mod expand;
 pub mod model;
 pub mod mutant_pool;
 pub mod mutants;

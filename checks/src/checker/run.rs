@@ -3,10 +3,11 @@
 use super::counterexample::{explorer_path, minimize, replay, rows};
 use super::coverage::Turn;
 use super::engine;
+use super::expand;
 use super::report::{Found, PropertyResult, Report, Status};
 use super::shortest::{Search, Target};
 use crate::bounds::Bounds;
-use crate::model::{canonical_for, class_hash_for, Action, RaftModel, State};
+use crate::model::{canonical_for, Action, RaftModel, State};
 use crate::properties;
 use serde::Serialize;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
@@ -188,17 +189,12 @@ fn own_dfs(
     opts: &RunOptions,
     symmetry: bool,
 ) -> Result<engine::Dfs<RaftModel>, String> {
-    let fingerprint = if symmetry {
-        class_hash_for(model.bounds.network)
-    } else {
-        engine::plain_fingerprint::<State>
-    };
     let options = engine::Options {
         threads: opts.threads.max(1),
         timeout: opts.timeout,
         target_max_depth: opts.max_depth,
     };
-    engine::Dfs::spawn(model.clone(), fingerprint, &options)
+    expand::search(model.clone(), symmetry, &options)
 }
 
 /// The discoveries under the registry's names: the one Always property's

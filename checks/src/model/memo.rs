@@ -23,6 +23,8 @@ pub struct Effect {
     pub commands: Vec<Cmd>,
     /// How many of the commands are sends.
     pub sends: usize,
+    /// The sends, in order: (destination, message).
+    pub sent: Vec<(Id, Shared<Msg>)>,
     /// The coverage decisions the call took.
     taken: Vec<Decision>,
 }
@@ -49,12 +51,17 @@ impl Effect {
                 Command::ChooseRandom(..) => None,
             })
             .collect();
+        let sent: Vec<(Id, Shared<Msg>)> = commands
+            .iter()
+            .filter_map(|c| match c {
+                Cmd::Send(dst, msg) => Some((*dst, msg.clone())),
+                _ => None,
+            })
+            .collect();
         Effect {
             changed: changed.map(Shared::new),
-            sends: commands
-                .iter()
-                .filter(|c| matches!(c, Cmd::Send(..)))
-                .count(),
+            sends: sent.len(),
+            sent,
             commands,
             taken: Vec::new(),
         }

@@ -13,7 +13,10 @@
 //! - symmetry reduction that permutes servers only, never clients ([`symmetry`]).
 //!
 //! The Raft behaviour is all in the actors' handlers, called through
-//! `RaftActor::handle` and `Actor::on_start`; the transitions are in [`step`].
+//! `RaftActor::handle` and `Actor::on_start`; the transitions are in [`step`],
+//! which makes a successor as its parent and the step's changes ([`next`]), to
+//! be fingerprinted and judged against the bounds through [`parts`] before it
+//! is built.
 //! This is the bottom of the checker: it knows nothing of properties, renderings
 //! or stateright's `Model` trait, which `crate::checker::model` implements on top.
 
@@ -21,6 +24,8 @@ pub mod clients;
 pub mod history;
 mod memo;
 pub mod network;
+pub mod next;
+pub mod parts;
 pub mod shared;
 pub mod state;
 mod step;
@@ -29,6 +34,8 @@ pub mod symmetry;
 pub use clients::{client_ops, ClientProgress};
 pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
+pub use next::Next;
+pub use parts::Parts;
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
 pub use symmetry::{canonical_for, class_hash, class_hash_for, representative, rotation};
@@ -236,11 +243,11 @@ impl RaftModel {
     }
 
     /// Whether `state` is within the bounds (the checker explores no further).
-    pub fn in_bounds(&self, state: &State) -> bool {
+    pub fn in_bounds(&self, state: &impl Parts) -> bool {
         let b = &self.bounds;
-        state.network.len() <= b.max_in_flight
-            && (b.max_per_channel == usize::MAX || state.network.per_channel_ok(b.max_per_channel))
-            && (0..self.servers()).all(|i| match state.server(i) {
+        state.in_flight() <= b.max_in_flight
+            && (b.max_per_channel == usize::MAX || state.per_channel_ok(b.max_per_channel))
+            && (0..self.servers()).all(|i| match state.actor(i).and_then(|s| s.server()) {
                 Some(s) => s.current_term <= b.max_term && s.log.last_index() <= b.max_log as u64,
                 None => true,
             })

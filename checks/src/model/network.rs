@@ -62,6 +62,31 @@ impl Network {
             .binary_search_by(|p| (p.src, p.dst, &*p.msg).cmp(&(src, dst, msg)))
     }
 
+    /// Where `msg` from `src` to `dst` is, if it can be delivered (or lost)
+    /// now: on the ordered network only its channel's head can.
+    pub fn deliverable_at(
+        &self,
+        kind: NetworkKind,
+        src: Id,
+        dst: Id,
+        msg: &Shared<Msg>,
+    ) -> Option<usize> {
+        if kind == NetworkKind::Ordered {
+            let start = self
+                .packets
+                .partition_point(|p| (p.src, p.dst) < (src, dst));
+            return self
+                .packets
+                .get(start)
+                .is_some_and(|p| (p.src, p.dst) == (src, dst) && p.msg == *msg)
+                .then_some(start);
+        }
+        // Shared's order: the very message the action names compares at once.
+        self.packets
+            .binary_search_by(|p| (p.src, p.dst, &p.msg).cmp(&(src, dst, msg)))
+            .ok()
+    }
+
     /// Where channel (src, dst) ends: the first packet past it.
     fn channel_end(&self, src: Id, dst: Id) -> usize {
         self.packets
@@ -97,28 +122,41 @@ impl Network {
         }
     }
 
-    /// Takes one copy of `msg` from channel (src, dst) out of the network (on the
-    /// ordered network the first such message of the channel); false if none is
-    /// in flight.
-    pub fn remove_one(&mut self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> bool {
-        let at = if kind == NetworkKind::Ordered {
+    /// Where one copy of `msg` from channel (src, dst) is (on the ordered
+    /// network the first such message of the channel); `None` if none is in flight.
+    pub fn position(&self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> Option<usize> {
+        if kind == NetworkKind::Ordered {
             let start = self
                 .packets
                 .partition_point(|p| (p.src, p.dst) < (src, dst));
             let end = self.channel_end(src, dst);
-            (start..end).find(|&k| *self.packets[k].msg == *msg)
+            (start..end).find(|&k| self.packets.get(k).is_some_and(|p| *p.msg == *msg))
         } else {
             self.find(src, dst, msg).ok()
+        }
+    }
+
+    /// Takes one copy of the packet at `k` (see [`Network::position`]) out.
+    pub fn take_at(&mut self, k: usize) {
+        let Some(p) = self.packets.get_mut(k) else {
+            return;
         };
-        let Some(k) = at else {
-            return false;
-        };
-        if self.packets[k].count > 1 {
-            self.packets[k].count -= 1;
+        if p.count > 1 {
+            p.count -= 1;
         } else {
             self.packets.remove(k);
         }
-        true
+    }
+
+    /// Takes one copy of `msg` from channel (src, dst) out of the network (on the
+    /// ordered network the first such message of the channel); false if none is
+    /// in flight.
+    pub fn remove_one(&mut self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> bool {
+        let at = self.position(kind, src, dst, msg);
+        if let Some(k) = at {
+            self.take_at(k);
+        }
+        at.is_some()
     }
 
     /// Whether the packets are as `send` leaves them: in order (by channel, and on
@@ -137,31 +175,8 @@ impl Network {
     }
 
     /// Whether `msg` from `src` to `dst` can be delivered or lost now.
-    pub fn can_deliver(&self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> bool {
-        if kind == NetworkKind::Ordered {
-            let start = self
-                .packets
-                .partition_point(|p| (p.src, p.dst) < (src, dst));
-            return self
-                .packets
-                .get(start)
-                .is_some_and(|p| (p.src, p.dst) == (src, dst) && *p.msg == *msg);
-        }
-        self.find(src, dst, msg).is_ok()
-    }
-
-    /// No channel (one actor to another) holds more than `limit` messages.
-    pub fn per_channel_ok(&self, limit: usize) -> bool {
-        let mut k = 0;
-        while k < self.packets.len() {
-            let end = self.channel_end(self.packets[k].src, self.packets[k].dst);
-            let n: usize = self.packets[k..end].iter().map(|p| p.count as usize).sum();
-            if n > limit {
-                return false;
-            }
-            k = end;
-        }
-        true
+    pub fn can_deliver(&self, kind: NetworkKind, src: Id, dst: Id, msg: &Shared<Msg>) -> bool {
+        self.deliverable_at(kind, src, dst, msg).is_some()
     }
 
     /// The network with its packets replaced (say, renamed by a permutation of
@@ -230,12 +245,9 @@ mod tests {
         a.send(kind, id(2), id(1), &Shared::new(reply(3)));
         let heads: Vec<&Msg> = a.deliverable(kind).map(|p| &*p.msg).collect();
         assert_eq!(heads, vec![&reply(2), &reply(3)]);
-        assert!(a.can_deliver(kind, id(0), id(1), &reply(2)));
-        assert!(!a.can_deliver(kind, id(0), id(1), &reply(1)));
+        assert!(a.can_deliver(kind, id(0), id(1), &Shared::new(reply(2))));
+        assert!(!a.can_deliver(kind, id(0), id(1), &Shared::new(reply(1))));
         assert!(a.remove_one(kind, id(0), id(1), &reply(2)));
-        assert!(a.can_deliver(kind, id(0), id(1), &reply(1)));
-        assert!(a.per_channel_ok(1));
-        a.send(kind, id(2), id(1), &Shared::new(reply(3)));
-        assert!(!a.per_channel_ok(1));
+        assert!(a.can_deliver(kind, id(0), id(1), &Shared::new(reply(1))));
     }
 }

@@ -4,7 +4,7 @@
 
 use super::history::History;
 use super::memo::{Cmd, Effect};
-use super::parts::{Codes, Parts};
+use super::parts::{counted_in_flight, Codes, Parts};
 use super::shared::Shared;
 use super::state::{State, Timers};
 use crate::bounds::NetworkKind;
@@ -27,7 +27,9 @@ pub struct Next<'a> {
     pub(super) taken: Option<usize>,
     pub(super) timers: Timers,
     pub(super) down: ServerSet,
-    pub(super) history: Cow<'a, History>,
+    /// The history, if the step changed it (boxed: most steps do not, and a
+    /// successor is moved about more than once before it is judged).
+    pub(super) history: Option<Box<History>>,
     /// The changed history's two hashes, once a fingerprint has needed them.
     history_codes: std::cell::Cell<Option<(u64, u64)>>,
 }
@@ -37,7 +39,7 @@ impl<'a> Next<'a> {
     /// last step's marks, which every step forgets.
     pub(super) fn from(last: &'a State, kind: NetworkKind, i: usize) -> Self {
         let mut next = Next::keeping_marks(last, kind, i);
-        History::clear_marks(&mut next.history);
+        next.change_history(History::clear_marks);
         next
     }
 
@@ -52,9 +54,14 @@ impl<'a> Next<'a> {
             taken: None,
             timers: last.timers,
             down: last.down,
-            history: Cow::Borrowed(&*last.history),
+            history: None,
             history_codes: std::cell::Cell::new(None),
         }
+    }
+
+    /// Changes the history (the parent's, copied the first time).
+    pub(super) fn change_history<R>(&mut self, f: impl FnOnce(&mut Cow<History>) -> R) -> R {
+        change(&mut self.history, self.last, f)
     }
 
     /// The acting actor's new state, if it has one.
@@ -69,11 +76,8 @@ impl<'a> Next<'a> {
     }
 
     /// The step's sends, in order: (destination, message).
-    fn sends(&self) -> impl Iterator<Item = (Id, &Shared<Msg>)> + Clone {
-        self.commands().iter().filter_map(|c| match c {
-            Cmd::Send(dst, msg) => Some((*dst, msg)),
-            _ => None,
-        })
+    fn sends(&self) -> &[(Id, Shared<Msg>)] {
+        self.effect.as_ref().map_or(&[], |e| &e.sent)
     }
 
     /// The successor, built.
@@ -89,7 +93,7 @@ impl<'a> Next<'a> {
             }
         }
         for (dst, msg) in self.sends() {
-            next.network.send(self.kind, src, dst, msg);
+            next.network.send(self.kind, src, *dst, msg);
         }
         if let (Some(p), Some(slot)) = (self.saved(self.i), next.storage.get_mut(self.i)) {
             if !slot.as_ref().is_some_and(|s| s.same(p)) {
@@ -98,11 +102,31 @@ impl<'a> Next<'a> {
         }
         next.timers = self.timers;
         next.down = self.down;
-        if let Cow::Owned(h) = self.history {
-            next.history = Shared::new(h);
+        if let Some(h) = self.history {
+            next.history = Shared::new(*h);
         }
         next
     }
+}
+
+/// Changes `history` (a successor's of `last`: `None` while it is the
+/// parent's, which is copied the first time it changes). A function of the
+/// fields, so that a step can read the rest of its successor meanwhile.
+pub(super) fn change<R>(
+    history: &mut Option<Box<History>>,
+    last: &State,
+    f: impl FnOnce(&mut Cow<History>) -> R,
+) -> R {
+    let mut cow = match history.take() {
+        Some(h) => Cow::Owned(*h),
+        None => Cow::Borrowed(&*last.history),
+    };
+    let out = f(&mut cow);
+    *history = match cow {
+        Cow::Owned(h) => Some(Box::new(h)),
+        Cow::Borrowed(_) => None,
+    };
+    out
 }
 
 impl Parts for Next<'_> {
@@ -143,22 +167,31 @@ impl Parts for Next<'_> {
         self.down
     }
 
+    /// The parent's count, less the copy taken, plus the sends (on the
+    /// duplicating network a send may add nothing: counted one by one there).
+    fn in_flight(&self) -> usize {
+        if self.kind == NetworkKind::Duplicating {
+            return counted_in_flight(self);
+        }
+        (self.last.network.len())
+            .saturating_sub(usize::from(self.taken.is_some()))
+            .saturating_add(self.sends().len())
+    }
+
     /// The parent's packets less the one taken, and the step's sends, merged
     /// as `Network::send` would merge them.
     fn for_each_packet(&self, mut f: impl FnMut(Id, Id, &Shared<Msg>, u32)) {
         let src = Id::from(self.i);
         let ordered = self.kind == NetworkKind::Ordered;
         // Whether a send is a copy of (from, to, msg).
-        let copy_of = |from: Id, to: Id, msg: &Shared<Msg>, send: &(Id, &Shared<Msg>)| {
-            from == src && to == send.0 && msg == send.1
+        let copy_of = |from: Id, to: Id, msg: &Shared<Msg>, send: &(Id, Shared<Msg>)| {
+            from == src && to == send.0 && *msg == send.1
         };
-        let packets = self.last.network.packets();
+        let (packets, sends) = (self.last.network.packets(), self.sends());
         for (k, p) in packets.iter().enumerate() {
-            let mut count = p
-                .count
-                .saturating_sub(u32::from(self.taken == Some(k)));
-            if !ordered {
-                let again = (self.sends())
+            let mut count = p.count.saturating_sub(u32::from(self.taken == Some(k)));
+            if !ordered && p.src == src {
+                let again = (sends.iter())
                     .filter(|s| copy_of(p.src, p.dst, &p.msg, s))
                     .count();
                 count = match self.kind {
@@ -171,22 +204,23 @@ impl Parts for Next<'_> {
                 f(p.src, p.dst, &p.msg, count);
             }
         }
-        for (n, send) in self.sends().enumerate() {
-            let (dst, msg) = send;
+        for (n, send) in sends.iter().enumerate() {
+            let (dst, msg) = (send.0, &send.1);
             if ordered {
                 f(src, dst, msg, 1);
                 continue;
             }
-            if packets.iter().any(|p| copy_of(p.src, p.dst, &p.msg, &send))
-                || self.sends().take(n).any(|s| copy_of(src, dst, msg, &s))
+            let this = |s: &(Id, Shared<Msg>)| copy_of(src, dst, msg, s);
+            if packets
+                .iter()
+                .any(|p| p.src == src && p.dst == dst && p.msg == *msg)
+                || sends.iter().take(n).any(this)
             {
                 continue; // counted with the packet, or with its first send
             }
             let copies = match self.kind {
                 NetworkKind::Duplicating => 1,
-                _ => (self.sends().skip(n))
-                    .filter(|s| copy_of(src, dst, msg, s))
-                    .count(),
+                _ => sends.iter().skip(n).filter(|s| this(s)).count(),
             };
             f(src, dst, msg, u32::try_from(copies).unwrap_or(u32::MAX));
         }
@@ -194,8 +228,8 @@ impl Parts for Next<'_> {
 
     fn history(&self) -> Codes<'_, History> {
         match &self.history {
-            Cow::Borrowed(_) => Codes::of(&self.last.history),
-            Cow::Owned(h) => {
+            None => Codes::of(&self.last.history),
+            Some(h) => {
                 let (hash, check) = self.history_codes.get().unwrap_or_else(|| {
                     let codes = (Shared::hash_code_of(h), Shared::check_code_of(h));
                     self.history_codes.set(Some(codes));

@@ -51,9 +51,7 @@ pub trait Parts {
 
     /// Messages in flight, counting copies.
     fn in_flight(&self) -> usize {
-        let mut n = 0usize;
-        self.for_each_packet(|_, _, _, count| n = n.saturating_add(count as usize));
-        n
+        counted_in_flight(self)
     }
 
     /// No channel (one actor to another) holds more than `limit` messages.
@@ -67,6 +65,13 @@ pub trait Parts {
         });
         channels.iter().all(|c| c.2 <= limit)
     }
+}
+
+/// Messages in flight, counted packet by packet.
+pub fn counted_in_flight(parts: &(impl Parts + ?Sized)) -> usize {
+    let mut n = 0usize;
+    parts.for_each_packet(|_, _, _, count| n = n.saturating_add(count as usize));
+    n
 }
 
 impl Parts for State {

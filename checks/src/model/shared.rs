@@ -80,6 +80,11 @@ impl<T: Hash> Shared<T> {
     pub fn hash_code_of(value: &T) -> u64 {
         hash_of(value)
     }
+
+    /// The second hash `Shared::new(value)` would cache, without making it.
+    pub fn check_code_of(value: &T) -> u64 {
+        check_of(value)
+    }
 }
 
 impl<T> Shared<T> {

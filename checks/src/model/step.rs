@@ -1,30 +1,38 @@
 //! The transitions of the checked model: each action runs an actor's handler
-//! (`RaftActor::handle`, or `Actor::on_start` for a restart) and applies the
-//! commands it emitted to the state; the history moves on by comparing the acting
-//! server's state before and after.
+//! (`RaftActor::handle`, or `Actor::on_start` for a restart) and makes the
+//! successor as its parent and the handler's effect ([`Next`]: its new state,
+//! sends, timers and saves), which the checker fingerprints before building;
+//! the history moves on by comparing the acting server's state before and after.
 
 use super::history::{
     observe_client_delivery, observe_client_send, observe_delivery, observe_server_cow,
 };
 use super::memo::{self, Cmd, Effect};
+use super::next::{change, Next};
 use super::state::{Action, State};
-use super::{History, RaftModel, Shared, Violation};
+use super::{RaftModel, Shared, Violation};
 use crate::bounds::NetworkKind;
 use raft_model::{Id, Msg, RaftActor, RaftState, ServerSet, ServerState, Timer};
 use stateright::actor::{Actor, Out};
 use std::borrow::Cow;
+use std::rc::Rc;
 
 impl RaftModel {
     /// The state `action` leads to from `last`, with the history moved on; `None`
     /// if the action is not possible there or changes nothing.
     pub fn step(&self, last: &State, action: Action) -> Option<State> {
+        self.next(last, action).map(Next::build)
+    }
+
+    /// [`RaftModel::step`]'s successor, not yet built.
+    pub fn next<'a>(&self, last: &'a State, action: Action) -> Option<Next<'a>> {
         let kind = self.bounds.network;
         match action {
             Action::Drop { src, dst, msg } => {
-                let mut next = last.clone();
-                next.network
-                    .remove_one(kind, src, dst, &msg)
-                    .then_some(next)
+                // A loss keeps the last step's marks (as it always has).
+                let mut next = Next::keeping_marks(last, kind, usize::from(dst));
+                next.taken = Some(last.network.position(kind, src, dst, &msg)?);
+                Some(next)
             }
             Action::Deliver { src, dst, msg } => self.deliver(last, src, dst, msg),
             Action::Timeout(id, timer) => self.timeout(last, id, timer),
@@ -33,25 +41,22 @@ impl RaftModel {
         }
     }
 
-    fn deliver(&self, last: &State, src: Id, dst: Id, msg: Shared<Msg>) -> Option<State> {
+    fn deliver<'a>(&self, last: &'a State, src: Id, dst: Id, msg: Shared<Msg>) -> Option<Next<'a>> {
         let kind = self.bounds.network;
         let i = usize::from(dst);
         let before = last.actors.get(i)?;
-        if last.is_down(i) || !last.network.can_deliver(kind, src, dst, &msg) {
+        if last.is_down(i) {
             return None;
         }
+        let at = last.network.deliverable_at(kind, src, dst, &msg)?;
         let effect = memo::deliver(self.memo, i, &self.actors[i], before, src, &msg);
         let consumed = usize::from(kind != NetworkKind::Duplicating);
         if self.beyond(last, &effect, consumed) {
             return None;
         }
-        let mut next = fresh(last);
+        let mut next = Next::from(last, kind, i);
         if let Some(s) = before.server() {
-            let mut h = Cow::Borrowed(&*next.history);
-            observe_delivery(&mut h, s, &msg);
-            if let Cow::Owned(h) = h {
-                next.history = Shared::new(h);
-            }
+            next.change_history(|h| observe_delivery(h, s, &msg));
         }
         if effect.is_nothing() {
             // Ignored: the message is used up, as on a real network; the
@@ -59,27 +64,26 @@ impl RaftModel {
             if kind == NetworkKind::Duplicating {
                 return None;
             }
-            next.network.remove_one(kind, src, dst, &msg);
+            next.taken = Some(at);
             if kind == NetworkKind::Unordered {
                 return Some(next);
             }
         } else if kind != NetworkKind::Duplicating {
-            next.network.remove_one(kind, src, dst, &msg);
+            next.taken = Some(at);
         }
         if let Some(c) = i.checked_sub(self.servers()) {
-            if let Some(h) = observe_client_delivery(&next.history, c, dst, &msg) {
-                next.history = Shared::new(h);
-            }
+            next.change_history(|h| {
+                if let Some(new) = observe_client_delivery(h, c, dst, &msg) {
+                    *h = Cow::Owned(new);
+                }
+            });
         }
-        if let Some(changed) = &effect.changed {
-            next.actors[i] = changed.clone();
-        }
-        self.apply_effect(dst, &effect, &mut next);
-        self.observe(last, &mut next, i, false);
+        self.take_effect(&mut next, effect);
+        self.observe(&mut next, false);
         Some(next)
     }
 
-    fn timeout(&self, last: &State, id: Id, timer: Timer) -> Option<State> {
+    fn timeout<'a>(&self, last: &'a State, id: Id, timer: Timer) -> Option<Next<'a>> {
         let i = usize::from(id);
         if !last.timers.is_set(i, timer) {
             return None;
@@ -92,42 +96,40 @@ impl RaftModel {
         if (effect.changed.is_none() && renews_only) || self.beyond(last, &effect, 0) {
             return None;
         }
-        let mut next = fresh(last);
+        let mut next = Next::from(last, self.bounds.network, i);
         next.timers.cancel(i, timer);
-        if let Some(changed) = &effect.changed {
-            next.actors[i] = changed.clone();
-        }
-        self.apply_effect(id, &effect, &mut next);
-        self.observe(last, &mut next, i, false);
+        self.take_effect(&mut next, effect);
+        self.observe(&mut next, false);
         Some(next)
     }
 
-    fn crash(&self, last: &State, i: usize) -> Option<State> {
+    fn crash<'a>(&self, last: &'a State, i: usize) -> Option<Next<'a>> {
         if i >= self.servers() || last.is_down(i) {
             return None;
         }
-        let mut next = fresh(last);
+        let mut next = Next::from(last, self.bounds.network, i);
         next.timers.cancel_all(i);
         next.down.insert(i);
         // What a crashed server had in memory is gone: keep only what it will
         // restart from, so that crashes that lose different volatile state lead to
         // one state, not many.
-        let restarted = ServerState::from_storage(next.storage(i));
+        let restarted = ServerState::from_storage(last.storage(i));
         let term_lost = last
             .server(i)
             .is_some_and(|s| restarted.current_term < s.current_term);
-        next.history_mut(|h| {
+        next.change_history(|h| {
+            let h = h.to_mut();
             h.crashes += 1;
             h.crashed_before.insert(i);
             if term_lost {
                 h.flag(Violation::TermDecreased);
             }
         });
-        next.actors[i] = Shared::new(RaftState::Server(restarted));
+        next.made = Some(Shared::new(RaftState::Server(restarted)));
         Some(next)
     }
 
-    fn recover(&self, last: &State, id: Id) -> Option<State> {
+    fn recover<'a>(&self, last: &'a State, id: Id) -> Option<Next<'a>> {
         let i = usize::from(id);
         if !last.is_down(i) {
             return None;
@@ -135,8 +137,8 @@ impl RaftModel {
         let mut out = Out::new();
         let storage = last.storage(i).cloned();
         let started = self.actors[i].on_start(id, &storage, &mut out);
-        let mut next = fresh(last);
-        next.actors[i] = Shared::new(started);
+        let mut next = Next::from(last, self.bounds.network, i);
+        next.made = Some(Shared::new(started));
         next.down = next
             .down
             .iter()
@@ -145,9 +147,35 @@ impl RaftModel {
                 d.insert(j);
                 d
             });
-        self.apply_commands(id, out, &mut next);
-        self.observe(last, &mut next, i, true);
+        self.take_effect(&mut next, Rc::new(Effect::from_out(None, out)));
+        self.observe(&mut next, true);
         Some(next)
+    }
+
+    /// Takes in what the acting actor's handler did: its timers now, and a
+    /// client's sends recorded in the history (its new state, sends and saves
+    /// are read from the effect when the successor is fingerprinted or built).
+    fn take_effect(&self, next: &mut Next, effect: Rc<Effect>) {
+        let i = next.i;
+        let id = Id::from(i);
+        let client = i.checked_sub(self.servers());
+        for c in &effect.commands {
+            match c {
+                Cmd::Send(_, msg) => {
+                    if let Some(c) = client {
+                        next.change_history(|h| {
+                            if let Some(new) = observe_client_send(h, c, id, msg) {
+                                *h = Cow::Owned(new);
+                            }
+                        });
+                    }
+                }
+                Cmd::SetTimer(t) => next.timers.set(i, *t),
+                Cmd::CancelTimer(t) => next.timers.cancel(i, *t),
+                Cmd::Save(_) => {}
+            }
+        }
+        next.effect = Some(effect);
     }
 
     /// With pruning on: whether the step surely leaves the bounds, judged from the
@@ -170,62 +198,30 @@ impl RaftModel {
         last.network.len() + effect.sends > b.max_in_flight + consumed
     }
 
-    /// Applies the commands actor `id` emitted (at its start or restart).
+    /// Applies the commands actor `id` emitted at its start (the initial state).
     pub(super) fn apply_commands(&self, id: Id, out: Out<RaftActor>, state: &mut State) {
-        self.apply_effect(id, &Effect::from_out(None, out), state);
+        let mut next = Next::from(state, self.bounds.network, usize::from(id));
+        self.take_effect(&mut next, Rc::new(Effect::from_out(None, out)));
+        *state = next.build();
     }
 
-    /// Applies the commands of actor `id`'s step: sends (a client's are recorded
-    /// in the history), timers and saves.
-    fn apply_effect(&self, id: Id, effect: &Effect, state: &mut State) {
-        let i = usize::from(id);
-        let client = i.checked_sub(self.servers());
-        for c in &effect.commands {
-            match c {
-                Cmd::Send(dst, msg) => {
-                    if let Some(c) = client {
-                        if let Some(h) = observe_client_send(&state.history, c, id, msg) {
-                            state.history = Shared::new(h);
-                        }
-                    }
-                    state.network.send(self.bounds.network, id, *dst, msg);
-                }
-                Cmd::SetTimer(t) => state.timers.set(i, *t),
-                Cmd::CancelTimer(t) => state.timers.cancel(i, *t),
-                Cmd::Save(p) => {
-                    if let Some(slot) = state.storage.get_mut(i) {
-                        if !slot.as_ref().is_some_and(|s| s.same(p)) {
-                            *slot = Some(p.clone());
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Updates the history with what the step from `last` to `next` did at server `i`.
-    fn observe(&self, last: &State, next: &mut State, i: usize, recovered: bool) {
-        if i >= self.servers() || next.is_down(i) {
+    /// Updates the history with what the step did at the acting server.
+    fn observe(&self, next: &mut Next, recovered: bool) {
+        let i = next.i;
+        if i >= self.servers() || next.down.contains(i) {
             return;
         }
-        let (Some(before), Some(after)) = (last.server(i), next.server(i)) else {
+        let Some(before) = next.last.server(i) else {
             return;
         };
-        let mut h = Cow::Borrowed(&*next.history);
-        observe_server_cow(&mut h, i, before, after, recovered);
-        if let Cow::Owned(h) = h {
-            next.history = Shared::new(h);
-        }
+        // The fields one by one, so that the history can change meanwhile.
+        let changed =
+            (next.made.as_ref()).or_else(|| next.effect.as_ref().and_then(|e| e.changed.as_ref()));
+        let Some(after) = changed.map_or(Some(before), |s| s.server()) else {
+            return;
+        };
+        change(&mut next.history, next.last, |h| {
+            observe_server_cow(h, i, before, after, recovered)
+        });
     }
-}
-
-/// A copy of `last` for the next step to change: the last step's marks forgotten.
-fn fresh(last: &State) -> State {
-    let mut next = last.clone();
-    let mut h = Cow::Borrowed(&*next.history);
-    History::clear_marks(&mut h);
-    if let Cow::Owned(h) = h {
-        next.history = Shared::new(h);
-    }
-    next
 }

@@ -23,6 +23,7 @@
 //! own operations): they keep their places, though what they hold is renamed.
 
 use super::network::{Network, Packet};
+use super::parts::{Codes, Parts};
 use super::shared::Shared;
 use super::state::{State, MAX_ACTORS};
 use crate::bounds::NetworkKind;
@@ -50,9 +51,15 @@ pub fn class_hash_for(kind: NetworkKind) -> fn(&State) -> u64 {
     }
 }
 
+/// The fingerprint of `state` itself (no symmetry), from its parts' hashes: the
+/// hash of its rotation by 0.
+pub fn plain_hash(kind: NetworkKind, state: &impl Parts) -> u64 {
+    MEMOS.with(|m| rotated_hash(kind, state, 0, &mut m.borrow_mut()))
+}
+
 /// The fingerprint of `state`'s class: the same for every rotation of it, and
 /// (but for 64-bit collisions) different for states of different classes.
-pub fn class_hash(kind: NetworkKind, state: &State) -> u64 {
+pub fn class_hash(kind: NetworkKind, state: &impl Parts) -> u64 {
     MEMOS.with(|m| {
         let m = &mut *m.borrow_mut();
         candidates(state)
@@ -67,8 +74,8 @@ pub fn class_hash(kind: NetworkKind, state: &State) -> u64 {
 /// first in slot order. Which rotations those are is the same for every member
 /// of a class, so the least hash among them is too; most states have one, and
 /// only it is hashed.
-fn candidates(state: &State) -> impl Iterator<Item = usize> {
-    let n = state.storage.len();
+fn candidates(state: &impl Parts) -> impl Iterator<Item = usize> {
+    let n = state.servers().min(MAX_ACTORS);
     let mut summary = [0u64; MAX_ACTORS];
     for (i, s) in summary.iter_mut().enumerate().take(n) {
         *s = summary_of(state, i);
@@ -85,12 +92,12 @@ fn candidates(state: &State) -> impl Iterator<Item = usize> {
 }
 
 /// Server `i` summed up in one number by what a renaming leaves as it is.
-fn summary_of(state: &State, i: usize) -> u64 {
-    let Some(s) = state.server(i) else {
+fn summary_of(state: &impl Parts, i: usize) -> u64 {
+    let Some(s) = state.actor(i).and_then(|s| s.server()) else {
         return 0;
     };
     let small = |x: u64| x.min(0xffff);
-    (u64::from(state.is_down(i)) << 63)
+    (u64::from(state.down().contains(i)) << 63)
         | (small(s.current_term) << 46)
         | ((s.role as u64) << 44)
         | (small(s.commit_index) << 28)
@@ -208,49 +215,53 @@ const CLASS_SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
 /// The hash of `state` rotated by `r`, from its parts' hashes in slot order. The
 /// packets are taken in an order of their own (by channel, then, off the ordered
 /// network, by message hash), which depends only on what is in flight.
-fn rotated_hash(kind: NetworkKind, state: &State, r: usize, m: &mut Memos) -> u64 {
-    let n = state.storage.len();
+fn rotated_hash(kind: NetworkKind, state: &impl Parts, r: usize, m: &mut Memos) -> u64 {
+    let n = state.servers();
+    let actors = state.actor_count();
     let identity = n == 0 || r.is_multiple_of(n);
     let (plan, perm) = plan(n, r);
     let from = |j: usize| if j < n { (j + r) % n } else { j };
     let mut h = CLASS_SEEDS.build_hasher();
-    for j in 0..state.actors.len() {
-        let s = &state.actors[from(j)];
+    for j in 0..actors {
+        let Some(s) = state.actor(from(j)) else {
+            h.write_u8(0);
+            continue;
+        };
         h.write_u64(if identity {
             s.hash_code()
         } else {
-            m.actors.renamed(s, &plan, perm)
+            m.actors.renamed(&Codes::of(s), &plan, perm)
         });
     }
     for j in 0..n {
-        match &state.storage[from(j)] {
+        match state.saved(from(j)) {
             None => h.write_u8(0),
             Some(p) => {
                 h.write_u8(1);
                 h.write_u64(if identity {
                     p.hash_code()
                 } else {
-                    m.storage.renamed(p, &plan, perm)
+                    m.storage.renamed(&Codes::of(p), &plan, perm)
                 });
             }
         }
     }
     state
-        .timers
-        .permuted(state.actors.len(), |i| slot_of(i, r, n))
+        .timers()
+        .permuted(actors, |i| slot_of(i, r, n))
         .hash(&mut h);
-    state.down.rewrite(&plan).hash(&mut h);
-    let packets = &mut m.packets;
+    state.down().rewrite(&plan).hash(&mut h);
+    let mut packets = std::mem::take(&mut m.packets);
     packets.clear();
-    for p in state.network.packets() {
+    state.for_each_packet(|src, dst, msg, count| {
         let msg = if identity {
-            p.msg.hash_code()
+            msg.hash_code()
         } else {
-            m.msgs.renamed(&p.msg, &plan, perm)
+            m.msgs.renamed(&Codes::of(msg), &plan, perm)
         };
-        let (src, dst) = (plan.rewrite(&p.src), plan.rewrite(&p.dst));
-        packets.push((usize::from(src), usize::from(dst), msg, p.count));
-    }
+        let (src, dst) = (plan.rewrite(&src), plan.rewrite(&dst));
+        packets.push((usize::from(src), usize::from(dst), msg, count));
+    });
     if kind == NetworkKind::Ordered {
         packets.sort_by_key(|&(src, dst, _, _)| (src, dst));
     } else {
@@ -260,11 +271,12 @@ fn rotated_hash(kind: NetworkKind, state: &State, r: usize, m: &mut Memos) -> u6
     for p in packets.iter() {
         p.hash(&mut h);
     }
-    let history = &state.history;
+    m.packets = packets;
+    let history = state.history();
     h.write_u64(if identity {
-        history.hash_code()
+        history.hash
     } else {
-        m.history.renamed(history, &plan, perm)
+        m.history.renamed(&history, &plan, perm)
     });
     h.finish()
 }
@@ -288,17 +300,17 @@ impl Memo {
     }
 
     /// The hash of `s` renamed by `plan` (the permutation `perm`, never 0).
-    fn renamed<T, S>(&mut self, s: &Shared<T>, plan: &RewritePlan<Id, S>, perm: u64) -> u64
+    fn renamed<T, S>(&mut self, s: &Codes<T>, plan: &RewritePlan<Id, S>, perm: u64) -> u64
     where
         T: Rewrite<Id> + Hash,
     {
-        let (hash, check) = (s.hash_code(), s.check_code());
+        let (hash, check) = (s.hash, s.check);
         let key = hash ^ perm.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = &mut self.slots[(key as usize) & (MEMO_SLOTS - 1)];
         if slot.0 == hash && slot.1 == check && slot.2 == perm {
             return slot.3;
         }
-        let renamed = Shared::hash_code_of(&s.rewrite(plan));
+        let renamed = Shared::hash_code_of(&s.value.rewrite(plan));
         *slot = (hash, check, perm, renamed);
         renamed
     }

@@ -8,8 +8,9 @@
 //! representative's fingerprint and then the state's own, which it does not
 //! use), and looks every property up in a shared map for every state. Here a
 //! thread keeps one path for its whole stack ([`worker`]), the fingerprint is
-//! computed once, by a function the caller gives (with symmetry, the class's),
-//! and a property is looked up by its place in a list.
+//! computed once, by the caller's [`Expand`] (with symmetry, the class's), which
+//! may judge a successor before building it, and a property is looked up by
+//! its place in a list.
 //!
 //! Semantics, as stateright's depth-first search: a state's depth counts the
 //! initial state as 1; a state at `target_max_depth` or deeper is neither
@@ -43,11 +44,60 @@ pub struct Options {
     pub target_max_depth: Option<usize>,
 }
 
+/// What a successor turned out to be.
+pub enum Successor<S> {
+    /// The action leads nowhere, or beyond the boundary.
+    Outside,
+    /// A state already visited.
+    Seen,
+    /// A new state.
+    New(S),
+}
+
+/// How a search tells states apart and makes successors.
+pub trait Expand<M: Model>: Send + Sync {
+    /// Which states are the same: those with the same fingerprint.
+    fn fingerprint(&self, state: &M::State) -> u64;
+
+    /// The successor of `state` by `action`; `is_new` records a fingerprint
+    /// and says whether it is new. By default the successor is built, judged
+    /// against the boundary and fingerprinted; a model that can fingerprint a
+    /// successor from its parent and the step's changes need build only the
+    /// new ones (every successor within the boundary must reach `is_new`).
+    fn successor(
+        &self,
+        model: &M,
+        state: &M::State,
+        action: M::Action,
+        is_new: &mut dyn FnMut(u64) -> bool,
+    ) -> Successor<M::State> {
+        let Some(next) = model.next_state(state, action) else {
+            return Successor::Outside;
+        };
+        if !model.within_boundary(&next) {
+            Successor::Outside
+        } else if is_new(self.fingerprint(&next)) {
+            Successor::New(next)
+        } else {
+            Successor::Seen
+        }
+    }
+}
+
+/// Successors built whole, then fingerprinted by a function.
+pub struct Whole<S>(pub fn(&S) -> u64);
+
+impl<M: Model> Expand<M> for Whole<M::State> {
+    fn fingerprint(&self, state: &M::State) -> u64 {
+        (self.0)(state)
+    }
+}
+
 /// What the threads share.
 pub(crate) struct Shared<M: Model> {
     model: M,
     properties: Vec<Property<M>>,
-    fingerprint: fn(&M::State) -> u64,
+    expand: Box<dyn Expand<M>>,
     visited: Visited,
     broker: Broker<M::State>,
     /// States generated within the boundary, new or not.
@@ -89,6 +139,16 @@ where
         fingerprint: fn(&M::State) -> u64,
         options: &Options,
     ) -> Result<Self, String> {
+        Dfs::spawn_with(model, Box::new(Whole(fingerprint)), options)
+    }
+
+    /// [`Dfs::spawn`], with `expand` saying which states are the same and
+    /// making successors.
+    pub fn spawn_with(
+        model: M,
+        expand: Box<dyn Expand<M>>,
+        options: &Options,
+    ) -> Result<Self, String> {
         let properties = model.properties();
         if let Some(p) = properties
             .iter()
@@ -107,7 +167,7 @@ where
                 continue;
             }
             states += 1;
-            if visited.insert(fingerprint(&state)) {
+            if visited.insert(expand.fingerprint(&state)) {
                 let index = u32::try_from(i).map_err(|_| "too many initial states")?;
                 jobs.push(Job {
                     path: vec![index],
@@ -122,7 +182,7 @@ where
             discovered: properties.iter().map(|_| AtomicBool::new(false)).collect(),
             properties,
             model,
-            fingerprint,
+            expand,
             visited,
             broker: Broker::new(threads, jobs),
             states: AtomicUsize::new(states),

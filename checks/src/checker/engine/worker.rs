@@ -8,7 +8,7 @@
 //! steps was a tenth of a check's time.
 
 use super::broker::Job;
-use super::Shared;
+use super::{Shared, Successor};
 use stateright::{Expectation, Model};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -77,15 +77,18 @@ where
                 break;
             }
             sh.model.actions(&e.state, &mut actions);
+            let mut is_new = |fp| sh.visited.insert(fp);
             for (index, action) in actions.drain(..).enumerate() {
-                let Some(next) = sh.model.next_state(&e.state, action) else {
-                    continue;
+                let next = match sh
+                    .expand
+                    .successor(&sh.model, &e.state, action, &mut is_new)
+                {
+                    Successor::Outside => continue,
+                    Successor::Seen => None,
+                    Successor::New(next) => Some(next),
                 };
-                if !sh.model.within_boundary(&next) {
-                    continue;
-                }
                 counted += 1;
-                if sh.visited.insert((sh.fingerprint)(&next)) {
+                if let Some(next) = next {
                     stack.push(Entry {
                         state: next,
                         depth: e.depth + 1,
