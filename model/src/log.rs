@@ -207,9 +207,10 @@ impl Log {
         }
         // The same log (a server's, before and after a step that kept it): the
         // model checker asks this after every step.
-        if self.snapshot_index == other.snapshot_index
-            && self.snapshot_term == other.snapshot_term
-            && self.entries.ptr_eq(&other.entries)
+        if std::ptr::eq(self, other)
+            || (self.snapshot_index == other.snapshot_index
+                && self.snapshot_term == other.snapshot_term
+                && self.entries.ptr_eq(&other.entries))
         {
             return true;
         }
