@@ -10,6 +10,7 @@ use super::state::{State, Timers};
 use crate::bounds::NetworkKind;
 use raft_model::{Id, Msg, PersistentState, RaftState, ServerSet};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// The state a step leads to, as its parent and the step's changes.
@@ -30,8 +31,9 @@ pub struct Next<'a> {
     /// The history, if the step changed it (boxed: most steps do not, and a
     /// successor is moved about more than once before it is judged).
     pub(super) history: Option<Box<History>>,
-    /// The changed history's two hashes, once a fingerprint has needed them.
-    history_codes: std::cell::Cell<Option<(u64, u64)>>,
+    /// The changed history's two hashes, once a fingerprint has needed them
+    /// (forgotten whenever the history changes).
+    pub(super) history_codes: Cell<Option<(u64, u64)>>,
 }
 
 impl<'a> Next<'a> {
@@ -55,13 +57,13 @@ impl<'a> Next<'a> {
             timers: last.timers,
             down: last.down,
             history: None,
-            history_codes: std::cell::Cell::new(None),
+            history_codes: Cell::new(None),
         }
     }
 
     /// Changes the history (the parent's, copied the first time).
     pub(super) fn change_history<R>(&mut self, f: impl FnOnce(&mut Cow<History>) -> R) -> R {
-        change(&mut self.history, self.last, f)
+        change(&mut self.history, &self.history_codes, self.last, f)
     }
 
     /// The acting actor's new state, if it has one.
@@ -114,9 +116,11 @@ impl<'a> Next<'a> {
 /// fields, so that a step can read the rest of its successor meanwhile.
 pub(super) fn change<R>(
     history: &mut Option<Box<History>>,
+    codes: &Cell<Option<(u64, u64)>>,
     last: &State,
     f: impl FnOnce(&mut Cow<History>) -> R,
 ) -> R {
+    codes.set(None);
     let mut cow = match history.take() {
         Some(h) => Cow::Owned(*h),
         None => Cow::Borrowed(&*last.history),

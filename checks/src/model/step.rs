@@ -220,7 +220,7 @@ impl RaftModel {
         let Some(after) = changed.map_or(Some(before), |s| s.server()) else {
             return;
         };
-        change(&mut next.history, next.last, |h| {
+        change(&mut next.history, &next.history_codes, next.last, |h| {
             observe_server_cow(h, i, before, after, recovered)
         });
     }
