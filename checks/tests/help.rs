@@ -82,7 +82,12 @@ fn a_profile_is_the_bounds_its_help_names_and_flags_override_it() {
         (&2.into(), &2.into(), &4.into()),
         "deep: 2 clients, 2 crashes, 4 messages in flight"
     );
-    let overridden = bounds_of(&["--profile", "deep", "--max-term", "2"]);
-    assert_eq!(overridden["max_term"], 2);
+    assert_eq!(deep["max_per_channel"], 1, "deep: one message per channel");
+    let overridden = bounds_of(&["--profile", "deep", "--max-term", "3"]);
+    assert_eq!(overridden["max_term"], 3);
+    assert_eq!(
+        overridden["max_term"],
+        deep["max_term"].as_u64().map_or(0, |t| t + 1)
+    );
     assert_eq!(overridden["clients"], 2);
 }

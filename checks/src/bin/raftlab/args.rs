@@ -16,8 +16,9 @@ pub struct BoundsArgs {
     /// Start from a named bound set (flags given as well override its bounds):
     /// `default` (about half a minute on two cores), `thorough` (the default with a
     /// third term: 39 million states, about two and a half minutes), or `deep` (2
-    /// clients, 2 crashes, 4 messages in flight; it does not finish in ten minutes
-    /// on two cores: give it `--timeout 2h`); see README "Profiles".
+    /// clients, 2 crashes, 4 messages in flight, one per channel, term 2, log 2:
+    /// 251 million states, about a quarter of an hour and 5.4 GB); see README
+    /// "Profiles".
     #[arg(long, value_enum, value_name = "NAME")]
     profile: Option<Profile>,
     /// Raft servers in the cluster (even sizes are allowed) [default: 3]
