@@ -36,7 +36,7 @@ fn packets(kind: NetworkKind, parts: &impl Parts) -> Vec<(usize, usize, u64, u32
 /// Checks every successor of the first [`STATES`] states of `model`; returns
 /// how many successors it compared.
 fn compare_all(name: &str, model: &RaftModel) -> usize {
-    let kind = model.bounds.network;
+    let (kind, sym) = (model.bounds.network, model.symmetry());
     let mut seen: HashSet<State> = HashSet::new();
     let mut queue: VecDeque<State> = model.init().into();
     let mut compared = 0;
@@ -55,7 +55,7 @@ fn compare_all(name: &str, model: &RaftModel) -> usize {
                 assert!(model.step(&state, action).is_none(), "{name}");
                 continue;
             };
-            let (plain, class) = (symmetry::plain_hash(kind, &next), class_hash(kind, &next));
+            let (plain, class) = (symmetry::plain_hash(sym, &next), class_hash(sym, &next));
             let (in_bounds, in_flight) = (model.in_bounds(&next), next.in_flight());
             let (per_channel, seen_packets) = (next.per_channel_ok(1), packets(kind, &next));
             let built = next.build();
@@ -63,8 +63,8 @@ fn compare_all(name: &str, model: &RaftModel) -> usize {
             assert_eq!(seen_packets, packets(kind, &built), "{what}");
             assert_eq!(in_flight, built.network.len(), "{what}");
             assert_eq!(per_channel, built.per_channel_ok(1), "{what}");
-            assert_eq!(plain, symmetry::plain_hash(kind, &built), "{what}");
-            assert_eq!(class, class_hash(kind, &built), "{what}");
+            assert_eq!(plain, symmetry::plain_hash(sym, &built), "{what}");
+            assert_eq!(class, class_hash(sym, &built), "{what}");
             assert_eq!(in_bounds, model.in_bounds(&built), "{what}");
             compared += 1;
             queue.push_back(built);

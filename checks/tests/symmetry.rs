@@ -1,18 +1,18 @@
 //! Symmetry reduction is sound only if the model's steps commute with the
-//! renamings it merges states by (the rotations of the servers' names): a state
-//! and its representative are renamings of each other, and their successors are
-//! the same up to renaming. This test checks both on every state of a small
-//! model, breadth-first, without symmetry, comparing states by their orbits (the
-//! least fingerprint over every rotation).
+//! renamings it merges states by (the rotations of the servers' names, and the
+//! permutations of interchangeable clients' names): a state and its
+//! representative are renamings of each other, and their successors are the
+//! same up to renaming. This test checks both on every state of a small model,
+//! breadth-first, without symmetry, comparing states by their orbits (the least
+//! fingerprint over every renaming).
 
 #[path = "equivalence/bound_sets.rs"]
 mod equivalence;
 
 use raft_checks::bounds::Bounds;
-use raft_checks::checker::engine;
-use raft_checks::model::symmetry::representative_on;
+use raft_checks::checker::{engine, expand};
 use raft_checks::model::{
-    canonical_for, class_hash, class_hash_for, representative, rotation, Action, RaftModel, State,
+    canonical_for, class_hash, renamed, representative, Action, RaftModel, State, Symmetry,
 };
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -24,10 +24,10 @@ fn fp(s: &State) -> u64 {
     h.finish()
 }
 
-/// The orbit of `s` under rotations, as its least fingerprint.
-fn orbit(m: &RaftModel, s: &State) -> u64 {
-    (0..m.servers())
-        .map(|r| fp(&rotation(m.bounds.network, s, r)))
+/// The orbit of `s` under the renamings of `sym`, as its least fingerprint.
+fn orbit(sym: Symmetry, s: &State) -> u64 {
+    (sym.all(s).iter())
+        .map(|g| fp(&renamed(sym, s, g)))
         .min()
         .unwrap_or_else(|| fp(s))
 }
@@ -65,30 +65,26 @@ fn every_state(m: &RaftModel) -> Vec<State> {
 fn the_class_fingerprint_is_the_orbit_and_the_check_visits_each_orbit_once() {
     for (name, bounds) in equivalence::bound_sets() {
         let m = RaftModel::new(bounds.clone());
-        let kind = bounds.network;
+        let sym = m.symmetry();
         let states = every_state(&m);
         let mut class_of_orbit: HashMap<u64, u64> = HashMap::new();
         let mut orbit_of_class: HashMap<u64, u64> = HashMap::new();
         for s in &states {
-            let (class, o) = (class_hash(kind, s), orbit(&m, s));
-            for r in 0..m.servers() {
-                let t = rotation(kind, s, r);
-                assert_eq!(
-                    class_hash(kind, &t),
-                    class,
-                    "{name}: rotation {r} of\n{s:?}"
-                );
+            let (class, o) = (class_hash(sym, s), orbit(sym, s));
+            for g in sym.all(s) {
+                let t = renamed(sym, s, &g);
+                assert_eq!(class_hash(sym, &t), class, "{name}: {g:?} of\n{s:?}");
             }
-            let rep = representative_on(kind, s);
+            let rep = representative(sym, s);
             assert_eq!(
-                class_hash(kind, &rep),
+                class_hash(sym, &rep),
                 class,
                 "{name}: representative of\n{s:?}"
             );
             assert_eq!(
-                orbit(&m, &rep),
+                orbit(sym, &rep),
                 o,
-                "{name}: the representative is no rotation"
+                "{name}: the representative is no renaming"
             );
             assert_eq!(*class_of_orbit.entry(o).or_insert(class), class, "{name}");
             assert_eq!(
@@ -109,7 +105,7 @@ fn the_class_fingerprint_is_the_orbit_and_the_check_visits_each_orbit_once() {
                 .checker()
                 .threads(threads)
                 .finish_when(HasDiscoveries::AllFailures)
-                .symmetry_fn(canonical_for(kind))
+                .symmetry_fn(canonical_for(sym))
                 .spawn_dfs()
                 .join();
             eprintln!(
@@ -128,7 +124,7 @@ fn the_class_fingerprint_is_the_orbit_and_the_check_visits_each_orbit_once() {
                 timeout: None,
                 target_max_depth: None,
             };
-            let ours = engine::Dfs::spawn(m.clone().pruned(), class_hash_for(kind), &options)
+            let ours = expand::search(m.clone().pruned(), true, &options)
                 .unwrap_or_else(|e| panic!("{name}: {e}"))
                 .join();
             assert_eq!(
@@ -141,51 +137,56 @@ fn the_class_fingerprint_is_the_orbit_and_the_check_visits_each_orbit_once() {
 }
 
 /// The orbits of `s`'s successors.
-fn successors(m: &RaftModel, s: &State) -> BTreeSet<u64> {
+fn successors(m: &RaftModel, sym: Symmetry, s: &State) -> BTreeSet<u64> {
     let mut actions: Vec<Action> = Vec::new();
     m.enabled(s, &mut actions);
     actions
         .into_iter()
         .filter_map(|a| m.step(s, a))
         .filter(|t| m.in_bounds(t))
-        .map(|t| orbit(m, &t))
+        .map(|t| orbit(sym, &t))
         .collect()
 }
 
-#[test]
-fn a_state_and_its_representative_have_the_same_successors_up_to_renaming() {
-    let bounds = Bounds {
-        ops_per_client: 1,
-        max_term: 2,
-        max_log: 1,
-        crashes: 1,
-        ..Bounds::default()
-    };
-    let m = RaftModel::new(bounds);
+/// Checks, for the first `limit` states of `m` met breadth-first, that every
+/// renaming of `sym` of each (and its representative) steps to the same
+/// classes as the state itself. How many renamed states it compared that move
+/// clients, and how many in all; or the first state whose renaming does not
+/// commute with the steps.
+fn commutes(m: &RaftModel, sym: Symmetry, limit: usize) -> Result<(usize, usize), String> {
     let mut seen: HashSet<u64> = HashSet::new();
     let mut queue: VecDeque<State> = m.init().into_iter().collect();
-    let (mut checked, mut renamed) = (0usize, 0usize);
+    let (mut checked, mut moved_clients, mut compared) = (0usize, 0usize, 0usize);
+    let n = m.servers();
     while let Some(s) = queue.pop_front() {
-        if checked >= 30_000 {
+        if checked >= limit {
             break;
         }
         if !seen.insert(fp(&s)) {
             continue;
         }
         checked += 1;
-        let r = representative(&s);
-        if r != s {
-            renamed += 1;
-            assert_eq!(
-                orbit(&m, &s),
-                orbit(&m, &r),
-                "the representative is no renaming"
-            );
-            assert_eq!(
-                successors(&m, &s),
-                successors(&m, &r),
-                "a state and its representative step to different classes:\n{s:?}\nrepresentative:\n{r:?}"
-            );
+        let own = successors(m, sym, &s);
+        let mut others: Vec<(String, State)> = (sym.all(&s).into_iter())
+            .filter(|g| !g.is_identity())
+            .map(|g| {
+                if (n..s.actors.len()).any(|c| g.to(c) != c) {
+                    moved_clients += 1;
+                }
+                (format!("{g:?}"), renamed(sym, &s, &g))
+            })
+            .collect();
+        others.push(("the representative".into(), representative(sym, &s)));
+        for (what, r) in others {
+            if orbit(sym, &r) != orbit(sym, &s) {
+                return Err(format!("{what} is no renaming of\n{s:?}"));
+            }
+            if successors(m, sym, &r) != own {
+                return Err(format!(
+                    "a state and its renaming ({what}) step to different classes:\n{s:?}\nrenamed:\n{r:?}"
+                ));
+            }
+            compared += 1;
         }
         let mut actions: Vec<Action> = Vec::new();
         m.enabled(&s, &mut actions);
@@ -197,8 +198,57 @@ fn a_state_and_its_representative_have_the_same_successors_up_to_renaming() {
             }
         }
     }
+    Ok((moved_clients, compared))
+}
+
+#[test]
+fn a_state_and_its_renamings_have_the_same_successors_up_to_renaming() {
+    let one_client = Bounds {
+        ops_per_client: 1,
+        max_term: 2,
+        max_log: 1,
+        crashes: 1,
+        ..Bounds::default()
+    };
+    let m = RaftModel::new(one_client.clone());
+    assert!(!m.symmetry().clients);
+    let (_, compared) = commutes(&m, m.symmetry(), 6_000).unwrap_or_else(|e| panic!("{e}"));
+    assert!(compared > 10_000, "only {compared} renamed states compared");
+
+    // Two clients with one operation each: interchangeable, so client
+    // permutations are merged too.
+    let two_clients = Bounds {
+        clients: 2,
+        max_in_flight: 4,
+        ..one_client.clone()
+    };
+    let m = RaftModel::new(two_clients.clone());
     assert!(
-        renamed > 1_000,
-        "only {renamed} of {checked} states were renamed"
+        m.symmetry().clients,
+        "two clients alike are interchangeable"
+    );
+    let (moved, compared) = commutes(&m, m.symmetry(), 6_000).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        moved > 10_000,
+        "only {moved} of {compared} renamings moved a client"
+    );
+
+    // Two clients that do different things are not interchangeable, and the
+    // test sees it when they are treated as if they were.
+    let different = Bounds {
+        ops_per_client: 2,
+        max_log: 2,
+        ..two_clients
+    };
+    let m = RaftModel::new(different);
+    assert!(!m.symmetry().clients, "clients with different values");
+    let forced = Symmetry {
+        clients: true,
+        ..m.symmetry()
+    };
+    let caught = commutes(&m, forced, 6_000);
+    assert!(
+        caught.is_err(),
+        "permuting clients with different operations went unnoticed: {caught:?}"
     );
 }

@@ -55,7 +55,7 @@ pub fn check(
 ) -> Result<Option<Report>, String> {
     let model = RaftModel::new(bounds.clone());
     let symmetry: timely::codec::Symmetry<RaftModel> =
-        opts.symmetry.then(|| canonical_for(bounds.network));
+        opts.symmetry.then(|| canonical_for(model.symmetry()));
     let topts = timely::Options {
         workers: spread.workers,
         layout: spread.layout.clone(),

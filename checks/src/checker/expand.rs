@@ -6,22 +6,22 @@
 //! only to fingerprint and drop them was a fifth of the check's time.
 
 use super::engine::{Dfs, Expand, Options, Successor};
-use crate::bounds::NetworkKind;
-use crate::model::{class_hash, symmetry, Action, Parts, RaftModel, State};
+use crate::model::{class_hash, symmetry, Action, Parts, RaftModel, State, Symmetry};
 
 /// Successors judged before they are built; states are the same when their
-/// fingerprints are: with `symmetry`, their classes' ([`class_hash`]).
+/// fingerprints are: with `reduce`, their classes' under `symmetry`
+/// ([`class_hash`]).
 pub struct ByParts {
-    pub kind: NetworkKind,
-    pub symmetry: bool,
+    pub symmetry: Symmetry,
+    pub reduce: bool,
 }
 
 impl ByParts {
     fn fingerprint_of(&self, parts: &impl Parts) -> u64 {
-        if self.symmetry {
-            class_hash(self.kind, parts)
+        if self.reduce {
+            class_hash(self.symmetry, parts)
         } else {
-            symmetry::plain_hash(self.kind, parts)
+            symmetry::plain_hash(self.symmetry, parts)
         }
     }
 }
@@ -60,8 +60,8 @@ pub fn search(
     options: &Options,
 ) -> Result<Dfs<RaftModel>, String> {
     let expand = ByParts {
-        kind: model.bounds.network,
-        symmetry,
+        symmetry: model.symmetry(),
+        reduce: symmetry,
     };
     Dfs::spawn_with(model, Box::new(expand), options)
 }

@@ -136,7 +136,7 @@ fn drive<C: Checker<RaftModel>>(
 
 fn spawn(model: RaftModel, opts: &RunOptions, strategy: Strategy, symmetry: bool) -> Outcome {
     let started = Instant::now();
-    let representative = canonical_for(model.bounds.network);
+    let representative = canonical_for(model.symmetry());
     // Its own record of witnesses: the verdicts need only each one's first. It
     // stops at the first violation, so the Always properties can be one.
     let checked = model.witnessing_once().judging_always_as_one();

@@ -53,7 +53,7 @@ type Parent = Option<(u64, usize)>;
 /// Searches `model` breadth-first for the targets, for at most `search.within`.
 pub fn shortest(model: &RaftModel, targets: &[Target], search: Search) -> Found {
     let started = Instant::now();
-    let canonical = canonical_for(model.bounds.network);
+    let canonical = canonical_for(model.symmetry());
     let key = |s: &State| {
         let seeds = ahash::RandomState::with_seeds(1, 2, 3, 4);
         if search.symmetry {

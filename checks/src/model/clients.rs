@@ -7,14 +7,23 @@ use raft_model::{ClientRequest, Msg, Op, OpResult, Text};
 /// The operations of client `c` (0-based) when each client performs `ops` of them:
 /// appends of distinct values to one key (so a duplicated append shows), and a final
 /// get that reads them back.
+///
+/// With one operation each, no client reads, so nothing can tell one client's
+/// value from another's: every client appends the same one. Which client's
+/// append an entry is stays in the entry (its client and sequence number, which
+/// State Machine Safety compares), and a duplicate still shows in the value's
+/// length. With their operations alike, the clients are interchangeable, and
+/// the checker merges states that differ only by which client is which (see
+/// [`super::symmetry`]).
 pub fn client_ops(c: usize, ops: usize) -> Vec<Op> {
     let key: Text = "x".into();
+    let first = if ops > 1 { c * ops } else { 0 };
     (0..ops)
         .map(|j| {
             if ops > 1 && j == ops - 1 {
                 Op::Get { key: key.clone() }
             } else {
-                let letter = (b'a' + ((c * ops + j) % 26) as u8) as char;
+                let letter = (b'a' + ((first + j) % 26) as u8) as char;
                 Op::Append {
                     key: key.clone(),
                     value: letter.to_string().into(),

@@ -92,6 +92,9 @@ pub struct History {
     pub snapshots: u8,
     /// Per client (0-based): its operations invoked and answered so far.
     pub clients: Vec<ClientProgress>,
+    /// The actor id of client 0 (the number of servers): what a renaming of
+    /// actors needs to know to permute `clients`.
+    pub first_client: usize,
     /// What `lin` was told, in order: enough to rebuild it, for the timely
     /// engine, which ships states as bytes. Not part of the history's identity
     /// (the tester is), so two histories whose testers agree are one however
@@ -134,19 +137,13 @@ struct Recorded {
     lin_ok: bool,
     snapshots: u8,
     clients: Vec<ClientProgress>,
+    first_client: usize,
     lin_events: Unweighed<Vec<(Id, LinEvent)>>,
 }
 
 impl From<Recorded> for History {
     /// Tells a new tester what the encoded one was told, in the same order.
     fn from(r: Recorded) -> History {
-        let mut lin = LinearizabilityTester::new(KvSpec::default());
-        for (id, e) in &r.lin_events.0 {
-            let _ = match e {
-                LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
-                LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
-            };
-        }
         History {
             leaders: r.leaders,
             applied: r.applied,
@@ -154,17 +151,32 @@ impl From<Recorded> for History {
             crashed_before: r.crashed_before,
             violations: r.violations,
             marks: r.marks,
-            lin,
+            lin: tester_of(&r.lin_events.0),
             lin_ok: r.lin_ok,
             snapshots: r.snapshots,
             clients: r.clients,
+            first_client: r.first_client,
             lin_events: r.lin_events,
         }
     }
 }
 
+/// A tester told `events`, in order.
+fn tester_of(events: &[(Id, LinEvent)]) -> LinearizabilityTester<Id, KvSpec> {
+    let mut lin = LinearizabilityTester::new(KvSpec::default());
+    for (id, e) in events {
+        let _ = match e {
+            LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
+            LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
+        };
+    }
+    lin
+}
+
 impl History {
-    pub fn new(clients: usize) -> Self {
+    /// The history of a run not yet begun, of `clients` clients whose actor ids
+    /// follow `servers` servers'.
+    pub fn new(servers: usize, clients: usize) -> Self {
         History {
             leaders: Vec::new(),
             applied: Vec::new(),
@@ -175,6 +187,7 @@ impl History {
             lin: LinearizabilityTester::new(KvSpec::default()),
             lin_ok: true,
             clients: vec![ClientProgress::default(); clients],
+            first_client: servers,
             lin_events: Unweighed::default(),
             snapshots: 0,
         }
@@ -230,13 +243,34 @@ impl History {
 
 impl Rewrite<Id> for History {
     fn rewrite<S>(&self, plan: &RewritePlan<Id, S>) -> Self {
-        History {
+        let mut h = History {
             leaders: self.leaders.iter().map(|l| l.rewrite(plan)).collect(),
-            applied: self.applied.clone(), // entries name clients only
             crashed_before: self.crashed_before.rewrite(plan),
-            // Clients are never permuted, so what is keyed by client stays.
             ..self.clone()
+        };
+        // Where client `c` goes, if the plan keeps it among the clients.
+        let place = |c: usize| {
+            let id = Id::from(self.first_client.saturating_add(c));
+            usize::from(plan.rewrite(&id))
+                .checked_sub(self.first_client)
+                .filter(|&to| to < self.clients.len())
+        };
+        if (0..self.clients.len()).all(|c| place(c) == Some(c)) {
+            return h; // rotating the servers: nothing here names a client
         }
+        for (c, progress) in self.clients.iter().enumerate() {
+            if let Some(to) = place(c) {
+                h.clients[to] = *progress;
+            }
+        }
+        h.applied = self.applied.rewrite(plan);
+        // The tester told the same events by the renamed clients is the renamed
+        // tester: it knows clients only by their ids.
+        h.lin_events.0 = (self.lin_events.0.iter())
+            .map(|(id, e)| (plan.rewrite(id), e.clone()))
+            .collect();
+        h.lin = tester_of(&h.lin_events.0);
+        h
     }
 }
 

@@ -10,7 +10,8 @@
 //! - a history of the run ([`history`]) and transition checks (terms never
 //!   decrease, commit indexes never decrease, leaders only append), updated by
 //!   comparing each state with the next;
-//! - symmetry reduction that permutes servers only, never clients ([`symmetry`]).
+//! - symmetry reduction that rotates the servers' names, and permutes the
+//!   clients' when they are interchangeable ([`symmetry`], [`renaming`]).
 //!
 //! The Raft behaviour is all in the actors' handlers, called through
 //! `RaftActor::handle` and `Actor::on_start`; the transitions are in [`step`],
@@ -26,6 +27,7 @@ mod memo;
 pub mod network;
 pub mod next;
 pub mod parts;
+pub mod renaming;
 pub mod shared;
 pub mod state;
 mod step;
@@ -36,9 +38,10 @@ pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
 pub use next::Next;
 pub use parts::Parts;
+pub use renaming::{Renaming, Symmetry};
 pub use shared::Shared;
 pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
-pub use symmetry::{canonical_for, class_hash, class_hash_for, representative, rotation};
+pub use symmetry::{canonical_for, class_hash, renamed, representative};
 
 use crate::bounds::Bounds;
 use raft_model::{ClientConfig, Id, Op, RaftActor, ServerConfig};
@@ -184,6 +187,22 @@ impl RaftModel {
         self.bounds.servers
     }
 
+    /// Whether the clients are interchangeable: two or more, all with the same
+    /// configuration (the same operations), so that renaming them changes no
+    /// step's outcome but the names in it.
+    pub fn clients_interchangeable(&self) -> bool {
+        let clients = &self.actors[self.servers().min(self.actors.len())..];
+        clients.len() >= 2 && clients.windows(2).all(|w| w[0] == w[1])
+    }
+
+    /// The renamings this model's states are merged by under symmetry reduction.
+    pub fn symmetry(&self) -> Symmetry {
+        Symmetry {
+            network: self.bounds.network,
+            clients: self.clients_interchangeable(),
+        }
+    }
+
     /// The one initial state: every actor started (servers with nothing saved).
     pub fn init(&self) -> Vec<State> {
         let clients = self.actors.len() - self.servers();
@@ -193,7 +212,7 @@ impl RaftModel {
             timers: Timers::default(),
             down: Default::default(),
             network: Network::default(),
-            history: Shared::new(History::new(clients)),
+            history: Shared::new(History::new(self.servers(), clients)),
             class: None,
         };
         for (i, actor) in self.actors.iter().enumerate() {

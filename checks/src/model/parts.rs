@@ -10,7 +10,7 @@
 
 use super::history::History;
 use super::shared::Shared;
-use super::state::{State, Timers};
+use super::state::{State, Timers, MAX_ACTORS};
 use raft_model::{Id, Msg, PersistentState, RaftState, ServerSet};
 
 /// A value and the two hashes a `Shared` of it caches (see `Shared::same`).
@@ -56,14 +56,23 @@ pub trait Parts {
 
     /// No channel (one actor to another) holds more than `limit` messages.
     fn per_channel_ok(&self, limit: usize) -> bool {
-        let mut channels: Vec<(Id, Id, usize)> = Vec::new();
+        // Messages per channel, by `src * MAX_ACTORS + dst` (no allocation: the
+        // check asks this of every successor under a per-channel limit).
+        let mut counts = [0u32; MAX_ACTORS * MAX_ACTORS];
+        let mut ok = true;
         self.for_each_packet(|src, dst, _, count| {
-            match channels.iter_mut().find(|c| (c.0, c.1) == (src, dst)) {
-                Some(c) => c.2 = c.2.saturating_add(count as usize),
-                None => channels.push((src, dst, count as usize)),
+            let channel = usize::from(src)
+                .checked_mul(MAX_ACTORS)
+                .and_then(|c| c.checked_add(usize::from(dst)));
+            match channel.and_then(|c| counts.get_mut(c)) {
+                Some(n) => {
+                    *n = n.saturating_add(count);
+                    ok &= *n as usize <= limit;
+                }
+                None => ok = false, // no such actor
             }
         });
-        channels.iter().all(|c| c.2 <= limit)
+        ok
     }
 }
 

@@ -144,7 +144,7 @@ impl State {
     /// one, so that making it touches no counter another thread shares.
     pub fn of_class(class: u64) -> State {
         thread_local! {
-            static NONE: Shared<History> = Shared::new(History::new(0));
+            static NONE: Shared<History> = Shared::new(History::new(0, 0));
         }
         State {
             actors: Vec::new(),

@@ -1,171 +1,104 @@
 //! Symmetry reduction: a state stands for every state that differs from it only
-//! by a rotation of the servers' names (S1 -> S2 -> S3 -> S1).
-//!
-//! Why rotations and not every permutation: the reduction is sound only if the
-//! model's steps commute with the renamings it merges states by, and the client
-//! retries the servers round-robin (`target + 1 mod n`, as the labs' clerks do),
-//! which rotations keep and other permutations do not (swapping S2 and S3 turns
-//! "retry S1 next" into "retry S3 next": tests/symmetry.rs found such a state
-//! when the representative sorted servers freely). Everything else the servers do
-//! is blind to their names.
+//! by a renaming of its actors ([`super::renaming`]): a rotation of the servers'
+//! names (S1 -> S2 -> S3 -> S1) and, when the clients are interchangeable, a
+//! permutation of the clients' names.
 //!
 //! A class is known by its fingerprint ([`class_hash`]): the least hash of the
-//! rotated state's parts in slot order, over the rotations whose servers come
-//! first by a summary that no renaming changes (most states have one). It is
-//! computed from the parts' cached hashes and their renamed versions' hashes,
-//! remembered per thread, without building a rotated state. The checker needs no
-//! more: stateright only hashes what its symmetry function returns, so
+//! renamed state's parts in slot order, over the renamings that put servers and
+//! clients in the order of a summary no renaming changes (most states have one).
+//! It is computed from the parts' cached hashes and their renamed versions'
+//! hashes, remembered per thread, without building a renamed state. The checker
+//! needs no more: stateright only hashes what its symmetry function returns, so
 //! [`canonical_for`] hands it [`State::of_class`]. Being the least over the
 //! whole class, the fingerprint is the same whichever member a search meets
 //! first, so the reduced counts do not depend on the order of the search.
 //! [`representative`] builds the class's member of least hash, for tests and
-//! for anyone who wants to see it. Clients are not interchangeable (each has its
-//! own operations): they keep their places, though what they hold is renamed.
+//! for anyone who wants to see it.
 
 use super::network::{Network, Packet};
 use super::parts::{Codes, Parts};
+pub use super::renaming::{Renaming, Symmetry};
 use super::shared::Shared;
-use super::state::{State, MAX_ACTORS};
-use crate::bounds::NetworkKind;
+use super::state::State;
 use raft_model::Id;
 use stateright::{Rewrite, RewritePlan};
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-/// The checker's symmetry function for a model on the `kind` network (the
-/// ordered network keeps each channel's order when it renames the channel's
-/// ends): a stand-in for the state's class, which hashes as [`class_hash`].
-pub fn canonical_for(kind: NetworkKind) -> fn(&State) -> State {
-    match kind {
-        NetworkKind::Ordered => |s| State::of_class(class_hash(NetworkKind::Ordered, s)),
-        _ => |s| State::of_class(class_hash(NetworkKind::Unordered, s)),
+/// The checker's symmetry function for a model with symmetry `sym`: a stand-in
+/// for the state's class, which hashes as [`class_hash`].
+pub fn canonical_for(sym: Symmetry) -> fn(&State) -> State {
+    use crate::bounds::NetworkKind::{Ordered, Unordered};
+    match (sym.ordered(), sym.clients) {
+        (true, false) => |s| State::of_class(class_hash(Symmetry::servers(Ordered), s)),
+        (false, false) => |s| State::of_class(class_hash(Symmetry::servers(Unordered), s)),
+        (true, true) => |s| State::of_class(class_hash(with_clients(Ordered), s)),
+        (false, true) => |s| State::of_class(class_hash(with_clients(Unordered), s)),
     }
 }
 
-/// [`class_hash`] on `kind`'s network, as a function: the fingerprint the
-/// checker's own search ([`crate::checker::engine`]) is given.
-pub fn class_hash_for(kind: NetworkKind) -> fn(&State) -> u64 {
-    match kind {
-        NetworkKind::Ordered => |s| class_hash(NetworkKind::Ordered, s),
-        _ => |s| class_hash(NetworkKind::Unordered, s),
+fn with_clients(network: crate::bounds::NetworkKind) -> Symmetry {
+    Symmetry {
+        network,
+        clients: true,
     }
 }
 
 /// The fingerprint of `state` itself (no symmetry), from its parts' hashes: the
-/// hash of its rotation by 0.
-pub fn plain_hash(kind: NetworkKind, state: &impl Parts) -> u64 {
-    MEMOS.with(|m| rotated_hash(kind, state, 0, &mut m.borrow_mut()))
+/// hash of it renamed by the identity.
+pub fn plain_hash(sym: Symmetry, state: &impl Parts) -> u64 {
+    let identity = Renaming::rotation(state.servers(), 0);
+    MEMOS.with(|m| renamed_hash(sym, state, &identity, &mut m.borrow_mut()))
 }
 
-/// The fingerprint of `state`'s class: the same for every rotation of it, and
+/// The fingerprint of `state`'s class: the same for every renaming of it, and
 /// (but for 64-bit collisions) different for states of different classes.
-pub fn class_hash(kind: NetworkKind, state: &impl Parts) -> u64 {
+pub fn class_hash(sym: Symmetry, state: &impl Parts) -> u64 {
     MEMOS.with(|m| {
         let m = &mut *m.borrow_mut();
-        candidates(state)
-            .map(|r| rotated_hash(kind, state, r, m))
-            .min()
-            .unwrap_or(0)
+        let mut least = u64::MAX;
+        sym.for_each_candidate(state, |g| least = least.min(renamed_hash(sym, state, g, m)));
+        least
     })
 }
 
-/// The rotations worth hashing: those whose servers, summed up by what no
-/// renaming changes (up or down, term, role, commit index, log length), come
-/// first in slot order. Which rotations those are is the same for every member
-/// of a class, so the least hash among them is too; most states have one, and
-/// only it is hashed.
-fn candidates(state: &impl Parts) -> impl Iterator<Item = usize> {
-    let n = state.servers().min(MAX_ACTORS);
-    let mut summary = [0u64; MAX_ACTORS];
-    for (i, s) in summary.iter_mut().enumerate().take(n) {
-        *s = summary_of(state, i);
-    }
-    let rotated = move |r: usize| (0..n).map(move |j| summary[(j + r) % n]);
-    let least = (1..n).fold(0, |best, r| {
-        if rotated(r).lt(rotated(best)) {
-            r
-        } else {
-            best
-        }
-    });
-    (0..n.max(1)).filter(move |&r| r == least || rotated(r).eq(rotated(least)))
-}
-
-/// Server `i` summed up in one number by what a renaming leaves as it is.
-fn summary_of(state: &impl Parts, i: usize) -> u64 {
-    let Some(s) = state.actor(i).and_then(|s| s.server()) else {
-        return 0;
-    };
-    let small = |x: u64| x.min(0xffff);
-    (u64::from(state.down().contains(i)) << 63)
-        | (small(s.current_term) << 46)
-        | ((s.role as u64) << 44)
-        | (small(s.commit_index) << 28)
-        | (small(s.log.last_index()) << 12)
-        | small(s.log.last_term()).min(0xfff)
-}
-
-/// The member of `state`'s class whose hash is [`class_hash`], on an unordered
-/// network, duplicating or not.
-pub fn representative(state: &State) -> State {
-    representative_on(NetworkKind::Unordered, state)
-}
-
-/// The member of `state`'s class whose hash is [`class_hash`], for a model on the
-/// `kind` network (of two with that hash, the smaller rotation).
-pub fn representative_on(kind: NetworkKind, state: &State) -> State {
-    let n = state.storage.len();
-    let best = MEMOS.with(|m| {
+/// The member of `state`'s class whose hash is [`class_hash`] (of two with that
+/// hash, the first renaming tried).
+pub fn representative(sym: Symmetry, state: &State) -> State {
+    let mut best: Option<(u64, Renaming)> = None;
+    MEMOS.with(|m| {
         let m = &mut *m.borrow_mut();
-        candidates(state).min_by_key(|&r| rotated_hash(kind, state, r, m))
+        sym.for_each_candidate(state, |g| {
+            let h = renamed_hash(sym, state, g, m);
+            if best.is_none_or(|(b, _)| h < b) {
+                best = Some((h, *g));
+            }
+        });
     });
-    rotation(kind, state, best.unwrap_or(0) % n.max(1))
-}
-
-/// Server `i`'s slot under the rotation by `r` of `n` servers (server
-/// (j + r) mod n goes to slot j); clients keep theirs.
-fn slot_of(i: usize, r: usize, n: usize) -> usize {
-    if i < n {
-        (i + n - r % n) % n
-    } else {
-        i
+    match best {
+        Some((_, g)) => renamed(sym, state, &g),
+        None => state.clone(),
     }
 }
 
-/// The renaming of the rotation by `r` of `n` servers, and the permutation as a
-/// number (4 bits per server: at most 9), which names it in the memos.
-fn plan(n: usize, r: usize) -> (RewritePlan<Id, [u8; MAX_ACTORS]>, u64) {
-    let mut to = [0u8; MAX_ACTORS];
-    let mut perm = 0u64;
-    for (i, t) in to.iter_mut().enumerate() {
-        *t = slot_of(i, r, n) as u8;
-        if i < n {
-            perm |= (*t as u64) << (4 * i);
-        }
-    }
-    let plan = RewritePlan::<Id, [u8; MAX_ACTORS]>::new(to, |id, to| {
-        let i = usize::from(*id);
-        Id::from(to.get(i).map_or(i, |&t| t as usize))
-    });
-    (plan, perm)
-}
-
-/// `state` with its servers' names rotated by `r`: server (j + r) mod n becomes
-/// server j. The rotation by 0 is `state` itself, rebuilt nowhere.
-pub fn rotation(kind: NetworkKind, state: &State, r: usize) -> State {
-    let n = state.storage.len();
-    if n == 0 || r.is_multiple_of(n) {
+/// `state` renamed by `g`: actor `i` becomes actor `g.to(i)`. The identity
+/// gives `state` itself, rebuilt nowhere.
+pub fn renamed(sym: Symmetry, state: &State, g: &Renaming) -> State {
+    if g.is_identity() {
         return state.clone();
     }
-    let (plan, _) = plan(n, r);
-    let to = |i: usize| slot_of(i, r, n);
+    let plan = g.plan();
     let mut actors = state.actors.clone();
     for (i, s) in state.actors.iter().enumerate() {
-        actors[to(i)] = rename(s, &plan);
+        if let Some(slot) = actors.get_mut(g.to(i)) {
+            *slot = rename(s, &plan);
+        }
     }
     let mut storage = state.storage.clone();
     for (i, s) in state.storage.iter().enumerate() {
-        storage[to(i)] = s.as_ref().map(|p| rename(p, &plan));
+        if let Some(slot) = storage.get_mut(g.to(i)) {
+            *slot = s.as_ref().map(|p| rename(p, &plan));
+        }
     }
     let packets = state
         .network
@@ -181,9 +114,9 @@ pub fn rotation(kind: NetworkKind, state: &State, r: usize) -> State {
     State {
         actors,
         storage,
-        timers: state.timers.permuted(state.actors.len(), to),
+        timers: state.timers.permuted(state.actors.len(), |i| g.to(i)),
         down: state.down.rewrite(&plan),
-        network: Network::from_packets(kind, packets),
+        network: Network::from_packets(sym.network, packets),
         history: rename(&state.history, &plan),
         class: None,
     }
@@ -212,44 +145,40 @@ const CLASS_SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
     0x2545_f491_4f6c_dd1d,
 );
 
-/// The hash of `state` rotated by `r`, from its parts' hashes in slot order. The
-/// packets are taken in an order of their own (by channel, then, off the ordered
-/// network, by message hash), which depends only on what is in flight.
-fn rotated_hash(kind: NetworkKind, state: &impl Parts, r: usize, m: &mut Memos) -> u64 {
+/// The hash of `state` renamed by `g`, from its parts' hashes in slot order.
+/// The packets are taken in an order of their own (by channel, then, off the
+/// ordered network, by message hash), which depends only on what is in flight.
+fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) -> u64 {
     let n = state.servers();
     let actors = state.actor_count();
-    let identity = n == 0 || r.is_multiple_of(n);
-    let (plan, perm) = plan(n, r);
-    let from = |j: usize| if j < n { (j + r) % n } else { j };
+    let identity = g.is_identity();
+    let (plan, code) = (g.plan(), g.code());
     let mut h = CLASS_SEEDS.build_hasher();
     for j in 0..actors {
-        let Some(s) = state.actor(from(j)) else {
+        let Some(s) = state.actor(g.from(j)) else {
             h.write_u8(0);
             continue;
         };
         h.write_u64(if identity {
             s.hash_code()
         } else {
-            m.actors.renamed(&Codes::of(s), &plan, perm)
+            m.actors.renamed(&Codes::of(s), &plan, code)
         });
     }
     for j in 0..n {
-        match state.saved(from(j)) {
+        match state.saved(g.from(j)) {
             None => h.write_u8(0),
             Some(p) => {
                 h.write_u8(1);
                 h.write_u64(if identity {
                     p.hash_code()
                 } else {
-                    m.storage.renamed(&Codes::of(p), &plan, perm)
+                    m.storage.renamed(&Codes::of(p), &plan, code)
                 });
             }
         }
     }
-    state
-        .timers()
-        .permuted(actors, |i| slot_of(i, r, n))
-        .hash(&mut h);
+    state.timers().permuted(actors, |i| g.to(i)).hash(&mut h);
     state.down().rewrite(&plan).hash(&mut h);
     let mut packets = std::mem::take(&mut m.packets);
     packets.clear();
@@ -257,12 +186,11 @@ fn rotated_hash(kind: NetworkKind, state: &impl Parts, r: usize, m: &mut Memos) 
         let msg = if identity {
             msg.hash_code()
         } else {
-            m.msgs.renamed(&Codes::of(msg), &plan, perm)
+            m.msgs.renamed(&Codes::of(msg), &plan, code)
         };
-        let (src, dst) = (plan.rewrite(&src), plan.rewrite(&dst));
-        packets.push((usize::from(src), usize::from(dst), msg, count));
+        packets.push((g.to(usize::from(src)), g.to(usize::from(dst)), msg, count));
     });
-    if kind == NetworkKind::Ordered {
+    if sym.ordered() {
         packets.sort_by_key(|&(src, dst, _, _)| (src, dst));
     } else {
         packets.sort_unstable();
@@ -276,7 +204,7 @@ fn rotated_hash(kind: NetworkKind, state: &impl Parts, r: usize, m: &mut Memos) 
     h.write_u64(if identity {
         history.hash
     } else {
-        m.history.renamed(&history, &plan, perm)
+        m.history.renamed(&history, &plan, code)
     });
     h.finish()
 }
@@ -290,7 +218,7 @@ struct Memo {
     slots: Vec<(u64, u64, u64, u64)>,
 }
 
-const MEMO_SLOTS: usize = 1 << 12;
+const MEMO_SLOTS: usize = 1 << 16;
 
 impl Memo {
     fn new() -> Self {

@@ -49,7 +49,7 @@ impl OldModel {
             NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
             NetworkKind::Ordered => Network::new_ordered([]),
         };
-        let inner = ActorModel::new(bounds.clone(), History::new(bounds.clients))
+        let inner = ActorModel::new(bounds.clone(), History::new(bounds.servers, bounds.clients))
             .actors(std::iter::repeat_n(server, n))
             .actors(
                 ops.into_iter()

@@ -105,8 +105,9 @@ pub struct RunArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Symmetry reduction: treat states that differ only by a rotation of the
-    /// servers (S1→S2→S3→S1) as one (on by default; used by dfs and simulation,
-    /// never by bfs).
+    /// servers (S1→S2→S3→S1) as one, and, with two or more clients of one
+    /// operation each (alike, so interchangeable), by a permutation of the
+    /// clients (on by default; used by dfs and simulation, never by bfs).
     #[arg(long, overrides_with = "no_symmetry")]
     symmetry: bool,
     /// Turn symmetry reduction off.

@@ -64,9 +64,14 @@ fn print_header(b: &Bounds, o: &RunOptions) {
         o.strategy,
         o.threads,
         if o.symmetry && o.strategy != Strategy::Bfs {
-            "on"
+            format!(
+                "on ({})",
+                raft_checks::model::RaftModel::new(b.clone())
+                    .symmetry()
+                    .describe()
+            )
         } else {
-            "off"
+            "off".into()
         },
         limits(o),
     );

@@ -201,7 +201,14 @@ fn print_header(b: &Bounds, o: &RunOptions, s: &Spread, spawned: bool) {
         "  checker:  timely, breadth-first, {processes} process(es){} x {} worker(s), symmetry {}{}",
         if spawned { " on this machine" } else { "" },
         s.workers,
-        if o.symmetry { "on" } else { "off" },
+        if o.symmetry {
+            format!(
+                "on ({})",
+                raft_checks::model::RaftModel::new(b.clone()).symmetry().describe()
+            )
+        } else {
+            "off".into()
+        },
         crate::check::limits(o),
     );
     println!();

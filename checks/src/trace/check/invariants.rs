@@ -24,7 +24,7 @@ impl<'r> Checker<'r> {
                 continue;
             }
             let views = self.views();
-            let mut detail = servers_text(&views, &crate::model::History::new(0));
+            let mut detail = servers_text(&views, &crate::model::History::new(0, 0));
             for l in self
                 .judge
                 .as_ref()

@@ -196,7 +196,7 @@ impl<'r> Checker<'r> {
             rules,
             actors,
             server_files,
-            history: History::new(0),
+            history: History::new(0, 0),
             invariants,
             sent: HashMap::new(),
             delivered: HashMap::new(),
