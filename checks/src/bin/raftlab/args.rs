@@ -17,8 +17,7 @@ pub struct BoundsArgs {
     /// `default` (about half a minute on two cores), `thorough` (the default with a
     /// third term: 39 million states, about two and a half minutes), or `deep` (2
     /// clients, 2 crashes, 4 messages in flight, one per channel, term 2, log 2:
-    /// 251 million states, about a quarter of an hour and 5.4 GB); see README
-    /// "Profiles".
+    /// 126 million states, about 7 minutes and 2.2 GB); see README "Profiles".
     #[arg(long, value_enum, value_name = "NAME")]
     profile: Option<Profile>,
     /// Raft servers in the cluster (even sizes are allowed) [default: 3]
@@ -27,8 +26,10 @@ pub struct BoundsArgs {
     /// Key/value clients [default: 1]
     #[arg(long)]
     clients: Option<usize>,
-    /// Operations per client: appends of distinct values to key x; with 2 or more,
-    /// the last one is a get of x [default: 2: an append, then a get]
+    /// Operations per client: appends to key x; with 2 or more, of distinct
+    /// values, and the last one is a get of x [default: 2: an append, then a
+    /// get]. With 1, no client reads, so every client appends the same value,
+    /// and symmetry reduction permutes the (alike) clients too
     #[arg(long)]
     ops: Option<usize>,
     /// Highest term any server may reach [default: 2]
