@@ -21,8 +21,6 @@ pub struct Effect {
     pub changed: Option<Shared<RaftState>>,
     /// The commands, in the order the handler emitted them.
     pub commands: Vec<Cmd>,
-    /// How many of the commands are sends.
-    pub sends: usize,
     /// The sends, in order: (destination, message).
     pub sent: Vec<(Id, Shared<Msg>)>,
     /// The coverage decisions the call took.
@@ -60,7 +58,6 @@ impl Effect {
             .collect();
         Effect {
             changed: changed.map(Shared::new),
-            sends: sent.len(),
             sent,
             commands,
             taken: Vec::new(),

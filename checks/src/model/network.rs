@@ -57,9 +57,12 @@ impl Network {
         })
     }
 
-    fn find(&self, src: Id, dst: Id, msg: &Msg) -> Result<usize, usize> {
+    /// Where `msg` from `src` to `dst` is, or would go, on an unordered
+    /// network. Shared's order is the message's, but the very message an
+    /// action names compares at once.
+    fn find(&self, src: Id, dst: Id, msg: &Shared<Msg>) -> Result<usize, usize> {
         self.packets
-            .binary_search_by(|p| (p.src, p.dst, &*p.msg).cmp(&(src, dst, msg)))
+            .binary_search_by(|p| (p.src, p.dst, &p.msg).cmp(&(src, dst, msg)))
     }
 
     /// Where `msg` from `src` to `dst` is, if it can be delivered (or lost)
@@ -81,10 +84,7 @@ impl Network {
                 .is_some_and(|p| (p.src, p.dst) == (src, dst) && p.msg == *msg)
                 .then_some(start);
         }
-        // Shared's order: the very message the action names compares at once.
-        self.packets
-            .binary_search_by(|p| (p.src, p.dst, &p.msg).cmp(&(src, dst, msg)))
-            .ok()
+        self.find(src, dst, msg).ok()
     }
 
     /// Where channel (src, dst) ends: the first packet past it.
@@ -122,21 +122,7 @@ impl Network {
         }
     }
 
-    /// Where one copy of `msg` from channel (src, dst) is (on the ordered
-    /// network the first such message of the channel); `None` if none is in flight.
-    pub fn position(&self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> Option<usize> {
-        if kind == NetworkKind::Ordered {
-            let start = self
-                .packets
-                .partition_point(|p| (p.src, p.dst) < (src, dst));
-            let end = self.channel_end(src, dst);
-            (start..end).find(|&k| self.packets.get(k).is_some_and(|p| *p.msg == *msg))
-        } else {
-            self.find(src, dst, msg).ok()
-        }
-    }
-
-    /// Takes one copy of the packet at `k` (see [`Network::position`]) out.
+    /// Takes one copy of the packet at `k` (see [`Network::deliverable_at`]) out.
     pub fn take_at(&mut self, k: usize) {
         let Some(p) = self.packets.get_mut(k) else {
             return;
@@ -146,17 +132,6 @@ impl Network {
         } else {
             self.packets.remove(k);
         }
-    }
-
-    /// Takes one copy of `msg` from channel (src, dst) out of the network (on the
-    /// ordered network the first such message of the channel); false if none is
-    /// in flight.
-    pub fn remove_one(&mut self, kind: NetworkKind, src: Id, dst: Id, msg: &Msg) -> bool {
-        let at = self.position(kind, src, dst, msg);
-        if let Some(k) = at {
-            self.take_at(k);
-        }
-        at.is_some()
     }
 
     /// Whether the packets are as `send` leaves them: in order (by channel, and on
@@ -172,11 +147,6 @@ impl Network {
                     (a.src, a.dst, &*a.msg) < (b.src, b.dst, &*b.msg)
                 }
             })
-    }
-
-    /// Whether `msg` from `src` to `dst` can be delivered or lost now.
-    pub fn can_deliver(&self, kind: NetworkKind, src: Id, dst: Id, msg: &Shared<Msg>) -> bool {
-        self.deliverable_at(kind, src, dst, msg).is_some()
     }
 
     /// The network with its packets replaced (say, renamed by a permutation of
@@ -221,9 +191,12 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len(), 3);
         assert_eq!(a.packets().len(), 2);
-        assert!(a.remove_one(kind, id(0), id(1), &reply(1)));
-        assert!(a.remove_one(kind, id(0), id(1), &reply(1)));
-        assert!(!a.remove_one(kind, id(0), id(1), &reply(1)));
+        let one = Shared::new(reply(1));
+        for _ in 0..2 {
+            let at = a.deliverable_at(kind, id(0), id(1), &one);
+            a.take_at(at.expect("in flight"));
+        }
+        assert_eq!(a.deliverable_at(kind, id(0), id(1), &one), None);
         assert_eq!(a.len(), 1);
     }
 
@@ -245,9 +218,14 @@ mod tests {
         a.send(kind, id(2), id(1), &Shared::new(reply(3)));
         let heads: Vec<&Msg> = a.deliverable(kind).map(|p| &*p.msg).collect();
         assert_eq!(heads, vec![&reply(2), &reply(3)]);
-        assert!(a.can_deliver(kind, id(0), id(1), &Shared::new(reply(2))));
-        assert!(!a.can_deliver(kind, id(0), id(1), &Shared::new(reply(1))));
-        assert!(a.remove_one(kind, id(0), id(1), &reply(2)));
-        assert!(a.can_deliver(kind, id(0), id(1), &Shared::new(reply(1))));
+        let (one, two) = (Shared::new(reply(1)), Shared::new(reply(2)));
+        let head = a.deliverable_at(kind, id(0), id(1), &two);
+        assert_eq!(
+            a.deliverable_at(kind, id(0), id(1), &one),
+            None,
+            "not the head"
+        );
+        a.take_at(head.expect("the head"));
+        assert!(a.deliverable_at(kind, id(0), id(1), &one).is_some());
     }
 }

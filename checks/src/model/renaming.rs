@@ -71,23 +71,30 @@ impl Symmetry {
     /// states have one.
     pub fn for_each_candidate(self, state: &impl Parts, mut f: impl FnMut(&Renaming)) {
         let (n, k) = shape(self, state);
-        let mut servers = [0u64; MAX_ACTORS];
-        for (i, s) in servers.iter_mut().enumerate().take(n) {
-            *s = server_summary(state, i);
+        // The summaries twice over, so that a rotation is a slice (no division
+        // in the checker's hottest loop).
+        let mut twice = [0u64; 2 * MAX_ACTORS];
+        for i in 0..n {
+            let s = server_summary(state, i);
+            twice[i] = s;
+            twice[i + n] = s;
         }
-        let rotated = |r: usize| (0..n).map(move |j| servers[(j + r) % n]);
-        let least = (1..n).fold(0, |best, r| {
-            if rotated(r).lt(rotated(best)) {
-                r
-            } else {
-                best
-            }
-        });
+        let rotated = |r: usize| &twice[r..r + n];
+        let least = (1..n).fold(
+            0,
+            |best, r| if rotated(r) < rotated(best) { r } else { best },
+        );
         let mut clients = [(0u64, 0usize); MAX_PERMUTED_CLIENTS];
         for (c, s) in clients.iter_mut().enumerate().take(k) {
             *s = client_summary(state, n, c);
         }
-        for r in (0..n.max(1)).filter(|&r| r == least || rotated(r).eq(rotated(least))) {
+        if k == 0 {
+            for r in (0..n.max(1)).filter(|&r| r == least || rotated(r) == rotated(least)) {
+                f(&Renaming::rotation(n, r));
+            }
+            return;
+        }
+        for r in (0..n.max(1)).filter(|&r| r == least || rotated(r) == rotated(least)) {
             // With the servers' rotation chosen, the slot a client's target
             // goes to is also left as it is by every permutation of clients.
             let mut summaries = [0u64; MAX_PERMUTED_CLIENTS];
@@ -185,10 +192,11 @@ fn client_summary(state: &impl Parts, n: usize, c: usize) -> (u64, usize) {
 /// Server `i`'s slot when `n` servers are rotated by `r` (server (j + r) mod n
 /// goes to slot j); anything else keeps its own.
 fn rotated_slot(i: usize, r: usize, n: usize) -> usize {
-    if i < n {
-        (i + n - r % n) % n
-    } else {
-        i
+    let r = if r < n { r } else { r % n };
+    match i {
+        i if i >= n => i,
+        i if i >= r => i - r,
+        i => i + n - r,
     }
 }
 

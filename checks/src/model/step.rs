@@ -31,7 +31,7 @@ impl RaftModel {
             Action::Drop { src, dst, msg } => {
                 // A loss keeps the last step's marks (as it always has).
                 let mut next = Next::keeping_marks(last, kind, usize::from(dst));
-                next.taken = Some(last.network.position(kind, src, dst, &msg)?);
+                next.taken = Some(last.network.deliverable_at(kind, src, dst, &msg)?);
                 Some(next)
             }
             Action::Deliver { src, dst, msg } => self.deliver(last, src, dst, msg),
@@ -195,7 +195,7 @@ impl RaftModel {
         if self.bounds.network == NetworkKind::Duplicating {
             return false;
         }
-        last.network.len() + effect.sends > b.max_in_flight + consumed
+        last.network.len() + effect.sent.len() > b.max_in_flight + consumed
     }
 
     /// Applies the commands actor `id` emitted at its start (the initial state).
