@@ -4,11 +4,11 @@
 //! it with the same functions.
 
 use super::clients::ClientProgress;
-use raft_model::{
-    Entry, Id, KvSpec, KvStore, LogIndex, Op, OpResult, Role, ServerSet, ServerState,
-};
+use super::lin::Lin;
+use super::shared::Shared;
+use raft_model::{Entry, Id, KvSpec, KvStore, LogIndex, Role, ServerSet, ServerState};
 use serde::{Deserialize, Serialize};
-use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+use stateright::semantics::LinearizabilityTester;
 use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
 
@@ -65,7 +65,6 @@ pub enum SnapshotEvent {
 /// The history of a run. A model state holds it shared (`Shared<History>`): it
 /// changes in few steps, so most states hash and clone it as one pointer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "Recorded")]
 pub struct History {
     /// `leaders[t]`: every server that has been leader in term `t`.
     pub leaders: Vec<ServerSet>,
@@ -82,12 +81,8 @@ pub struct History {
     /// marked step leads to.
     pub marks: u8,
     /// The clients' operations, for the linearizability check: judged (and the
-    /// verdict kept in `lin_ok`) whenever an operation is invoked or returns.
-    /// Not encoded: rebuilt from `lin_events` (stateright's tester cannot be
-    /// read back from bytes).
-    #[serde(skip)]
-    lin: LinearizabilityTester<Id, KvSpec>,
-    lin_ok: bool,
+    /// verdict kept) whenever an operation is invoked or returns.
+    lin: Shared<Lin>,
     /// `SnapshotEvent` bits.
     pub snapshots: u8,
     /// Per client (0-based): its operations invoked and answered so far.
@@ -95,82 +90,6 @@ pub struct History {
     /// The actor id of client 0 (the number of servers): what a renaming of
     /// actors needs to know to permute `clients`.
     pub first_client: usize,
-    /// What `lin` was told, in order: enough to rebuild it, for the timely
-    /// engine, which ships states as bytes. Not part of the history's identity
-    /// (the tester is), so two histories whose testers agree are one however
-    /// their clients interleaved.
-    lin_events: Unweighed<Vec<(Id, LinEvent)>>,
-}
-
-/// What the linearizability tester was told.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-enum LinEvent {
-    Invoke(Op),
-    Return(OpResult),
-}
-
-/// A value carried along that takes no part in equality or hashing.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Unweighed<T>(T);
-
-impl<T> PartialEq for Unweighed<T> {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl<T> Eq for Unweighed<T> {}
-
-impl<T> std::hash::Hash for Unweighed<T> {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
-}
-
-/// A history as it is encoded: every field but the tester, in order.
-#[derive(Deserialize)]
-struct Recorded {
-    leaders: Vec<ServerSet>,
-    applied: Vec<Entry>,
-    crashes: u8,
-    crashed_before: ServerSet,
-    violations: u8,
-    marks: u8,
-    lin_ok: bool,
-    snapshots: u8,
-    clients: Vec<ClientProgress>,
-    first_client: usize,
-    lin_events: Unweighed<Vec<(Id, LinEvent)>>,
-}
-
-impl From<Recorded> for History {
-    /// Tells a new tester what the encoded one was told, in the same order.
-    fn from(r: Recorded) -> History {
-        History {
-            leaders: r.leaders,
-            applied: r.applied,
-            crashes: r.crashes,
-            crashed_before: r.crashed_before,
-            violations: r.violations,
-            marks: r.marks,
-            lin: tester_of(&r.lin_events.0),
-            lin_ok: r.lin_ok,
-            snapshots: r.snapshots,
-            clients: r.clients,
-            first_client: r.first_client,
-            lin_events: r.lin_events,
-        }
-    }
-}
-
-/// A tester told `events`, in order.
-fn tester_of(events: &[(Id, LinEvent)]) -> LinearizabilityTester<Id, KvSpec> {
-    let mut lin = LinearizabilityTester::new(KvSpec::default());
-    for (id, e) in events {
-        let _ = match e {
-            LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
-            LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
-        };
-    }
-    lin
 }
 
 impl History {
@@ -184,27 +103,21 @@ impl History {
             crashed_before: ServerSet::EMPTY,
             violations: 0,
             marks: 0,
-            lin: LinearizabilityTester::new(KvSpec::default()),
-            lin_ok: true,
+            lin: Shared::new(Lin::default()),
             clients: vec![ClientProgress::default(); clients],
             first_client: servers,
-            lin_events: Unweighed::default(),
             snapshots: 0,
         }
     }
 
     /// The clients' operations so far, as stateright's linearizability tester has them.
     pub fn lin(&self) -> &LinearizabilityTester<Id, KvSpec> {
-        &self.lin
+        self.lin.tester()
     }
 
     /// Whether the clients' operations so far are linearizable.
     pub fn linearizable(&self) -> bool {
-        self.lin_ok
-    }
-
-    fn judge_lin(&mut self) {
-        self.lin_ok = judge(&self.lin);
+        self.lin.ok()
     }
 
     pub fn violated(&self, v: Violation) -> bool {
@@ -264,12 +177,7 @@ impl Rewrite<Id> for History {
             }
         }
         h.applied = self.applied.rewrite(plan);
-        // The tester told the same events by the renamed clients is the renamed
-        // tester: it knows clients only by their ids.
-        h.lin_events.0 = (self.lin_events.0.iter())
-            .map(|(id, e)| (plan.rewrite(id), e.clone()))
-            .collect();
-        h.lin = tester_of(&h.lin_events.0);
+        h.lin = Shared::new(self.lin.renamed(|id| plan.rewrite(id)));
         h
     }
 }
@@ -445,9 +353,7 @@ pub fn observe_client_send(
     let op = progress.on_send(msg)?.clone();
     let mut h = h.clone();
     h.clients[c] = progress;
-    h.lin_events.0.push((id, LinEvent::Invoke(op.clone())));
-    let _ = h.lin.on_invoke(id, op);
-    h.judge_lin();
+    h.lin = Shared::new(h.lin.invoked(id, op));
     Some(h)
 }
 
@@ -462,31 +368,6 @@ pub fn observe_client_delivery(
     let result = progress.on_delivery(msg)?.clone();
     let mut h = h.clone();
     h.clients[c] = progress;
-    h.lin_events.0.push((id, LinEvent::Return(result.clone())));
-    let _ = h.lin.on_return(id, result);
-    h.judge_lin();
+    h.lin = Shared::new(h.lin.returned(id, result));
     Some(h)
-}
-
-/// The tester's verdict on a history. Histories repeat across millions of states,
-/// so verdicts are remembered per thread.
-fn judge(t: &LinearizabilityTester<Id, KvSpec>) -> bool {
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-    type Tester = LinearizabilityTester<Id, KvSpec>;
-    thread_local! {
-        static VERDICTS: RefCell<HashMap<Tester, bool>> = RefCell::new(HashMap::new());
-    }
-    if let Some(v) = VERDICTS.with(|m| m.borrow().get(t).copied()) {
-        return v;
-    }
-    let v = t.serialized_history().is_some();
-    VERDICTS.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() > 1 << 14 {
-            m.clear();
-        }
-        m.insert(t.clone(), v);
-    });
-    v
 }

@@ -23,6 +23,7 @@
 
 pub mod clients;
 pub mod history;
+pub mod lin;
 mod memo;
 pub mod network;
 pub mod next;

@@ -1,0 +1,160 @@
+//! The clients' operations as stateright's linearizability tester has them,
+//! with its verdict and what it was told. A history holds it shared
+//! (`Shared<Lin>`): it changes only when an operation is invoked or returns,
+//! so the many steps that change the history otherwise (a crash, a new
+//! leader, an applied entry) copy and hash a pointer and a number instead of
+//! the tester's maps.
+
+use raft_model::{Id, KvSpec, Op, OpResult};
+use serde::{Deserialize, Serialize};
+use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+
+type Tester = LinearizabilityTester<Id, KvSpec>;
+
+/// What the linearizability tester was told.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum LinEvent {
+    Invoke(Op),
+    Return(OpResult),
+}
+
+/// The tester, its verdict, and what it was told in order: enough to rebuild
+/// it (for the timely engine, which ships states as bytes, and for renaming
+/// clients). Its identity is the tester's: two runs whose testers agree are
+/// one however their clients interleaved.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "Told", into = "Told")]
+pub struct Lin {
+    tester: Tester,
+    ok: bool,
+    events: Vec<(Id, LinEvent)>,
+}
+
+/// A [`Lin`] as it is encoded: the tester cannot be read back from bytes.
+#[derive(Clone, Serialize, Deserialize)]
+struct Told {
+    events: Vec<(Id, LinEvent)>,
+    ok: bool,
+}
+
+impl From<Told> for Lin {
+    fn from(t: Told) -> Lin {
+        Lin {
+            tester: tester_of(&t.events),
+            ok: t.ok,
+            events: t.events,
+        }
+    }
+}
+
+impl From<Lin> for Told {
+    fn from(l: Lin) -> Told {
+        Told {
+            events: l.events,
+            ok: l.ok,
+        }
+    }
+}
+
+impl PartialEq for Lin {
+    fn eq(&self, other: &Self) -> bool {
+        self.tester == other.tester
+    }
+}
+
+impl Eq for Lin {}
+
+impl std::hash::Hash for Lin {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.tester.hash(h);
+    }
+}
+
+impl Default for Lin {
+    fn default() -> Self {
+        Lin {
+            tester: LinearizabilityTester::new(KvSpec::default()),
+            ok: true,
+            events: Vec::new(),
+        }
+    }
+}
+
+impl Lin {
+    pub fn tester(&self) -> &Tester {
+        &self.tester
+    }
+
+    /// Whether the operations so far are linearizable.
+    pub fn ok(&self) -> bool {
+        self.ok
+    }
+
+    /// This, and client `id` invoking `op`. An invalid history (say, two
+    /// invocations in flight) makes linearizability fail, so the tester's
+    /// error needs no handling here.
+    pub fn invoked(&self, id: Id, op: Op) -> Lin {
+        let mut l = self.clone();
+        l.events.push((id, LinEvent::Invoke(op.clone())));
+        let _ = l.tester.on_invoke(id, op);
+        l.ok = judge(&l.tester);
+        l
+    }
+
+    /// This, and client `id`'s operation returning `result`.
+    pub fn returned(&self, id: Id, result: OpResult) -> Lin {
+        let mut l = self.clone();
+        l.events.push((id, LinEvent::Return(result.clone())));
+        let _ = l.tester.on_return(id, result);
+        l.ok = judge(&l.tester);
+        l
+    }
+
+    /// This with the clients renamed by `to`: the tester told the same events
+    /// by the renamed clients is the renamed tester (it knows clients only by
+    /// their ids), and its verdict is the same.
+    pub fn renamed(&self, to: impl Fn(&Id) -> Id) -> Lin {
+        let events: Vec<(Id, LinEvent)> = (self.events.iter())
+            .map(|(id, e)| (to(id), e.clone()))
+            .collect();
+        Lin {
+            tester: tester_of(&events),
+            ok: self.ok,
+            events,
+        }
+    }
+}
+
+/// A tester told `events`, in order.
+fn tester_of(events: &[(Id, LinEvent)]) -> Tester {
+    let mut lin = LinearizabilityTester::new(KvSpec::default());
+    for (id, e) in events {
+        let _ = match e {
+            LinEvent::Invoke(op) => lin.on_invoke(*id, op.clone()).map(|_| ()),
+            LinEvent::Return(ret) => lin.on_return(*id, ret.clone()).map(|_| ()),
+        };
+    }
+    lin
+}
+
+/// The tester's verdict on a history. Histories repeat across millions of states,
+/// so verdicts are remembered per thread.
+fn judge(t: &Tester) -> bool {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static VERDICTS: RefCell<HashMap<Tester, bool>> = RefCell::new(HashMap::new());
+    }
+    if let Some(v) = VERDICTS.with(|m| m.borrow().get(t).copied()) {
+        return v;
+    }
+    let v = t.serialized_history().is_some();
+    VERDICTS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 1 << 14 {
+            m.clear();
+        }
+        m.insert(t.clone(), v);
+    });
+    v
+}
