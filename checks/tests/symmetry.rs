@@ -9,7 +9,7 @@
 #[path = "equivalence/bound_sets.rs"]
 mod equivalence;
 
-use raft_checks::bounds::Bounds;
+use raft_checks::bounds::{Bounds, NetworkKind};
 use raft_checks::checker::{engine, expand};
 use raft_checks::model::{
     canonical_for, class_hash, renamed, representative, Action, RaftModel, State, Symmetry,
@@ -232,6 +232,33 @@ fn a_state_and_its_renamings_have_the_same_successors_up_to_renaming() {
         moved > 10_000,
         "only {moved} of {compared} renamings moved a client"
     );
+    // The same on the ordered network (each channel keeps its order when its
+    // ends are renamed) and with snapshots (which carry client sessions).
+    for (name, b) in [
+        (
+            "ordered",
+            Bounds {
+                network: NetworkKind::Ordered,
+                ..two_clients.clone()
+            },
+        ),
+        (
+            "snapshots",
+            Bounds {
+                snapshots: true,
+                ..two_clients.clone()
+            },
+        ),
+    ] {
+        let m = RaftModel::new(b);
+        assert!(m.symmetry().clients, "{name}");
+        let (moved, _) =
+            commutes(&m, m.symmetry(), 3_000).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            moved > 5_000,
+            "{name}: only {moved} renamings moved a client"
+        );
+    }
 
     // Two clients that do different things are not interchangeable, and the
     // test sees it when they are treated as if they were.

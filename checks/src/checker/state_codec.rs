@@ -51,8 +51,8 @@ fn fits(model: &RaftModel, s: &State) -> Result<(), String> {
     {
         return Err("servers and clients out of place".into());
     }
-    if s.history.clients.len() != actors - n {
-        return Err("a history for another number of clients".into());
+    if s.history.clients.len() != actors - n || s.history.first_client != n {
+        return Err("a history for another number of clients or servers".into());
     }
     if s.down.iter().any(|i| i >= n) {
         return Err("a client or unknown server is down".into());
@@ -96,6 +96,7 @@ mod tests {
                 model.encode(s, &mut bytes).unwrap();
                 let back = model.decode(&bytes).unwrap();
                 assert!(back == *s, "a state came back different");
+                assert_eq!(back.history.linearizable(), s.history.linearizable());
                 assert_eq!(
                     crate::checker::timely::codec::fingerprint(&back),
                     crate::checker::timely::codec::fingerprint(s)
@@ -120,5 +121,11 @@ mod tests {
             other.decode(&bytes).is_err(),
             "a 3-server state for a 5-server model"
         );
+        let mut forged = model.init_states()[0].clone();
+        forged.history_mut(|h| h.first_client = 0);
+        let mut bytes = Vec::new();
+        model.encode(&forged, &mut bytes).unwrap();
+        let refused = model.decode(&bytes);
+        assert!(refused.is_err(), "a history whose clients are the servers");
     }
 }
