@@ -23,6 +23,7 @@
 //! and verdicts as stateright's search.
 
 mod broker;
+mod fp_table;
 mod visited;
 mod worker;
 

@@ -2,10 +2,10 @@
 //!
 //! Sharded by the fingerprint's high bits, each shard a hash set behind its own
 //! lock: with a few threads two rarely want one shard at once, and a shard
-//! that grows rehashes only its own share. Fingerprints are already hashes, so
-//! the sets hash them with one multiplication (`FpHasher`).
+//! that grows rehashes only its own share. Each shard is a flat table
+//! ([`FpTable`]): a lookup misses the cache once.
 
-use crate::checker::timely::visited::FpSet;
+use super::fp_table::FpTable;
 use std::sync::Mutex;
 
 /// Shards: enough that two or eight threads rarely meet on one.
@@ -21,10 +21,10 @@ pub struct Visited {
 /// shards do not pass one line back and forth.
 #[repr(align(128))]
 #[derive(Default)]
-struct Shard(Mutex<FpSet>);
+struct Shard(Mutex<FpTable>);
 
 impl Shard {
-    fn lock(&self) -> std::sync::MutexGuard<'_, FpSet> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FpTable> {
         // A thread panicked holding the lock: its set is still a set.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -32,6 +32,7 @@ where
 {
     let mut actions = Vec::new();
     let mut counted = 0usize;
+    let mut recent = Recent::new();
     while let Some(job) = sh.broker.pop() {
         let base = job.path.len();
         let mut path = job.path;
@@ -77,7 +78,7 @@ where
                 break;
             }
             sh.model.actions(&e.state, &mut actions);
-            let mut is_new = |fp| sh.visited.insert(fp);
+            let mut is_new = |fp| recent.insert(fp, |fp| sh.visited.insert(fp));
             for (index, action) in actions.drain(..).enumerate() {
                 let next = match sh
                     .expand
@@ -99,6 +100,39 @@ where
         }
     }
     sh.states.fetch_add(counted, Ordering::Relaxed);
+}
+
+/// The fingerprints this thread met lately, direct-mapped: a search meets a
+/// state again mostly soon after it first met it (two orders of the same two
+/// steps), and asking the shared set means taking a lock and, most often,
+/// missing the cache. A fingerprint is kept here only once the shared set has
+/// it, so one found here is surely not new.
+struct Recent {
+    slots: Vec<u64>,
+}
+
+const RECENT_SLOTS: usize = 1 << 15;
+
+impl Recent {
+    fn new() -> Self {
+        Recent {
+            slots: vec![0; RECENT_SLOTS],
+        }
+    }
+
+    /// Whether `fp` is new, asking `shared` (which adds it) unless it is here.
+    fn insert(&mut self, fp: u64, shared: impl FnOnce(u64) -> bool) -> bool {
+        // The low bits: the shared set's shards go by the high ones.
+        let Some(slot) = self.slots.get_mut(fp as usize & (RECENT_SLOTS - 1)) else {
+            return shared(fp);
+        };
+        // 0 marks an empty slot, so a fingerprint of 0 is never kept.
+        if fp != 0 && *slot == fp {
+            return false;
+        }
+        *slot = fp;
+        shared(fp)
+    }
 }
 
 /// Judges `state`'s properties, recording what it discovers at `path`; false
