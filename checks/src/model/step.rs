@@ -9,11 +9,12 @@ use super::history::{
 };
 use super::memo::{self, Cmd, Effect};
 use super::next::{change, Next};
+use super::parts::Parts;
 use super::state::{Action, State};
 use super::{RaftModel, Shared, Violation};
 use crate::bounds::NetworkKind;
-use raft_model::{Id, Msg, RaftActor, RaftState, ServerSet, ServerState, Timer};
-use stateright::actor::{Actor, Out};
+use raft_model::{Id, Msg, RaftActor, ServerSet, Timer};
+use stateright::actor::Out;
 use std::borrow::Cow;
 use std::rc::Rc;
 
@@ -107,16 +108,19 @@ impl RaftModel {
         if i >= self.servers() || last.is_down(i) {
             return None;
         }
+        let before = last.actors.get(i)?;
         let mut next = Next::from(last, self.bounds.network, i);
         next.timers.cancel_all(i);
         next.down.insert(i);
         // What a crashed server had in memory is gone: keep only what it will
         // restart from, so that crashes that lose different volatile state lead to
         // one state, not many.
-        let restarted = ServerState::from_storage(last.storage(i));
+        let effect = memo::crash(self.memo, i, &self.actors[i], before, last.saved(i));
+        let restarted = effect.changed.as_ref().and_then(|s| s.server());
         let term_lost = last
             .server(i)
-            .is_some_and(|s| restarted.current_term < s.current_term);
+            .zip(restarted)
+            .is_some_and(|(s, r)| r.current_term < s.current_term);
         next.change_history(|h| {
             let h = h.to_mut();
             h.crashes += 1;
@@ -125,7 +129,7 @@ impl RaftModel {
                 h.flag(Violation::TermDecreased);
             }
         });
-        next.made = Some(Shared::new(RaftState::Server(restarted)));
+        next.effect = Some(effect);
         Some(next)
     }
 
@@ -134,11 +138,9 @@ impl RaftModel {
         if !last.is_down(i) {
             return None;
         }
-        let mut out = Out::new();
-        let storage = last.storage(i).cloned();
-        let started = self.actors[i].on_start(id, &storage, &mut out);
+        let before = last.actors.get(i)?;
+        let effect = memo::start(self.memo, i, &self.actors[i], before, last.saved(i));
         let mut next = Next::from(last, self.bounds.network, i);
-        next.made = Some(Shared::new(started));
         next.down = next
             .down
             .iter()
@@ -147,7 +149,7 @@ impl RaftModel {
                 d.insert(j);
                 d
             });
-        self.take_effect(&mut next, Rc::new(Effect::from_out(None, out)));
+        self.take_effect(&mut next, effect);
         self.observe(&mut next, true);
         Some(next)
     }
