@@ -159,9 +159,17 @@ static ALWAYS: [Named; 9] = [
     view_invariant!(LEADER_COMPLETENESS, 2, |v: &dyn ServerViews| {
         leader_completeness_in(v)
     }),
-    server_invariant!(STATE_MACHINE_SAFETY, |h: &History, v: &dyn ServerViews| {
-        state_machine_safety_in(h, v)
-    }),
+    // What was applied is the history's; the committed logs, the servers' alone
+    // (judged through the memo, as the view invariants are).
+    Named {
+        name: STATE_MACHINE_SAFETY,
+        expectation: Expectation::Always,
+        condition: |m, s| {
+            !s.history.violated(Violation::AppliedDifferent)
+                && memo::on_servers(4, m.servers(), s, |v| committed_logs_agree_in(v))
+        },
+        on_servers: Some(|h: &History, v: &dyn ServerViews| state_machine_safety_in(h, v)),
+    },
     server_invariant!(LEADER_APPEND_ONLY, |h: &History, _: &dyn ServerViews| {
         leader_append_only(h)
     }),

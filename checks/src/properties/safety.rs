@@ -79,9 +79,12 @@ pub fn state_machine_safety(n: usize, state: &State) -> bool {
 }
 
 pub fn state_machine_safety_in<V: ServerViews + ?Sized>(h: &History, v: &V) -> bool {
-    if h.violated(Violation::AppliedDifferent) {
-        return false;
-    }
+    !h.violated(Violation::AppliedDifferent) && committed_logs_agree_in(v)
+}
+
+/// State Machine Safety's part that the servers alone decide: any two live
+/// servers' logs agree up to the lower of their commit indexes.
+pub fn committed_logs_agree_in<V: ServerViews + ?Sized>(v: &V) -> bool {
     let n = v.count();
     (0..n).all(|a| {
         (a + 1..n).all(|b| match (v.live(a), v.live(b)) {
