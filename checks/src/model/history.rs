@@ -4,7 +4,7 @@
 //! it with the same functions.
 
 use super::clients::ClientProgress;
-use super::lin::Lin;
+use super::lin::{self, Lin, LinEvent};
 use super::shared::Shared;
 use raft_model::{Entry, Id, KvSpec, KvStore, LogIndex, Role, ServerSet, ServerState};
 use serde::{Deserialize, Serialize};
@@ -353,7 +353,7 @@ pub fn observe_client_send(
     let op = progress.on_send(msg)?.clone();
     let mut h = h.clone();
     h.clients[c] = progress;
-    h.lin = Shared::new(h.lin.invoked(id, op));
+    h.lin = lin::told(&h.lin, id, LinEvent::Invoke(op));
     Some(h)
 }
 
@@ -368,6 +368,6 @@ pub fn observe_client_delivery(
     let result = progress.on_delivery(msg)?.clone();
     let mut h = h.clone();
     h.clients[c] = progress;
-    h.lin = Shared::new(h.lin.returned(id, result));
+    h.lin = lin::told(&h.lin, id, LinEvent::Return(result));
     Some(h)
 }

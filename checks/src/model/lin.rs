@@ -5,6 +5,7 @@
 //! leader, an applied entry) copy and hash a pointer and a number instead of
 //! the tester's maps.
 
+use super::shared::Shared;
 use raft_model::{Id, KvSpec, Op, OpResult};
 use serde::{Deserialize, Serialize};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
@@ -12,7 +13,7 @@ use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 type Tester = LinearizabilityTester<Id, KvSpec>;
 
 /// What the linearizability tester was told.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LinEvent {
     Invoke(Op),
     Return(OpResult),
@@ -89,22 +90,16 @@ impl Lin {
         self.ok
     }
 
-    /// This, and client `id` invoking `op`. An invalid history (say, two
+    /// This, and client `id`'s `event`. An invalid history (say, two
     /// invocations in flight) makes linearizability fail, so the tester's
     /// error needs no handling here.
-    pub fn invoked(&self, id: Id, op: Op) -> Lin {
+    fn told(&self, id: Id, event: LinEvent) -> Lin {
         let mut l = self.clone();
-        l.events.push((id, LinEvent::Invoke(op.clone())));
-        let _ = l.tester.on_invoke(id, op);
-        l.ok = judge(&l.tester);
-        l
-    }
-
-    /// This, and client `id`'s operation returning `result`.
-    pub fn returned(&self, id: Id, result: OpResult) -> Lin {
-        let mut l = self.clone();
-        l.events.push((id, LinEvent::Return(result.clone())));
-        let _ = l.tester.on_return(id, result);
+        let _ = match &event {
+            LinEvent::Invoke(op) => l.tester.on_invoke(id, op.clone()).map(|_| ()),
+            LinEvent::Return(ret) => l.tester.on_return(id, ret.clone()).map(|_| ()),
+        };
+        l.events.push((id, event));
         l.ok = judge(&l.tester);
         l
     }
@@ -122,6 +117,40 @@ impl Lin {
             events,
         }
     }
+}
+
+/// `lin` and client `id`'s `event`, shared: remembered per thread, as the same
+/// operations return in the same order in state after state (copying the
+/// tester's maps and hashing them was a twentieth of a check's time).
+pub fn told(lin: &Shared<Lin>, id: Id, event: LinEvent) -> Shared<Lin> {
+    use std::cell::RefCell;
+    /// (the tester's two hashes, the client, the event, the tester told it)
+    type Slot = Option<(u64, u64, Id, LinEvent, Shared<Lin>)>;
+    const SLOTS: usize = 1 << 12;
+    thread_local! {
+        static TOLD: RefCell<Vec<Slot>> = RefCell::new(vec![None; SLOTS]);
+    }
+    const EVENT_SEEDS: ahash::RandomState =
+        ahash::RandomState::with_seeds(0x452821e6, 0x38d01377, 0xbe5466cf, 0x34e90c6c);
+    let (hash, check) = (lin.hash_code(), lin.check_code());
+    let key = hash ^ EVENT_SEEDS.hash_one((id, &event));
+    let at = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52) as usize & (SLOTS - 1);
+    let found = TOLD.with(|t| match t.borrow().get(at) {
+        Some(Some((h, c, i, e, told))) if *h == hash && *c == check && *i == id && *e == event => {
+            Some(told.clone())
+        }
+        _ => None,
+    });
+    if let Some(told) = found {
+        return told;
+    }
+    let told = Shared::new(lin.told(id, event.clone()));
+    TOLD.with(|t| {
+        if let Some(slot) = t.borrow_mut().get_mut(at) {
+            *slot = Some((hash, check, id, event, told.clone()));
+        }
+    });
+    told
 }
 
 /// A tester told `events`, in order.
