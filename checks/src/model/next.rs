@@ -105,7 +105,7 @@ impl<'a> Next<'a> {
         next.timers = self.timers;
         next.down = self.down;
         if let Some(h) = self.history {
-            next.history = Shared::new(*h);
+            next.history = Shared::with_codes(*h, self.history_codes.get());
         }
         next
     }

@@ -259,7 +259,17 @@ impl Renaming {
 
     /// The servers rotated by `r` of `n`; the clients stay.
     pub fn rotation(n: usize, r: usize) -> Self {
-        Renaming::new(n, r, &[])
+        // Made once: the class fingerprint asks for one or two per successor.
+        static ROTATIONS: OnceLock<Vec<Vec<Renaming>>> = OnceLock::new();
+        let all = ROTATIONS.get_or_init(|| {
+            (0..=MAX_ACTORS)
+                .map(|n| (0..n.max(1)).map(|r| Renaming::new(n, r, &[])).collect())
+                .collect()
+        });
+        match all.get(n).and_then(|rs| rs.get(r)) {
+            Some(g) => *g,
+            None => Renaming::new(n, r, &[]),
+        }
     }
 
     pub fn is_identity(&self) -> bool {

@@ -85,6 +85,17 @@ impl<T: Hash> Shared<T> {
     pub fn check_code_of(value: &T) -> u64 {
         check_of(value)
     }
+
+    /// `Shared::new(value)`, given the two hashes it would compute, if they are
+    /// `codes` (checked in debug builds): a successor hashed to be judged is not
+    /// hashed again when it is built.
+    pub fn with_codes(value: T, codes: Option<(u64, u64)>) -> Self {
+        let Some((hash, check)) = codes else {
+            return Shared::new(value);
+        };
+        debug_assert_eq!((hash, check), (hash_of(&value), check_of(&value)));
+        Shared(Arc::new(Hashed { hash, check, value }))
+    }
 }
 
 impl<T> Shared<T> {

@@ -146,8 +146,9 @@ const CLASS_SEEDS: ahash::RandomState = ahash::RandomState::with_seeds(
 );
 
 /// The hash of `state` renamed by `g`, from its parts' hashes in slot order.
-/// The packets are taken in an order of their own (by channel, then, off the
-/// ordered network, by message hash), which depends only on what is in flight.
+/// The packets are hashed as what is in flight, whatever the order they are
+/// listed in: on the ordered network in channel order (a channel's own order
+/// counts), elsewhere as a multiset (the sum of each packet's mixed hash).
 fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) -> u64 {
     let n = state.servers();
     let actors = state.actor_count();
@@ -180,26 +181,42 @@ fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) 
     }
     state.timers().permuted(actors, |i| g.to(i)).hash(&mut h);
     state.down().rewrite(&plan).hash(&mut h);
-    let mut packets = std::mem::take(&mut m.packets);
-    packets.clear();
-    state.for_each_packet(|src, dst, msg, count| {
-        let msg = if identity {
+    let renamed_msg = |m: &mut Memos, msg: &Shared<raft_model::Msg>| {
+        if identity {
             msg.hash_code()
         } else {
             m.msgs.renamed(&Codes::of(msg), &plan, code)
-        };
-        packets.push((g.to(usize::from(src)), g.to(usize::from(dst)), msg, count));
-    });
+        }
+    };
     if sym.ordered() {
+        // A channel's order counts: the packets in channel order, each channel
+        // in the order it was sent in.
+        let mut packets = std::mem::take(&mut m.packets);
+        packets.clear();
+        state.for_each_packet(|src, dst, msg, count| {
+            let msg = renamed_msg(m, msg);
+            packets.push((g.to(usize::from(src)), g.to(usize::from(dst)), msg, count));
+        });
         packets.sort_by_key(|&(src, dst, _, _)| (src, dst));
+        packets.len().hash(&mut h);
+        for p in packets.iter() {
+            p.hash(&mut h);
+        }
+        m.packets = packets;
     } else {
-        packets.sort_unstable();
+        // A multiset: the sum of its packets' mixed hashes, which no order
+        // changes (no sorting).
+        let (mut len, mut sum) = (0usize, 0u64);
+        state.for_each_packet(|src, dst, msg, count| {
+            let msg = renamed_msg(m, msg);
+            let ends =
+                (g.to(usize::from(src)) as u64) << 40 | (g.to(usize::from(dst)) as u64) << 32;
+            len += 1;
+            sum = sum.wrapping_add(mix(msg ^ mix(ends | u64::from(count))));
+        });
+        len.hash(&mut h);
+        h.write_u64(sum);
     }
-    packets.len().hash(&mut h);
-    for p in packets.iter() {
-        p.hash(&mut h);
-    }
-    m.packets = packets;
     let history = state.history();
     h.write_u64(if identity {
         history.hash
@@ -207,6 +224,15 @@ fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) 
         m.history.renamed(&history, &plan, code)
     });
     h.finish()
+}
+
+/// A bijection of 64-bit words that spreads every input bit over the output
+/// (splitmix64's finaliser): packets' hashes are summed, which needs well-mixed
+/// terms.
+fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// The hashes of renamings done lately by this thread, direct-mapped by the
