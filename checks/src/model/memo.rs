@@ -1,6 +1,6 @@
-//! A memo of the actors' handler calls, per thread. A check meets the same actor
-//! state with the same input again and again, in state after state that differ
-//! elsewhere: the default check makes about 36 million handler calls, of which
+//! A memo of the actors' handler calls (and of their restarts and crashes),
+//! per thread. A check meets the same actor state with the same input again
+//! and again, in state after state that differ elsewhere: the default check makes about 36 million handler calls, of which
 //! about 14 thousand are different. A handler is a pure function of (actor,
 //! state, input), so each call's result is kept, in the form the next state is
 //! built from (the new actor state and the messages already shared and hashed),
@@ -79,7 +79,7 @@ struct Entry {
 }
 
 /// A handler call's input, as the memo tells inputs apart.
-enum Key {
+pub enum Key {
     Deliver(Id, Shared<Msg>),
     Timeout(Timer),
     /// A (re)start from this storage (`Actor::on_start`).
@@ -194,57 +194,11 @@ thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
 }
 
-/// The effect of actor `i` (`actor`, of the model numbered `model`, or of a
-/// model that keeps no memo) delivered `msg` from `src` in state `state`.
-pub fn deliver(
-    model: Option<u64>,
-    i: usize,
-    actor: &RaftActor,
-    state: &Shared<RaftState>,
-    src: Id,
-    msg: &Shared<Msg>,
-) -> Rc<Effect> {
-    call(model, i, actor, state, Key::Deliver(src, msg.clone()))
-}
-
-/// The effect of `timer` firing at actor `i` in state `state`.
-pub fn timeout(
-    model: Option<u64>,
-    i: usize,
-    actor: &RaftActor,
-    state: &Shared<RaftState>,
-    timer: Timer,
-) -> Rc<Effect> {
-    call(model, i, actor, state, Key::Timeout(timer))
-}
-
-/// What actor `i`, down in state `state`, restarts with from `storage`: its
-/// new state (the effect's `changed`) and the commands `on_start` emitted.
-pub fn start(
-    model: Option<u64>,
-    i: usize,
-    actor: &RaftActor,
-    state: &Shared<RaftState>,
-    storage: Option<&Shared<PersistentState>>,
-) -> Rc<Effect> {
-    call(model, i, actor, state, Key::Start(storage.cloned()))
-}
-
-/// What server `i` keeps when it crashes in state `state` with `storage`: the
-/// state it will restart from (the effect's `changed`; no commands).
-pub fn crash(
-    model: Option<u64>,
-    i: usize,
-    actor: &RaftActor,
-    state: &Shared<RaftState>,
-    storage: Option<&Shared<PersistentState>>,
-) -> Rc<Effect> {
-    call(model, i, actor, state, Key::Crash(storage.cloned()))
-}
-
-/// The memo's answer, or the handler's (kept for next time). `model` names the
-/// actors: entries of another model are dropped when a thread moves on to it.
-fn call(
+/// The effect of `input` at actor `i` (`actor`, of the model numbered `model`,
+/// or of a model that keeps no memo) in state `state`: the memo's answer, or
+/// the handler's (kept for next time). `model` names the actors: entries of
+/// another model are dropped when a thread moves on to it.
+pub fn effect(
     model: Option<u64>,
     i: usize,
     actor: &RaftActor,

@@ -7,7 +7,7 @@
 use super::history::{
     observe_client_delivery, observe_client_send, observe_delivery, observe_server_cow,
 };
-use super::memo::{self, Cmd, Effect};
+use super::memo::{self, Cmd, Effect, Key};
 use super::next::{change, Next};
 use super::parts::Parts;
 use super::state::{Action, State};
@@ -50,7 +50,13 @@ impl RaftModel {
             return None;
         }
         let at = last.network.deliverable_at(kind, src, dst, &msg)?;
-        let effect = memo::deliver(self.memo, i, &self.actors[i], before, src, &msg);
+        let effect = memo::effect(
+            self.memo,
+            i,
+            &self.actors[i],
+            before,
+            Key::Deliver(src, msg.clone()),
+        );
         let consumed = usize::from(kind != NetworkKind::Duplicating);
         if self.beyond(last, &effect, consumed) {
             return None;
@@ -90,7 +96,7 @@ impl RaftModel {
             return None;
         }
         let before = last.actors.get(i)?;
-        let effect = memo::timeout(self.memo, i, &self.actors[i], before, timer);
+        let effect = memo::effect(self.memo, i, &self.actors[i], before, Key::Timeout(timer));
         // Only the same timer set again: nothing happened.
         let renews_only = effect.commands.len() == 1
             && matches!(&effect.commands[0], Cmd::SetTimer(t) if *t == timer);
@@ -115,7 +121,13 @@ impl RaftModel {
         // What a crashed server had in memory is gone: keep only what it will
         // restart from, so that crashes that lose different volatile state lead to
         // one state, not many.
-        let effect = memo::crash(self.memo, i, &self.actors[i], before, last.saved(i));
+        let effect = memo::effect(
+            self.memo,
+            i,
+            &self.actors[i],
+            before,
+            Key::Crash(last.saved(i).cloned()),
+        );
         let restarted = effect.changed.as_ref().and_then(|s| s.server());
         let term_lost = last
             .server(i)
@@ -139,7 +151,13 @@ impl RaftModel {
             return None;
         }
         let before = last.actors.get(i)?;
-        let effect = memo::start(self.memo, i, &self.actors[i], before, last.saved(i));
+        let effect = memo::effect(
+            self.memo,
+            i,
+            &self.actors[i],
+            before,
+            Key::Start(last.saved(i).cloned()),
+        );
         let mut next = Next::from(last, self.bounds.network, i);
         next.down = next
             .down
