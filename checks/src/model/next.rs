@@ -19,10 +19,8 @@ pub struct Next<'a> {
     pub(super) kind: NetworkKind,
     /// The actor the step acted on.
     pub(super) i: usize,
-    /// Its new state, when the step made one itself (a crash, a restart);
-    /// otherwise the handler's, if it changed it (`effect`).
-    pub(super) made: Option<Shared<RaftState>>,
-    /// What the actor's handler emitted: sends and saves are read from it.
+    /// What the actor's handler (or its crash or restart) did: its new state,
+    /// if it changed, and its sends and saves are read from it.
     pub(super) effect: Option<Rc<Effect>>,
     /// The packet (its place in `last`'s network) one copy of which the step took.
     pub(super) taken: Option<usize>,
@@ -51,7 +49,6 @@ impl<'a> Next<'a> {
             last,
             kind,
             i,
-            made: None,
             effect: None,
             taken: None,
             timers: last.timers,
@@ -68,9 +65,7 @@ impl<'a> Next<'a> {
 
     /// The acting actor's new state, if it has one.
     pub(super) fn changed(&self) -> Option<&Shared<RaftState>> {
-        self.made
-            .as_ref()
-            .or_else(|| self.effect.as_ref().and_then(|e| e.changed.as_ref()))
+        self.effect.as_ref().and_then(|e| e.changed.as_ref())
     }
 
     fn commands(&self) -> &[Cmd] {

@@ -235,8 +235,7 @@ impl RaftModel {
             return;
         };
         // The fields one by one, so that the history can change meanwhile.
-        let changed =
-            (next.made.as_ref()).or_else(|| next.effect.as_ref().and_then(|e| e.changed.as_ref()));
+        let changed = next.effect.as_ref().and_then(|e| e.changed.as_ref());
         let Some(after) = changed.map_or(Some(before), |s| s.server()) else {
             return;
         };
