@@ -173,3 +173,37 @@ fn share<S>(sh: &Shared<impl Model<State = S>>, stack: &mut Vec<Entry<S>>, path:
         }
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Recent;
+    use std::collections::HashSet;
+
+    /// The recent fingerprints answer as the shared set would, and answer
+    /// only for fingerprints the shared set already has.
+    #[test]
+    fn recent_fingerprints_answer_as_the_shared_set() {
+        let mut recent = Recent::new();
+        let mut shared = HashSet::new();
+        let mut asked = 0usize;
+        // Repeats near and far, slots shared by different fingerprints, and 0.
+        let fps = (0..50_000u64).map(|i| match i % 4 {
+            0 => 0,
+            1 => i / 8,
+            2 => (i % 97) << 15,
+            _ => i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        });
+        for fp in fps {
+            let expected = !shared.contains(&fp);
+            let new = recent.insert(fp, |fp| {
+                asked += 1;
+                shared.insert(fp)
+            });
+            assert_eq!(new, expected, "fingerprint {fp:#x}");
+            assert!(shared.contains(&fp));
+        }
+        // Some were answered without asking, and 0 was always asked.
+        assert!(asked < 50_000);
+        assert!(asked >= 12_500);
+    }
+}
