@@ -12,6 +12,7 @@ mod equivalence;
 
 use equivalence::{bound_sets, small};
 use raft_checks::bounds::{Bounds, NetworkKind};
+use raft_checks::model::shared::Shared;
 use raft_checks::model::{class_hash, symmetry, Parts, RaftModel, State};
 use std::collections::{HashSet, VecDeque};
 
@@ -19,7 +20,9 @@ use std::collections::{HashSet, VecDeque};
 const STATES: usize = 4_000;
 
 /// The messages in flight as a fingerprint sees them: (src, dst, message's
-/// hash, copies), in the order the fingerprint sorts them.
+/// hash, copies), sorted (by channel alone on the ordered network, whose
+/// channels keep their order), so that two lists of the same packets compare
+/// equal.
 fn packets(kind: NetworkKind, parts: &impl Parts) -> Vec<(usize, usize, u64, u32)> {
     let mut out = Vec::new();
     parts.for_each_packet(|src, dst, msg, count| {
@@ -66,6 +69,17 @@ fn compare_all(name: &str, model: &RaftModel) -> usize {
             assert_eq!(plain, symmetry::plain_hash(sym, &built), "{what}");
             assert_eq!(class, class_hash(sym, &built), "{what}");
             assert_eq!(in_bounds, model.in_bounds(&built), "{what}");
+            // The built history keeps the hashes the successor was judged by:
+            // they must be its own.
+            let (shared, history) = (&built.history, &*built.history);
+            assert_eq!(
+                (shared.hash_code(), shared.check_code()),
+                (
+                    Shared::hash_code_of(history),
+                    Shared::check_code_of(history)
+                ),
+                "{what}"
+            );
             compared += 1;
             queue.push_back(built);
         }

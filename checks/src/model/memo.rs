@@ -1,11 +1,12 @@
 //! A memo of the actors' handler calls (and of their restarts and crashes),
 //! per thread. A check meets the same actor state with the same input again
-//! and again, in state after state that differ elsewhere: the default check makes about 36 million handler calls, of which
-//! about 14 thousand are different. A handler is a pure function of (actor,
-//! state, input), so each call's result is kept, in the form the next state is
-//! built from (the new actor state and the messages already shared and hashed),
-//! with the coverage decisions the call took, which are counted again at every
-//! reuse so that coverage counts stay those of every call.
+//! and again, in state after state that differ elsewhere: the default check
+//! makes about 36 million handler calls, of which about 14 thousand are
+//! different. A handler is a pure function of (actor, state, input), so each
+//! call's result is kept, in the form the next state is built from (the new
+//! actor state and the messages already shared and hashed), with the coverage
+//! decisions the call took, which are counted again at every reuse so that
+//! coverage counts stay those of every call.
 
 use super::shared::Shared;
 use raft_model::coverage::{self, Decision};
@@ -156,12 +157,12 @@ fn storage_code(p: Option<&Shared<PersistentState>>) -> u64 {
 
 /// Slots a thread keeps, direct-mapped (a new entry takes its slot's place): a
 /// lookup is one probe, where a hash map's was a tenth of a check's handler
-/// time. The default check makes about 14 thousand different calls; full, the
-/// slots keep 38 to 52 MB of states and messages alive.
+/// time. The default check makes about 14 thousand different calls; each entry
+/// keeps its states and messages alive, so the slots are not many more.
 const SLOTS: usize = 1 << 16;
 
 struct Memo {
-    /// The model whose calls the entries are (see [`call`]).
+    /// The model whose calls the entries are (see [`effect`]).
     model: u64,
     /// (actor, entry) at the slot of their key ([`slot_of`]).
     slots: Vec<Option<(usize, Entry)>>,

@@ -74,7 +74,9 @@ mod tests {
     use super::*;
     use crate::checker::catalogue::catalogue;
     use crate::model::{Action, RaftModel};
-    use crate::properties::{committed_on_majority_in, leader_completeness_in, log_matching_in};
+    use crate::properties::{
+        committed_logs_agree_in, committed_on_majority_in, leader_completeness_in, log_matching_in,
+    };
     use raft_model::MutantSet;
     use std::collections::{HashSet, VecDeque};
 
@@ -82,12 +84,15 @@ mod tests {
     /// fail as well as hold), the memo's verdict is the property's own.
     #[test]
     fn the_memo_judges_as_the_property_does() {
-        let judges: [fn(&dyn ServerViews) -> bool; 3] = [
+        // Numbered as the properties' list numbers them (State Machine
+        // Safety's committed-logs half is 4).
+        let judges: [fn(&dyn ServerViews) -> bool; 4] = [
             |v| log_matching_in(v),
             |v| leader_completeness_in(v),
             |v| committed_on_majority_in(v),
+            |v| committed_logs_agree_in(v),
         ];
-        let mut failed = [0usize; 3];
+        let mut failed = [0usize; 4];
         for case in catalogue() {
             let mut bounds = case.bounds.clone();
             bounds.mutants = MutantSet::NONE.with(case.mutant);
