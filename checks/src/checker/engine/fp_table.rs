@@ -39,6 +39,15 @@ impl FpTable {
         self.len + usize::from(self.has_zero)
     }
 
+    /// Where `fp`'s probe starts: the address of its first slot, for a
+    /// prefetch (see [`start_of`]).
+    pub fn layout(&self) -> (usize, u32) {
+        (
+            self.slots.as_ptr() as usize,
+            self.slots.len().trailing_zeros(),
+        )
+    }
+
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(FIRST);
         let old = std::mem::replace(&mut self.slots, vec![0; size]);
@@ -52,10 +61,7 @@ impl FpTable {
 /// was not there yet.
 fn place(slots: &mut [u64], fp: u64) -> bool {
     let mask = slots.len() - 1;
-    // The high bits of the product, which depend on every bit of the
-    // fingerprint: a shard's fingerprints all agree in their top bits.
-    let bits = slots.len().trailing_zeros();
-    let mut at = (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize;
+    let mut at = start_of(fp, slots.len().trailing_zeros());
     loop {
         let Some(slot) = slots.get_mut(at & mask) else {
             return false;
@@ -69,6 +75,15 @@ fn place(slots: &mut [u64], fp: u64) -> bool {
         }
         at = (at & mask) + 1;
     }
+}
+
+/// The slot where `fp`'s probe starts in a table of `1 << bits` slots: the
+/// high bits of a product, which depend on every bit of the fingerprint (a
+/// shard's fingerprints all agree in their top bits).
+pub fn start_of(fp: u64, bits: u32) -> usize {
+    fp.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .checked_shr(64 - bits)
+        .unwrap_or(0) as usize
 }
 
 #[cfg(test)]

@@ -55,32 +55,60 @@ pub enum Successor<S> {
     New(S),
 }
 
+/// Where a search records the fingerprints it has met.
+pub trait Seen {
+    /// Records `fp`; whether it was new.
+    fn insert(&mut self, fp: u64) -> bool;
+
+    /// `fp` is about to be recorded: a hint, which may start its cache miss
+    /// early.
+    fn prefetch(&mut self, _fp: u64) {}
+}
+
 /// How a search tells states apart and makes successors.
 pub trait Expand<M: Model>: Send + Sync {
     /// Which states are the same: those with the same fingerprint.
     fn fingerprint(&self, state: &M::State) -> u64;
 
-    /// The successor of `state` by `action`; `is_new` records a fingerprint
-    /// and says whether it is new. By default the successor is built, judged
-    /// against the boundary and fingerprinted; a model that can fingerprint a
-    /// successor from its parent and the step's changes need build only the
-    /// new ones (every successor within the boundary must reach `is_new`).
+    /// The successor of `state` by `action`, its fingerprint recorded in
+    /// `seen`. By default the successor is built, judged against the boundary
+    /// and fingerprinted; a model that can fingerprint a successor from its
+    /// parent and the step's changes need build only the new ones (every
+    /// successor within the boundary must be recorded).
     fn successor(
         &self,
         model: &M,
         state: &M::State,
         action: M::Action,
-        is_new: &mut dyn FnMut(u64) -> bool,
+        seen: &mut dyn Seen,
     ) -> Successor<M::State> {
         let Some(next) = model.next_state(state, action) else {
             return Successor::Outside;
         };
         if !model.within_boundary(&next) {
             Successor::Outside
-        } else if is_new(self.fingerprint(&next)) {
+        } else if seen.insert(self.fingerprint(&next)) {
             Successor::New(next)
         } else {
             Successor::Seen
+        }
+    }
+
+    /// The successors of `state` by `actions` (drained), in order, each given
+    /// to `found` with its action's index; those outside the boundary may be
+    /// left out. By default [`Expand::successor`] one after the other; a model
+    /// that fingerprints successors before building them may fingerprint them
+    /// all first, so that the visited set's cache misses overlap that work.
+    fn successors(
+        &self,
+        model: &M,
+        state: &M::State,
+        actions: &mut Vec<M::Action>,
+        seen: &mut dyn Seen,
+        found: &mut dyn FnMut(usize, Successor<M::State>),
+    ) {
+        for (index, action) in actions.drain(..).enumerate() {
+            found(index, self.successor(model, state, action, seen));
         }
     }
 }

@@ -3,9 +3,12 @@
 //! Sharded by the fingerprint's high bits, each shard a hash set behind its own
 //! lock: with a few threads two rarely want one shard at once, and a shard
 //! that grows rehashes only its own share. Each shard is a flat table
-//! ([`FpTable`]): a lookup misses the cache once.
+//! ([`FpTable`]): a lookup misses the cache once, and a caller that knows a
+//! few fingerprints ahead can have that miss under way while it works
+//! ([`Visited::prefetch`]).
 
-use super::fp_table::FpTable;
+use super::fp_table::{start_of, FpTable};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Shards: enough that two or eight threads rarely meet on one.
@@ -21,12 +24,18 @@ pub struct Visited {
 /// shards do not pass one line back and forth.
 #[repr(align(128))]
 #[derive(Default)]
-struct Shard(Mutex<FpTable>);
+struct Shard {
+    table: Mutex<FpTable>,
+    /// Where the table's slots are and how many (as a power of two), as last
+    /// seen under the lock: read without it, for prefetching only.
+    base: AtomicUsize,
+    bits: AtomicU32,
+}
 
 impl Shard {
     fn lock(&self) -> std::sync::MutexGuard<'_, FpTable> {
         // A thread panicked holding the lock: its set is still a set.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -41,9 +50,36 @@ impl Default for Visited {
 impl Visited {
     /// Adds `fp`; whether it was new.
     pub fn insert(&self, fp: u64) -> bool {
-        // The top bits pick the shard; the sets' own hash spreads all of them.
-        let shard = (fp >> 56) as usize % SHARDS;
-        self.shards.get(shard).is_some_and(|s| s.lock().insert(fp))
+        let Some(shard) = self.shards.get(shard_of(fp)) else {
+            return false;
+        };
+        let mut table = shard.lock();
+        let new = table.insert(fp);
+        let (base, bits) = table.layout();
+        if shard.bits.load(Ordering::Relaxed) != bits {
+            shard.base.store(base, Ordering::Relaxed);
+            shard.bits.store(bits, Ordering::Relaxed);
+        }
+        new
+    }
+
+    /// Starts bringing the slot where `fp` would be into the cache, without
+    /// the lock, so that [`Visited::insert`] finds it there a little later.
+    /// A hint only: if the shard grows meanwhile, the address read may be the
+    /// old table's (or a mix of the old and new figures), which costs one
+    /// useless prefetch and nothing else: a prefetch never faults and reads
+    /// nothing into the program.
+    pub fn prefetch(&self, fp: u64) {
+        let Some(shard) = self.shards.get(shard_of(fp)) else {
+            return;
+        };
+        let bits = shard.bits.load(Ordering::Relaxed);
+        if bits == 0 {
+            return;
+        }
+        let base = shard.base.load(Ordering::Relaxed);
+        let at = base.wrapping_add(start_of(fp, bits).wrapping_mul(8));
+        prefetch_address(at);
     }
 
     /// How many fingerprints it holds (each shard's count, read in turn).
@@ -51,6 +87,22 @@ impl Visited {
         self.shards.iter().map(|s| s.lock().len()).sum()
     }
 }
+
+/// The shard for `fp`: its top bits (the tables' own hash spreads them all).
+fn shard_of(fp: u64) -> usize {
+    (fp >> 56) as usize % SHARDS
+}
+
+#[cfg(target_arch = "x86_64")]
+fn prefetch_address(at: usize) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: PREFETCHT0 is a hint: it never faults, whatever the address
+    // (unmapped, freed), and reads nothing into the program.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(at as *const i8) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch_address(_at: usize) {}
 
 #[cfg(test)]
 mod tests {

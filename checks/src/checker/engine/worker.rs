@@ -8,7 +8,8 @@
 //! steps was a tenth of a check's time.
 
 use super::broker::Job;
-use super::{Shared, Successor};
+use super::visited::Visited;
+use super::{Seen, Shared, Successor};
 use stateright::{Expectation, Model};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -78,28 +79,53 @@ where
                 break;
             }
             sh.model.actions(&e.state, &mut actions);
-            let mut is_new = |fp| recent.insert(fp, |fp| sh.visited.insert(fp));
-            for (index, action) in actions.drain(..).enumerate() {
-                let next = match sh
-                    .expand
-                    .successor(&sh.model, &e.state, action, &mut is_new)
-                {
-                    Successor::Outside => continue,
-                    Successor::Seen => None,
-                    Successor::New(next) => Some(next),
-                };
-                counted += 1;
-                if let Some(next) = next {
-                    stack.push(Entry {
-                        state: next,
-                        depth: e.depth + 1,
-                        action: u32::try_from(index).unwrap_or(u32::MAX),
-                    });
-                }
-            }
+            let mut seen = Recorder {
+                recent: &mut recent,
+                visited: &sh.visited,
+            };
+            let depth = e.depth + 1;
+            sh.expand.successors(
+                &sh.model,
+                &e.state,
+                &mut actions,
+                &mut seen,
+                &mut |index, successor| {
+                    let next = match successor {
+                        Successor::Outside => return,
+                        Successor::Seen => None,
+                        Successor::New(next) => Some(next),
+                    };
+                    counted += 1;
+                    if let Some(next) = next {
+                        stack.push(Entry {
+                            state: next,
+                            depth,
+                            action: u32::try_from(index).unwrap_or(u32::MAX),
+                        });
+                    }
+                },
+            );
         }
     }
     sh.states.fetch_add(counted, Ordering::Relaxed);
+}
+
+/// A thread's record of fingerprints: its recent ones, then the shared set.
+struct Recorder<'a> {
+    recent: &'a mut Recent,
+    visited: &'a Visited,
+}
+
+impl Seen for Recorder<'_> {
+    fn insert(&mut self, fp: u64) -> bool {
+        self.recent.insert(fp, |fp| self.visited.insert(fp))
+    }
+
+    fn prefetch(&mut self, fp: u64) {
+        if !self.recent.contains(fp) {
+            self.visited.prefetch(fp);
+        }
+    }
 }
 
 /// The fingerprints this thread met lately, direct-mapped: a search meets a
@@ -118,6 +144,11 @@ impl Recent {
         Recent {
             slots: vec![0; RECENT_SLOTS],
         }
+    }
+
+    /// Whether `fp` is here (then the shared set surely has it).
+    fn contains(&self, fp: u64) -> bool {
+        fp != 0 && self.slots.get(fp as usize & (RECENT_SLOTS - 1)) == Some(&fp)
     }
 
     /// Whether `fp` is new, asking `shared` (which adds it) unless it is here.
