@@ -75,56 +75,85 @@ impl Effect {
 /// What a memo entry answers: the same model, actor, state and input.
 struct Entry {
     state: Shared<RaftState>,
-    input: Key,
+    input: Kept,
     effect: Rc<Effect>,
 }
 
-/// A handler call's input, as the memo tells inputs apart.
-pub enum Key {
-    Deliver(Id, Shared<Msg>),
+/// A handler call's input, as the memo tells inputs apart. Borrowed: a lookup
+/// that finds its answer (all but a few thousand of a check's millions) copies
+/// and drops no message or storage.
+#[derive(Clone, Copy)]
+pub enum Key<'a> {
+    Deliver(Id, &'a Shared<Msg>),
     Timeout(Timer),
     /// A (re)start from this storage (`Actor::on_start`).
-    Start(Option<Shared<PersistentState>>),
+    Start(Option<&'a Shared<PersistentState>>),
     /// A crash: not a handler, but as pure and as often met again. What a
     /// crashed server keeps is what it will restart from.
+    Crash(Option<&'a Shared<PersistentState>>),
+}
+
+/// A [`Key`] kept in an entry, owning what it names.
+enum Kept {
+    Deliver(Id, Shared<Msg>),
+    Timeout(Timer),
+    Start(Option<Shared<PersistentState>>),
     Crash(Option<Shared<PersistentState>>),
 }
 
-impl Key {
-    fn same(&self, other: &Key) -> bool {
+impl Kept {
+    fn of(key: Key) -> Kept {
+        match key {
+            Key::Deliver(src, msg) => Kept::Deliver(src, msg.clone()),
+            Key::Timeout(t) => Kept::Timeout(t),
+            Key::Start(p) => Kept::Start(p.cloned()),
+            Key::Crash(p) => Kept::Crash(p.cloned()),
+        }
+    }
+
+    fn key(&self) -> Key<'_> {
+        match self {
+            Kept::Deliver(src, msg) => Key::Deliver(*src, msg),
+            Kept::Timeout(t) => Key::Timeout(*t),
+            Kept::Start(p) => Key::Start(p.as_ref()),
+            Kept::Crash(p) => Key::Crash(p.as_ref()),
+        }
+    }
+}
+
+impl Key<'_> {
+    fn same(self, other: Key) -> bool {
         match (self, other) {
             (Key::Deliver(a, m), Key::Deliver(b, n)) => a == b && m.same(n),
             (Key::Timeout(a), Key::Timeout(b)) => a == b,
-            (Key::Start(a), Key::Start(b)) | (Key::Crash(a), Key::Crash(b)) => {
-                same_storage(a.as_ref(), b.as_ref())
-            }
+            (Key::Start(a), Key::Start(b)) | (Key::Crash(a), Key::Crash(b)) => same_storage(a, b),
             _ => false,
         }
     }
 
-    fn code(&self) -> u64 {
+    fn code(self) -> u64 {
         match self {
-            Key::Deliver(src, msg) => msg.hash_code() ^ (usize::from(*src) as u64).rotate_left(7),
-            Key::Timeout(t) => *t as u64,
-            Key::Start(p) => storage_code(p.as_ref()),
-            Key::Crash(p) => storage_code(p.as_ref()).rotate_left(13),
+            Key::Deliver(src, msg) => msg.hash_code() ^ (usize::from(src) as u64).rotate_left(7),
+            Key::Timeout(t) => t as u64,
+            Key::Start(p) => storage_code(p),
+            Key::Crash(p) => storage_code(p).rotate_left(13),
         }
     }
 
     /// What actor `i` does with this input in `state`.
-    fn run(&self, actor: &RaftActor, i: usize, state: &RaftState) -> Stepped {
+    fn run(self, actor: &RaftActor, i: usize, state: &RaftState) -> Stepped {
         let id = Id::from(i);
-        let storage = |p: &Option<Shared<PersistentState>>| p.as_ref().map(|p| (**p).clone());
+        let storage = |p: Option<&Shared<PersistentState>>| p.map(|p| (**p).clone());
         match self {
             Key::Deliver(src, msg) => actor.handle(
                 id,
                 state,
                 Input::Deliver {
-                    src: *src,
+                    src,
                     msg: (**msg).clone(),
                 },
             ),
-            Key::Timeout(t) => actor.handle(id, state, Input::Timeout(*t)),
+            Key::Timeout(t) => actor.handle(id, state, Input::Timeout(t)),
             Key::Start(p) => {
                 let mut out = Out::new();
                 let started = actor.on_start(id, &storage(p), &mut out);
@@ -135,7 +164,7 @@ impl Key {
             }
             Key::Crash(p) => Stepped {
                 changed: Some(RaftState::Server(ServerState::from_storage(
-                    p.as_ref().map(|p| &**p),
+                    p.map(|p| &**p),
                 ))),
                 out: Out::new(),
             },
@@ -225,7 +254,7 @@ pub fn effect(
         }
         match m.slots.get(slot) {
             Some(Some((j, e)))
-                if *j == i && (!on_state || e.state.same(state)) && e.input.same(&input) =>
+                if *j == i && (!on_state || e.state.same(state)) && e.input.key().same(input) =>
             {
                 Some(e.effect.clone())
             }
@@ -245,7 +274,7 @@ pub fn effect(
         if let Some(s) = m.borrow_mut().slots.get_mut(slot) {
             let entry = Entry {
                 state: state.clone(),
-                input,
+                input: Kept::of(input),
                 effect: effect.clone(),
             };
             *s = Some((i, entry));

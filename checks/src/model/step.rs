@@ -55,7 +55,7 @@ impl RaftModel {
             i,
             &self.actors[i],
             before,
-            Key::Deliver(src, msg.clone()),
+            Key::Deliver(src, &msg),
         );
         let consumed = usize::from(kind != NetworkKind::Duplicating);
         if self.beyond(last, &effect, consumed) {
@@ -126,7 +126,7 @@ impl RaftModel {
             i,
             &self.actors[i],
             before,
-            Key::Crash(last.saved(i).cloned()),
+            Key::Crash(last.saved(i)),
         );
         let restarted = effect.changed.as_ref().and_then(|s| s.server());
         let term_lost = last
@@ -156,7 +156,7 @@ impl RaftModel {
             i,
             &self.actors[i],
             before,
-            Key::Start(last.saved(i).cloned()),
+            Key::Start(last.saved(i)),
         );
         let mut next = Next::from(last, self.bounds.network, i);
         next.down = next
