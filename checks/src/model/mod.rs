@@ -37,7 +37,7 @@ pub mod symmetry;
 pub use clients::{client_ops, ClientProgress};
 pub use history::{observe_server, History, Mark, SnapshotEvent, Violation};
 pub use network::{Network, Packet};
-pub use next::Next;
+pub use next::{Changes, Next};
 pub use parts::Parts;
 pub use renaming::{Renaming, Symmetry};
 pub use shared::Shared;

@@ -16,13 +16,21 @@ use std::rc::Rc;
 /// The state a step leads to, as its parent and the step's changes.
 pub struct Next<'a> {
     pub(super) last: &'a State,
+    pub(super) changes: Changes,
+}
+
+/// What a step changes, apart from the state it was taken in: a successor
+/// that may be built on its parent itself rather than on a copy of it
+/// ([`Next::detach`], [`Changes::apply`]).
+pub struct Changes {
     pub(super) kind: NetworkKind,
     /// The actor the step acted on.
     pub(super) i: usize,
     /// What the actor's handler (or its crash or restart) did: its new state,
     /// if it changed, and its sends and saves are read from it.
     pub(super) effect: Option<Rc<Effect>>,
-    /// The packet (its place in `last`'s network) one copy of which the step took.
+    /// The packet (its place in the parent's network) one copy of which the
+    /// step took.
     pub(super) taken: Option<usize>,
     pub(super) timers: Timers,
     pub(super) down: ServerSet,
@@ -32,6 +40,20 @@ pub struct Next<'a> {
     /// The changed history's two hashes, once a fingerprint has needed them
     /// (forgotten whenever the history changes).
     pub(super) history_codes: Cell<Option<(u64, u64)>>,
+}
+
+/// A step's fields read as the successor's (`next.timers`, `next.taken = …`).
+impl std::ops::Deref for Next<'_> {
+    type Target = Changes;
+    fn deref(&self) -> &Changes {
+        &self.changes
+    }
+}
+
+impl std::ops::DerefMut for Next<'_> {
+    fn deref_mut(&mut self) -> &mut Changes {
+        &mut self.changes
+    }
 }
 
 impl<'a> Next<'a> {
@@ -47,22 +69,37 @@ impl<'a> Next<'a> {
     pub(super) fn keeping_marks(last: &'a State, kind: NetworkKind, i: usize) -> Self {
         Next {
             last,
-            kind,
-            i,
-            effect: None,
-            taken: None,
-            timers: last.timers,
-            down: last.down,
-            history: None,
-            history_codes: Cell::new(None),
+            changes: Changes {
+                kind,
+                i,
+                effect: None,
+                taken: None,
+                timers: last.timers,
+                down: last.down,
+                history: None,
+                history_codes: Cell::new(None),
+            },
         }
     }
 
     /// Changes the history (the parent's, copied the first time).
     pub(super) fn change_history<R>(&mut self, f: impl FnOnce(&mut Cow<History>) -> R) -> R {
-        change(&mut self.history, &self.history_codes, self.last, f)
+        let c = &mut self.changes;
+        change(&mut c.history, &c.history_codes, self.last, f)
     }
 
+    /// The successor, built on a copy of its parent.
+    pub fn build(self) -> State {
+        self.changes.apply(self.last.clone())
+    }
+
+    /// The step's changes, no longer borrowing the parent.
+    pub fn detach(self) -> Changes {
+        self.changes
+    }
+}
+
+impl Changes {
     /// The acting actor's new state, if it has one.
     pub(super) fn changed(&self) -> Option<&Shared<RaftState>> {
         self.effect.as_ref().and_then(|e| e.changed.as_ref())
@@ -77,9 +114,18 @@ impl<'a> Next<'a> {
         self.effect.as_ref().map_or(&[], |e| &e.sent)
     }
 
-    /// The successor, built.
-    pub fn build(self) -> State {
-        let mut next = self.last.clone();
+    /// What the acting actor saved in this step, if anything (its last save).
+    fn saved_now(&self) -> Option<&Shared<PersistentState>> {
+        self.commands().iter().rev().find_map(|c| match c {
+            Cmd::Save(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The successor, built on `parent`: the state the step was taken in
+    /// (itself, or a copy of it).
+    pub fn apply(self, parent: State) -> State {
+        let mut next = parent;
         let src = Id::from(self.i);
         if let Some(k) = self.taken {
             next.network.take_at(k);
@@ -92,7 +138,7 @@ impl<'a> Next<'a> {
         for (dst, msg) in self.sends() {
             next.network.send(self.kind, src, *dst, msg);
         }
-        if let (Some(p), Some(slot)) = (self.saved(self.i), next.storage.get_mut(self.i)) {
+        if let (Some(p), Some(slot)) = (self.saved_now(), next.storage.get_mut(self.i)) {
             if !slot.as_ref().is_some_and(|s| s.same(p)) {
                 *slot = Some(p.clone());
             }
@@ -147,14 +193,7 @@ impl Parts for Next<'_> {
     }
 
     fn saved(&self, j: usize) -> Option<&Shared<PersistentState>> {
-        let saved_now = (j == self.i)
-            .then(|| {
-                self.commands().iter().rev().find_map(|c| match c {
-                    Cmd::Save(p) => Some(p),
-                    _ => None,
-                })
-            })
-            .flatten();
+        let saved_now = (j == self.i).then(|| self.saved_now()).flatten();
         saved_now.or_else(|| self.last.saved(j))
     }
 

@@ -235,11 +235,12 @@ impl RaftModel {
             return;
         };
         // The fields one by one, so that the history can change meanwhile.
-        let changed = next.effect.as_ref().and_then(|e| e.changed.as_ref());
+        let (last, c) = (next.last, &mut next.changes);
+        let changed = c.effect.as_ref().and_then(|e| e.changed.as_ref());
         let Some(after) = changed.map_or(Some(before), |s| s.server()) else {
             return;
         };
-        change(&mut next.history, &next.history_codes, next.last, |h| {
+        change(&mut c.history, &c.history_codes, last, |h| {
             observe_server_cow(h, i, before, after, recovered)
         });
     }

@@ -98,17 +98,19 @@ pub trait Expand<M: Model>: Send + Sync {
     /// to `found` with its action's index; those outside the boundary may be
     /// left out. By default [`Expand::successor`] one after the other; a model
     /// that fingerprints successors before building them may fingerprint them
-    /// all first, so that the visited set's cache misses overlap that work.
+    /// all first, so that the visited set's cache misses overlap that work,
+    /// and may build one of them on `state` itself (the search is done with
+    /// it).
     fn successors(
         &self,
         model: &M,
-        state: &M::State,
+        state: M::State,
         actions: &mut Vec<M::Action>,
         seen: &mut dyn Seen,
         found: &mut dyn FnMut(usize, Successor<M::State>),
     ) {
         for (index, action) in actions.drain(..).enumerate() {
-            found(index, self.successor(model, state, action, seen));
+            found(index, self.successor(model, &state, action, seen));
         }
     }
 }

@@ -86,7 +86,7 @@ where
             let depth = e.depth + 1;
             sh.expand.successors(
                 &sh.model,
-                &e.state,
+                e.state,
                 &mut actions,
                 &mut seen,
                 &mut |index, successor| {
