@@ -80,21 +80,28 @@ impl Symmetry {
             twice[i + n] = s;
         }
         let rotated = |r: usize| &twice[r..r + n];
-        let least = (1..n).fold(
-            0,
-            |best, r| if rotated(r) < rotated(best) { r } else { best },
-        );
+        // The rotations whose summaries are least, as bits, found in one pass
+        // (a slice comparison for equality calls memcmp, a per-successor cost).
+        let (mut least, mut tied) = (0, 1u64);
+        for r in 1..n {
+            match rotated(r).cmp(rotated(least)) {
+                std::cmp::Ordering::Less => (least, tied) = (r, 1 << r),
+                std::cmp::Ordering::Equal => tied |= 1 << r,
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        let tied = |r: usize| tied & (1 << r) != 0;
         let mut clients = [(0u64, 0usize); MAX_PERMUTED_CLIENTS];
         for (c, s) in clients.iter_mut().enumerate().take(k) {
             *s = client_summary(state, n, c);
         }
         if k == 0 {
-            for r in (0..n.max(1)).filter(|&r| r == least || rotated(r) == rotated(least)) {
+            for r in (0..n.max(1)).filter(|&r| tied(r)) {
                 f(&Renaming::rotation(n, r));
             }
             return;
         }
-        for r in (0..n.max(1)).filter(|&r| r == least || rotated(r) == rotated(least)) {
+        for r in (0..n.max(1)).filter(|&r| tied(r)) {
             // With the servers' rotation chosen, the slot a client's target
             // goes to is also left as it is by every permutation of clients.
             let mut summaries = [0u64; MAX_PERMUTED_CLIENTS];
