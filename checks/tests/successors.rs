@@ -54,7 +54,7 @@ fn compare_all(name: &str, model: &RaftModel) -> usize {
         actions.clear();
         model.enabled(&state, &mut actions);
         for action in actions.drain(..) {
-            let Some(next) = model.next(&state, action.clone()) else {
+            let Some(next) = model.next(&state, action.borrowed()) else {
                 assert!(model.step(&state, action).is_none(), "{name}");
                 continue;
             };

@@ -39,7 +39,7 @@ impl Expand<RaftModel> for ByParts {
         action: Action,
         seen: &mut dyn Seen,
     ) -> Successor<State> {
-        let Some(next) = model.next(state, action) else {
+        let Some(next) = model.next(state, action.borrowed()) else {
             return Successor::Outside;
         };
         if !model.in_bounds(&next) {
@@ -57,27 +57,31 @@ impl Expand<RaftModel> for ByParts {
     /// in the same order, as one at a time. The last new one is built on the
     /// parent itself: the search is done with the parent, and copying it (a
     /// count taken on every part) only to drop it after was a tenth of a
-    /// check's time.
+    /// check's time. The actions are listed with their messages borrowed
+    /// ([`RaftModel::for_each_enabled`]), in `actions()`'s order.
     fn successors(
         &self,
         model: &RaftModel,
         state: State,
-        actions: &mut Vec<Action>,
+        _actions: &mut Vec<Action>,
         seen: &mut dyn Seen,
         found: &mut dyn FnMut(usize, Successor<State>),
     ) {
         // Each step's changes, detached from the parent once fingerprinted.
         let mut pending: SmallVec<[(usize, u64, Changes); PENDING]> = SmallVec::new();
-        for (index, action) in actions.drain(..).enumerate() {
+        let mut index = 0;
+        model.for_each_enabled(&state, |action| {
+            let at = index;
+            index += 1;
             let Some(next) = model.next(&state, action) else {
-                continue;
+                return;
             };
             if model.in_bounds(&next) {
                 let fp = self.fingerprint_of(&next);
                 seen.prefetch(fp);
-                pending.push((index, fp, next.detach()));
+                pending.push((at, fp, next.detach()));
             }
-        }
+        });
         // Each recorded, in order.
         let new: SmallVec<[bool; PENDING]> = pending.iter().map(|p| seen.insert(p.1)).collect();
         let last_new = new.iter().rposition(|&n| n).unwrap_or(0);

@@ -41,7 +41,7 @@ pub use next::{Changes, Next};
 pub use parts::Parts;
 pub use renaming::{Renaming, Symmetry};
 pub use shared::Shared;
-pub use state::{no_log, Action, State, Timers, MAX_ACTORS};
+pub use state::{no_log, Action, ActionIn, State, Timers, MAX_ACTORS};
 pub use symmetry::{canonical_for, class_hash, renamed, representative};
 
 use crate::bounds::Bounds;
@@ -228,37 +228,43 @@ impl RaftModel {
     /// The actions enabled in `state`, in the order the Explorer lists them (and
     /// its links count): losses, deliveries, timeouts, crashes, restarts.
     pub fn enabled(&self, state: &State, actions: &mut Vec<Action>) {
+        self.for_each_enabled(state, |a| actions.push(a.owned()));
+    }
+
+    /// [`RaftModel::enabled`]'s actions, in the same order, their messages
+    /// borrowed from `state`.
+    pub fn for_each_enabled<'s>(&self, state: &'s State, mut f: impl FnMut(ActionIn<'s>)) {
         let kind = self.bounds.network;
         if self.bounds.lossy {
             for p in state.network.deliverable(kind) {
-                actions.push(Action::Drop {
+                f(Action::Drop {
                     src: p.src,
                     dst: p.dst,
-                    msg: p.msg.clone(),
+                    msg: &p.msg,
                 });
             }
         }
         for p in state.network.deliverable(kind) {
-            actions.push(Action::Deliver {
+            f(Action::Deliver {
                 src: p.src,
                 dst: p.dst,
-                msg: p.msg.clone(),
+                msg: &p.msg,
             });
         }
         for i in 0..self.actors.len() {
             for t in state.timers.of(i) {
-                actions.push(Action::Timeout(Id::from(i), t));
+                f(Action::Timeout(Id::from(i), t));
             }
         }
         let n = self.servers();
         let may_crash = (state.history.crashes as usize) < self.bounds.crashes;
         if may_crash {
             for i in (0..n).filter(|&i| !state.is_down(i)) {
-                actions.push(Action::Crash(Id::from(i)));
+                f(Action::Crash(Id::from(i)));
             }
         }
         for i in (0..n).filter(|&i| state.is_down(i)) {
-            actions.push(Action::Recover(Id::from(i)));
+            f(Action::Recover(Id::from(i)));
         }
     }
 

@@ -111,12 +111,14 @@ impl std::hash::Hash for State {
 }
 
 /// A step of the model: a delivery, a loss, a timeout, a crash or a restart.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
+/// `M` is how it holds its message: its own share of it, or (as the checker's
+/// search takes the actions of a state it holds, [`ActionIn`]) a reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action<M = Shared<Msg>> {
     /// The network delivers `msg` from `src` to `dst`.
-    Deliver { src: Id, dst: Id, msg: Shared<Msg> },
+    Deliver { src: Id, dst: Id, msg: M },
     /// The network loses `msg` from `src` to `dst`.
-    Drop { src: Id, dst: Id, msg: Shared<Msg> },
+    Drop { src: Id, dst: Id, msg: M },
     /// A timer of the actor fires.
     Timeout(Id, Timer),
     /// A server crashes, losing what it had not saved.
@@ -125,13 +127,64 @@ pub enum Action {
     Recover(Id),
 }
 
-impl Action {
+/// An action of a state, its message borrowed from the state's network: no
+/// share of it taken and given back for each of the millions a check lists.
+pub type ActionIn<'a> = Action<&'a Shared<Msg>>;
+
+impl<M> Action<M> {
     /// The actor whose handler the action runs (for a loss: the addressee).
     pub fn actor(&self) -> Id {
         match self {
             Action::Deliver { dst, .. } | Action::Drop { dst, .. } => *dst,
             Action::Timeout(id, _) | Action::Crash(id) | Action::Recover(id) => *id,
         }
+    }
+
+    /// The same action, its message held as `f` makes it.
+    fn map<N>(self, f: impl FnOnce(M) -> N) -> Action<N> {
+        match self {
+            Action::Deliver { src, dst, msg } => Action::Deliver {
+                src,
+                dst,
+                msg: f(msg),
+            },
+            Action::Drop { src, dst, msg } => Action::Drop {
+                src,
+                dst,
+                msg: f(msg),
+            },
+            Action::Timeout(id, t) => Action::Timeout(id, t),
+            Action::Crash(id) => Action::Crash(id),
+            Action::Recover(id) => Action::Recover(id),
+        }
+    }
+}
+
+impl Action {
+    /// This action, its message borrowed.
+    pub fn borrowed(&self) -> ActionIn<'_> {
+        match self {
+            Action::Deliver { src, dst, msg } => Action::Deliver {
+                src: *src,
+                dst: *dst,
+                msg,
+            },
+            Action::Drop { src, dst, msg } => Action::Drop {
+                src: *src,
+                dst: *dst,
+                msg,
+            },
+            Action::Timeout(id, t) => Action::Timeout(*id, *t),
+            Action::Crash(id) => Action::Crash(*id),
+            Action::Recover(id) => Action::Recover(*id),
+        }
+    }
+}
+
+impl ActionIn<'_> {
+    /// This action, with its own share of its message.
+    pub fn owned(self) -> Action {
+        self.map(Shared::clone)
     }
 }
 

@@ -10,7 +10,7 @@ use super::history::{
 use super::memo::{self, Cmd, Effect, Key};
 use super::next::{change, Next};
 use super::parts::Parts;
-use super::state::{Action, State};
+use super::state::{Action, ActionIn, State};
 use super::{RaftModel, Shared, Violation};
 use crate::bounds::NetworkKind;
 use raft_model::{Id, Msg, RaftActor, ServerSet, Timer};
@@ -22,17 +22,17 @@ impl RaftModel {
     /// The state `action` leads to from `last`, with the history moved on; `None`
     /// if the action is not possible there or changes nothing.
     pub fn step(&self, last: &State, action: Action) -> Option<State> {
-        self.next(last, action).map(Next::build)
+        self.next(last, action.borrowed()).map(Next::build)
     }
 
     /// [`RaftModel::step`]'s successor, not yet built.
-    pub fn next<'a>(&self, last: &'a State, action: Action) -> Option<Next<'a>> {
+    pub fn next<'a>(&self, last: &'a State, action: ActionIn) -> Option<Next<'a>> {
         let kind = self.bounds.network;
         match action {
             Action::Drop { src, dst, msg } => {
                 // A loss keeps the last step's marks (as it always has).
                 let mut next = Next::keeping_marks(last, kind, usize::from(dst));
-                next.taken = Some(last.network.deliverable_at(kind, src, dst, &msg)?);
+                next.taken = Some(last.network.deliverable_at(kind, src, dst, msg)?);
                 Some(next)
             }
             Action::Deliver { src, dst, msg } => self.deliver(last, src, dst, msg),
@@ -42,20 +42,26 @@ impl RaftModel {
         }
     }
 
-    fn deliver<'a>(&self, last: &'a State, src: Id, dst: Id, msg: Shared<Msg>) -> Option<Next<'a>> {
+    fn deliver<'a>(
+        &self,
+        last: &'a State,
+        src: Id,
+        dst: Id,
+        msg: &Shared<Msg>,
+    ) -> Option<Next<'a>> {
         let kind = self.bounds.network;
         let i = usize::from(dst);
         let before = last.actors.get(i)?;
         if last.is_down(i) {
             return None;
         }
-        let at = last.network.deliverable_at(kind, src, dst, &msg)?;
+        let at = last.network.deliverable_at(kind, src, dst, msg)?;
         let effect = memo::effect(
             self.memo,
             i,
             &self.actors[i],
             before,
-            Key::Deliver(src, &msg),
+            Key::Deliver(src, msg),
         );
         let consumed = usize::from(kind != NetworkKind::Duplicating);
         if self.beyond(last, &effect, consumed) {
@@ -63,7 +69,7 @@ impl RaftModel {
         }
         let mut next = Next::from(last, kind, i);
         if let Some(s) = before.server() {
-            next.change_history(|h| observe_delivery(h, s, &msg));
+            next.change_history(|h| observe_delivery(h, s, msg));
         }
         if effect.is_nothing() {
             // Ignored: the message is used up, as on a real network; the
@@ -80,7 +86,7 @@ impl RaftModel {
         }
         if let Some(c) = i.checked_sub(self.servers()) {
             next.change_history(|h| {
-                if let Some(new) = observe_client_delivery(h, c, dst, &msg) {
+                if let Some(new) = observe_client_delivery(h, c, dst, msg) {
                     *h = Cow::Owned(new);
                 }
             });

@@ -94,9 +94,10 @@ pub trait Expand<M: Model>: Send + Sync {
         }
     }
 
-    /// The successors of `state` by `actions` (drained), in order, each given
-    /// to `found` with its action's index; those outside the boundary may be
-    /// left out. By default [`Expand::successor`] one after the other; a model
+    /// The successors of `state` by its actions (`model.actions`), in order,
+    /// each given to `found` with its action's index; those outside the
+    /// boundary may be left out. `actions` is room to list them in (left
+    /// empty). By default [`Expand::successor`] one after the other; a model
     /// that fingerprints successors before building them may fingerprint them
     /// all first, so that the visited set's cache misses overlap that work,
     /// and may build one of them on `state` itself (the search is done with
@@ -109,6 +110,7 @@ pub trait Expand<M: Model>: Send + Sync {
         seen: &mut dyn Seen,
         found: &mut dyn FnMut(usize, Successor<M::State>),
     ) {
+        model.actions(&state, actions);
         for (index, action) in actions.drain(..).enumerate() {
             found(index, self.successor(model, &state, action, seen));
         }

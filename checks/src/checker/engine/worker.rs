@@ -78,7 +78,6 @@ where
                 sh.broker.call_off();
                 break;
             }
-            sh.model.actions(&e.state, &mut actions);
             let mut seen = Recorder {
                 recent: &mut recent,
                 visited: &sh.visited,
