@@ -25,9 +25,29 @@ pub struct BenchCheckArgs {
     /// unique states as the default check).
     #[arg(long, default_value_t = 8)]
     floor_rms: usize,
+    /// Rounds of (the floor, the default check), one after the other, ending
+    /// with the floor: each check's ratio is taken against the floors just
+    /// before and after it, and the median of the rounds' ratios is the one
+    /// judged. The machine's speed drifts by more than most changes; a ratio
+    /// of neighbouring runs, and the middle one of several, says more than
+    /// one check beside one floor.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+}
+
+/// Most rounds (each about fifteen seconds on two cores).
+const MAX_ROUNDS: usize = 20;
+
+/// One round: the default check between two runs of the floor.
+#[derive(Serialize, Clone, Copy)]
+struct Round {
+    raftlab_unique_per_s: f64,
+    /// The mean of the floors just before and after this round's check.
+    floor_unique_per_s: f64,
+    unique_ratio: f64,
 }
 
 /// One run's figures.
@@ -76,7 +96,10 @@ struct BenchReport {
     floor: Run,
     /// The floor's model on raftlab's own search.
     floor_on_raftlab_engine: Run,
-    /// raftlab's unique states per second over the floor's.
+    /// Each round's check against its neighbouring floors, in order.
+    rounds: Vec<Round>,
+    /// raftlab's unique states per second over the floor's: the median of the
+    /// rounds' ratios.
     unique_ratio: f64,
     /// raftlab's states per second (all) over the floor's.
     all_ratio: f64,
@@ -188,29 +211,68 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
             "--threads must be at least 1 and --floor-rms between 1 and {MAX_RMS}"
         ));
     }
+    if args.rounds == 0 || args.rounds > MAX_ROUNDS {
+        return crate::usage_error(&format!(
+            "--rounds must be between 1 and {MAX_ROUNDS} (each round is the default check and the floor, about fifteen seconds on two cores)"
+        ));
+    }
     let bounds = Bounds::default();
     if !args.json {
         eprintln!(
-            "bench check: the default check ({}) with {threads} thread(s), the floor, the check on stateright's search, the floor on raftlab's",
-            describe(&bounds)
+            "bench check: the default check ({}) with {threads} thread(s) in {} round(s) between runs of the floor, then the check on stateright's search, the floor on raftlab's",
+            describe(&bounds),
+            args.rounds
         );
     }
     let opts = RunOptions {
         threads,
         ..RunOptions::default()
     };
-    // The floor before and after the default check, on a fresh heap first (the
-    // allocator keeps what a run freed, so a later run's peak would show less).
-    let first = floor(args.floor_rms, threads);
-    let (report, rss) = with_peak_rss(|| checker::check(&bounds, &opts));
-    let raftlab = run(
-        "raftlab check (default)".into(),
-        report.unique_states,
-        report.states,
-        report.elapsed_s,
-        rss,
-    );
-    let second = floor(args.floor_rms, threads);
+    // The floor before and after each check, on a fresh heap first (the
+    // allocator keeps what a run freed, so a later run's peak would show
+    // less): the memory figures are the first round's.
+    let mut floors = vec![floor(args.floor_rms, threads)];
+    let mut checks = Vec::new();
+    for round in 1..=args.rounds {
+        let (report, rss) = with_peak_rss(|| checker::check(&bounds, &opts));
+        let exhaustive = report.exhaustive;
+        checks.push((report, rss));
+        floors.push(floor(args.floor_rms, threads));
+        if !args.json {
+            eprintln!("round {round} of {} done", args.rounds);
+        }
+        if !exhaustive {
+            break;
+        }
+    }
+    let rounds: Vec<Round> = checks
+        .iter()
+        .zip(floors.windows(2))
+        .map(|((c, _), f)| {
+            let raftlab = c.unique_states as f64 / c.elapsed_s.max(1e-9);
+            let floor = f.iter().map(|r| r.unique_per_s).sum::<f64>() / 2.0;
+            Round {
+                raftlab_unique_per_s: raftlab,
+                floor_unique_per_s: floor,
+                unique_ratio: raftlab / floor.max(1e-9),
+            }
+        })
+        .collect();
+    let middle = median_round(&rounds).unwrap_or(0);
+    let Some(((report, _), (_, first_rss))) = checks.get(middle).zip(checks.first()) else {
+        eprintln!("error: no round of the check ran");
+        return 1;
+    };
+    let raftlab = Run {
+        name: format!("raftlab check (default), median round of {}", rounds.len()),
+        ..run(
+            String::new(),
+            report.unique_states,
+            report.states,
+            report.elapsed_s,
+            *first_rss,
+        )
+    };
     let (theirs, theirs_rss) = with_peak_rss(|| {
         checker::check(
             &bounds,
@@ -236,27 +298,35 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
             return 1;
         }
     };
+    let mean = |f: fn(&Run) -> f64| floors.iter().map(f).sum::<f64>() / floors.len() as f64;
+    let first_floor = floors
+        .first()
+        .cloned()
+        .unwrap_or_else(|| run(String::new(), 0, 0, 0.0, 0));
     let floor = Run {
         name: format!(
-            "floor: two-phase commit, {} managers, on stateright's search (before and after)",
-            args.floor_rms
+            "floor: two-phase commit, {} managers, on stateright's search (mean of {} runs)",
+            args.floor_rms,
+            floors.len()
         ),
-        seconds: (first.seconds + second.seconds) / 2.0,
-        unique_per_s: (first.unique_per_s + second.unique_per_s) / 2.0,
-        all_per_s: (first.all_per_s + second.all_per_s) / 2.0,
-        ..first
+        seconds: mean(|r| r.seconds),
+        unique_per_s: mean(|r| r.unique_per_s),
+        all_per_s: mean(|r| r.all_per_s),
+        ..first_floor
     };
+    let median = rounds.get(middle).copied();
     let out = BenchReport {
         threads,
         bounds: describe(&bounds),
-        exhaustive: report.exhaustive,
-        unique_ratio: raftlab.unique_per_s / floor.unique_per_s.max(1e-9),
+        exhaustive: checks.iter().all(|(c, _)| c.exhaustive),
+        unique_ratio: median.map_or(0.0, |r| r.unique_ratio),
         all_ratio: raftlab.all_per_s / floor.all_per_s.max(1e-9),
         engine_gain: raftlab.unique_per_s / raftlab_on_stateright.unique_per_s.max(1e-9),
         raftlab,
         raftlab_on_stateright,
         floor,
         floor_on_raftlab_engine,
+        rounds,
         targets: TARGETS,
     };
     if args.json {
@@ -267,11 +337,22 @@ pub fn main(args: &BenchCheckArgs) -> i32 {
     } else {
         print_table(&out);
     }
-    if report.proved() && theirs.proved() {
+    if checks.iter().all(|(c, _)| c.proved()) && theirs.proved() {
         0
     } else {
         1
     }
+}
+
+/// The round of median ratio (of an even number of rounds, the lower middle
+/// one); `None` if there is none.
+fn median_round(rounds: &[Round]) -> Option<usize> {
+    let mut order: Vec<usize> = (0..rounds.len()).collect();
+    order.sort_by(|&a, &b| {
+        let ratio = |i: usize| rounds.get(i).map_or(0.0, |r| r.unique_ratio);
+        ratio(a).total_cmp(&ratio(b))
+    });
+    order.get(order.len().checked_sub(1)? / 2).copied()
 }
 
 fn print_table(r: &BenchReport) {
@@ -284,9 +365,17 @@ fn print_table(r: &BenchReport) {
     t.with(Style::modern());
     println!("{t}");
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let each: Vec<String> = r
+        .rounds
+        .iter()
+        .map(|x| format!("{:.2}", x.unique_ratio))
+        .collect();
     println!(
-        "raftlab / floor: {:.2} x the floor's unique states/s, {:.2} x its states/s",
-        r.unique_ratio, r.all_ratio
+        "raftlab / floor: {:.2} x the floor's unique states/s (the median of {} rounds: {}), {:.2} x its states/s",
+        r.unique_ratio,
+        r.rounds.len(),
+        each.join(", "),
+        r.all_ratio
     );
     println!(
         "raftlab's search / stateright's, on the same check: {:.2} x the unique states/s",
@@ -307,5 +396,28 @@ fn print_table(r: &BenchReport) {
     );
     if !r.exhaustive {
         println!("the default check was not exhaustive: the figures are not the default proof's");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(unique_ratio: f64) -> Round {
+        Round {
+            raftlab_unique_per_s: 0.0,
+            floor_unique_per_s: 0.0,
+            unique_ratio,
+        }
+    }
+
+    #[test]
+    fn the_median_round_is_the_middle_ratio() {
+        let rounds: Vec<Round> = [0.82, 0.68, 0.78].map(round).to_vec();
+        assert_eq!(median_round(&rounds), Some(2));
+        let even: Vec<Round> = [0.9, 0.7, 0.8, 0.6].map(round).to_vec();
+        assert_eq!(median_round(&even), Some(1), "the lower middle of four");
+        assert_eq!(median_round(&[round(0.5)]), Some(0));
+        assert_eq!(median_round(&[]), None);
     }
 }
