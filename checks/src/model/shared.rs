@@ -6,10 +6,11 @@
 //! hashed when it is made: cloning a state copies pointers, and hashing it hashes
 //! a handful of `u64`s, however long the logs are.
 
-use std::cmp::Ordering;
+use std::cmp;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// `T` behind an `Arc`, with `T`'s hash (aHash with fixed keys, so the same on
@@ -21,7 +22,26 @@ struct Hashed<T> {
     /// A second hash, with other keys: with `hash`, 128 bits that tell values
     /// apart without comparing them (see [`Shared::same`]).
     check: u64,
+    /// The hashes of the value renamed, by the first few renamings asked for
+    /// (see [`Shared::renamed_hash`]).
+    renamed: [Renamed; RENAMED],
     value: T,
+}
+
+/// Renamings whose hashes a value keeps: as many as the default check's
+/// rotations that move anything, and more.
+const RENAMED: usize = 4;
+
+/// One renaming's hash, each field written once: the renaming's number (0
+/// while the slot is free), then the hash (0 until written).
+#[derive(Default)]
+struct Renamed {
+    code: AtomicU64,
+    hash: AtomicU64,
+}
+
+fn no_renamed() -> [Renamed; RENAMED] {
+    Default::default()
 }
 
 // Fixed seeds: the same hashes, and so the same state counts, on every run.
@@ -51,6 +71,7 @@ impl<T: Hash> Shared<T> {
         Shared(Arc::new(Hashed {
             hash: hash_of(&value),
             check: check_of(&value),
+            renamed: no_renamed(),
             value,
         }))
     }
@@ -94,7 +115,12 @@ impl<T: Hash> Shared<T> {
             return Shared::new(value);
         };
         debug_assert_eq!((hash, check), (hash_of(&value), check_of(&value)));
-        Shared(Arc::new(Hashed { hash, check, value }))
+        Shared(Arc::new(Hashed {
+            hash,
+            check,
+            renamed: no_renamed(),
+            value,
+        }))
     }
 }
 
@@ -102,6 +128,38 @@ impl<T> Shared<T> {
     /// Where the shared value lives: the same for every clone of this `Shared`.
     pub fn addr(&self) -> usize {
         Arc::as_ptr(&self.0) as usize
+    }
+
+    /// The hash of the value renamed by the renaming numbered `code` (never
+    /// 0): `compute()` the first time, kept with the value for the first few
+    /// renamings asked for. The symmetry reduction asks it of every part of
+    /// every successor, and a check's parts are few and met again and again:
+    /// reading it here, where the part's own hash is, was cheaper than a memo
+    /// beside. Threads share a value: a slot's renaming and hash are each
+    /// written once, and a hash not yet written is computed again.
+    pub fn renamed_hash(&self, code: u64, compute: impl FnOnce() -> u64) -> u64 {
+        for slot in &self.0.renamed {
+            match slot.code.load(Ordering::Acquire) {
+                c if c == code => {
+                    return match slot.hash.load(Ordering::Acquire) {
+                        0 => compute(),
+                        h => h,
+                    };
+                }
+                0 => {
+                    let h = compute();
+                    let claimed =
+                        slot.code
+                            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+                    if claimed.is_ok() {
+                        slot.hash.store(h, Ordering::Release);
+                    }
+                    return h;
+                }
+                _ => {}
+            }
+        }
+        compute()
     }
 }
 
@@ -112,6 +170,7 @@ impl<T: Hash + Clone> Shared<T> {
         f(&mut inner.value);
         inner.hash = hash_of(&inner.value);
         inner.check = check_of(&inner.value);
+        inner.renamed = no_renamed();
     }
 }
 
@@ -120,6 +179,7 @@ impl<T: Clone> Clone for Hashed<T> {
         Hashed {
             hash: self.hash,
             check: self.check,
+            renamed: no_renamed(),
             value: self.value.clone(),
         }
     }
@@ -167,15 +227,15 @@ impl<T: PartialEq> PartialEq for Shared<T> {
 impl<T: Eq> Eq for Shared<T> {}
 
 impl<T: Ord> PartialOrd for Shared<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+    fn partial_cmp(&self, other: &Self) -> Option<cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl<T: Ord> Ord for Shared<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
+    fn cmp(&self, other: &Self) -> cmp::Ordering {
         if Arc::ptr_eq(&self.0, &other.0) {
-            Ordering::Equal
+            cmp::Ordering::Equal
         } else {
             self.0.value.cmp(&other.0.value)
         }
@@ -205,5 +265,49 @@ mod tests {
         assert_eq!(*a, vec![1, 2, 3], "the update copied the shared value");
         assert!(a < c);
         assert!(a.same(&b) && a.same(&a.clone()) && !a.same(&c));
+    }
+
+    #[test]
+    fn a_renamed_hash_is_computed_once_per_renaming_and_forgotten_on_update() {
+        let mut a = Shared::new(vec![1, 2, 3]);
+        let calls = std::cell::Cell::new(0);
+        let hash_for = |code: u64| {
+            calls.set(calls.get() + 1);
+            code * 10
+        };
+        let codes: Vec<u64> = (1..=RENAMED as u64 + 2).collect();
+        for _ in 0..3 {
+            for &code in &codes {
+                assert_eq!(a.renamed_hash(code, || hash_for(code)), code * 10);
+            }
+        }
+        // Kept for the first RENAMED renamings; the two after are computed
+        // on every call.
+        assert_eq!(calls.get(), RENAMED + 3 * 2);
+        // A clone shares the kept hashes; a changed value has none.
+        let b = a.clone();
+        assert_eq!(b.renamed_hash(1, || 99), 10);
+        a.update(|v| v.push(4));
+        assert_eq!(a.renamed_hash(1, || 7), 7);
+        assert_eq!(
+            b.renamed_hash(1, || 99),
+            10,
+            "the unchanged value keeps its own"
+        );
+        // Changed in place (no other share of it): forgotten too.
+        assert_eq!(a.renamed_hash(2, || 20), 20);
+        a.update(|v| v.push(5));
+        assert_eq!(a.renamed_hash(2, || 21), 21);
+        // Threads asking at once all get the same answer.
+        let c = Shared::new(5u8);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for code in 1..=8u64 {
+                        assert_eq!(c.renamed_hash(code, || code + 100), code + 100);
+                    }
+                });
+            }
+        });
     }
 }
