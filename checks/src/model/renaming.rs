@@ -170,16 +170,26 @@ fn permutations(k: usize) -> Vec<Vec<u8>> {
 
 /// Server `i` summed up in one number by what a renaming leaves as it is.
 fn server_summary(state: &impl Parts, i: usize) -> u64 {
-    let Some(s) = state.actor(i).and_then(|s| s.server()) else {
+    let Some(actor) = state.actor(i) else {
         return 0;
     };
-    (u64::from(state.down().contains(i)) << 63)
-        | (small(s.current_term) << 46)
-        | ((s.role as u64) << 44)
-        | (small(s.commit_index) << 28)
-        | (small(s.log.last_index()) << 12)
-        | small(s.log.last_term()).min(0xfff)
+    // Kept with the server's state: servers are few, met again and again.
+    let summary = actor.derived(SUMMARY, || {
+        actor.server().map_or(0, |s| {
+            (small(s.current_term) << 46)
+                | ((s.role as u64) << 44)
+                | (small(s.commit_index) << 28)
+                | (small(s.log.last_index()) << 12)
+                | small(s.log.last_term()).min(0xfff)
+        })
+    });
+    (u64::from(state.down().contains(i)) << 63) | summary
 }
+
+/// The number of [`server_summary`]'s figure among a state's derived ones
+/// ([`super::Shared::derived`]): no renaming's code, whose nibbles are all
+/// different.
+const SUMMARY: u64 = u64::MAX;
 
 /// Client `c` (actor `n + c`) summed up in one number by what a renaming leaves
 /// as it is (its operations answered, invoked and returned, and its timers),

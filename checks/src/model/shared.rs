@@ -22,18 +22,19 @@ struct Hashed<T> {
     /// A second hash, with other keys: with `hash`, 128 bits that tell values
     /// apart without comparing them (see [`Shared::same`]).
     check: u64,
-    /// The hashes of the value renamed, by the first few renamings asked for
-    /// (see [`Shared::renamed_hash`]).
+    /// Figures derived from the value, the first few asked for (see
+    /// [`Shared::derived`]).
     renamed: [Renamed; RENAMED],
     value: T,
 }
 
-/// Renamings whose hashes a value keeps: as many as the default check's
-/// rotations that move anything, and more.
-const RENAMED: usize = 4;
+/// Derived figures a value keeps: the default check asks for three (its two
+/// rotations that move anything, and a server's summary), the deep profile
+/// for seven (its renamings number six).
+const RENAMED: usize = 6;
 
-/// One renaming's hash, each field written once: the renaming's number (0
-/// while the slot is free), then the hash (0 until written).
+/// One derived figure, each field written once: the function's number (0
+/// while the slot is free), then the figure (0 until written).
 #[derive(Default)]
 struct Renamed {
     code: AtomicU64,
@@ -130,14 +131,16 @@ impl<T> Shared<T> {
         Arc::as_ptr(&self.0) as usize
     }
 
-    /// The hash of the value renamed by the renaming numbered `code` (never
-    /// 0): `compute()` the first time, kept with the value for the first few
-    /// renamings asked for. The symmetry reduction asks it of every part of
-    /// every successor, and a check's parts are few and met again and again:
-    /// reading it here, where the part's own hash is, was cheaper than a memo
-    /// beside. Threads share a value: a slot's renaming and hash are each
-    /// written once, and a hash not yet written is computed again.
-    pub fn renamed_hash(&self, code: u64, compute: impl FnOnce() -> u64) -> u64 {
+    /// A figure derived from the value by the pure function numbered `code`
+    /// (never 0): `compute()` the first time, then kept with the value, for
+    /// the first few functions asked for. The symmetry reduction asks every
+    /// part of every successor for its hash renamed (`code`: the renaming's
+    /// [`super::Renaming::code`]) and every server for its summary, and a
+    /// check's parts are few and met again and again: reading the figure
+    /// where the part's own hash is was cheaper than a memo beside. Threads
+    /// share a value: a slot's number and figure are each written once, and a
+    /// figure not yet written (or 0) is computed again.
+    pub fn derived(&self, code: u64, compute: impl FnOnce() -> u64) -> u64 {
         for slot in &self.0.renamed {
             match slot.code.load(Ordering::Acquire) {
                 c if c == code => {
@@ -268,7 +271,7 @@ mod tests {
     }
 
     #[test]
-    fn a_renamed_hash_is_computed_once_per_renaming_and_forgotten_on_update() {
+    fn a_derived_figure_is_computed_once_per_function_and_forgotten_on_update() {
         let mut a = Shared::new(vec![1, 2, 3]);
         let calls = std::cell::Cell::new(0);
         let hash_for = |code: u64| {
@@ -278,7 +281,7 @@ mod tests {
         let codes: Vec<u64> = (1..=RENAMED as u64 + 2).collect();
         for _ in 0..3 {
             for &code in &codes {
-                assert_eq!(a.renamed_hash(code, || hash_for(code)), code * 10);
+                assert_eq!(a.derived(code, || hash_for(code)), code * 10);
             }
         }
         // Kept for the first RENAMED renamings; the two after are computed
@@ -286,25 +289,21 @@ mod tests {
         assert_eq!(calls.get(), RENAMED + 3 * 2);
         // A clone shares the kept hashes; a changed value has none.
         let b = a.clone();
-        assert_eq!(b.renamed_hash(1, || 99), 10);
+        assert_eq!(b.derived(1, || 99), 10);
         a.update(|v| v.push(4));
-        assert_eq!(a.renamed_hash(1, || 7), 7);
-        assert_eq!(
-            b.renamed_hash(1, || 99),
-            10,
-            "the unchanged value keeps its own"
-        );
+        assert_eq!(a.derived(1, || 7), 7);
+        assert_eq!(b.derived(1, || 99), 10, "the unchanged value keeps its own");
         // Changed in place (no other share of it): forgotten too.
-        assert_eq!(a.renamed_hash(2, || 20), 20);
+        assert_eq!(a.derived(2, || 20), 20);
         a.update(|v| v.push(5));
-        assert_eq!(a.renamed_hash(2, || 21), 21);
+        assert_eq!(a.derived(2, || 21), 21);
         // Threads asking at once all get the same answer.
         let c = Shared::new(5u8);
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
                     for code in 1..=8u64 {
-                        assert_eq!(c.renamed_hash(code, || code + 100), code + 100);
+                        assert_eq!(c.derived(code, || code + 100), code + 100);
                     }
                 });
             }

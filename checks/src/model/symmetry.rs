@@ -163,7 +163,7 @@ fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) 
         h.write_u64(if identity {
             s.hash_code()
         } else {
-            s.renamed_hash(code, || m.actors.renamed(&Codes::of(s), &plan, code))
+            s.derived(code, || m.actors.renamed(&Codes::of(s), &plan, code))
         });
     }
     for j in 0..n {
@@ -174,7 +174,7 @@ fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) 
                 h.write_u64(if identity {
                     p.hash_code()
                 } else {
-                    p.renamed_hash(code, || m.storage.renamed(&Codes::of(p), &plan, code))
+                    p.derived(code, || m.storage.renamed(&Codes::of(p), &plan, code))
                 });
             }
         }
@@ -185,7 +185,7 @@ fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) 
         if identity {
             msg.hash_code()
         } else {
-            msg.renamed_hash(code, || m.msgs.renamed(&Codes::of(msg), &plan, code))
+            msg.derived(code, || m.msgs.renamed(&Codes::of(msg), &plan, code))
         }
     };
     if sym.ordered() {
