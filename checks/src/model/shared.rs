@@ -30,7 +30,7 @@ struct Hashed<T> {
 
 /// Derived figures a value keeps: the default check asks for three (its two
 /// rotations that move anything, and a server's summary), the deep profile
-/// for seven (its renamings number six).
+/// for six (its five renamings that move anything, and the summary).
 const RENAMED: usize = 6;
 
 /// One derived figure, each field written once: the function's number (0
