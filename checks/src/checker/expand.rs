@@ -32,25 +32,6 @@ impl Expand<RaftModel> for ByParts {
         self.fingerprint_of(state)
     }
 
-    fn successor(
-        &self,
-        model: &RaftModel,
-        state: &State,
-        action: Action,
-        seen: &mut dyn Seen,
-    ) -> Successor<State> {
-        let Some(next) = model.next(state, action.borrowed()) else {
-            return Successor::Outside;
-        };
-        if !model.in_bounds(&next) {
-            Successor::Outside
-        } else if seen.insert(self.fingerprint_of(&next)) {
-            Successor::New(next.build())
-        } else {
-            Successor::Seen
-        }
-    }
-
     /// Every successor fingerprinted first, then all looked up: the visited
     /// set's cache miss for one is under way while the next are fingerprinted
     /// (a miss was a tenth of a check's time). The same successors, recorded

@@ -120,6 +120,25 @@ mod tests {
     }
 
     #[test]
+    fn prefetch_hints_follow_the_tables_and_change_no_answer() {
+        let v = Visited::default();
+        for i in 1..100_000u64 {
+            let fp = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            v.prefetch(fp);
+            assert!(v.insert(fp));
+            v.prefetch(fp);
+            assert!(!v.insert(fp));
+        }
+        // Every shard's hint is its table's layout, through its growth.
+        for shard in &v.shards {
+            let (base, bits) = shard.lock().layout();
+            assert_eq!(shard.bits.load(Ordering::Relaxed), bits);
+            assert_eq!(shard.base.load(Ordering::Relaxed), base);
+            assert!(bits >= 10, "each shard grew at least once");
+        }
+    }
+
+    #[test]
     fn threads_insert_each_fingerprint_once() {
         let v = Visited::default();
         let news = AtomicUsize::new(0);
