@@ -17,7 +17,7 @@ pub struct BoundsArgs {
     /// `default` (about half a minute on two cores), `thorough` (the default with a
     /// third term: 39 million states, about two and a half minutes), or `deep` (2
     /// clients, 2 crashes, 4 messages in flight, one per channel, term 2, log 2:
-    /// 126 million states, about 5 minutes and 2.1 GB); see README "Profiles".
+    /// 126 million states, about 4 minutes and 2.1 GB); see README "Profiles".
     #[arg(long, value_enum, value_name = "NAME")]
     profile: Option<Profile>,
     /// Raft servers in the cluster (even sizes are allowed) [default: 3]
