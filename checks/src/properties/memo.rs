@@ -93,6 +93,7 @@ mod tests {
             |v| committed_logs_agree_in(v),
         ];
         let mut failed = [0usize; 4];
+        let mut always_failed = 0usize;
         for case in catalogue() {
             let mut bounds = case.bounds.clone();
             bounds.mutants = MutantSet::NONE.with(case.mutant);
@@ -117,6 +118,18 @@ mod tests {
                     );
                     failed[k] += usize::from(!direct);
                 }
+                // The servers-only judgements as one, with the rest of each
+                // Always property, judge as every Always property does.
+                let each = crate::properties::ALWAYS
+                    .iter()
+                    .all(|p| (p.condition)(&m, &s));
+                assert_eq!(
+                    crate::properties::always_hold(&m, &s),
+                    each,
+                    "{:?}",
+                    case.mutant
+                );
+                always_failed += usize::from(!each);
                 m.enabled(&s, &mut actions);
                 queue.extend(
                     actions
@@ -130,5 +143,6 @@ mod tests {
             failed.iter().all(|&f| f > 0),
             "each property fails somewhere: {failed:?}"
         );
+        assert!(always_failed > 0);
     }
 }
