@@ -8,6 +8,7 @@ use super::lin::{self, Lin, LinEvent};
 use super::shared::Shared;
 use raft_model::{Entry, Id, KvSpec, KvStore, LogIndex, Role, ServerSet, ServerState};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use stateright::semantics::LinearizabilityTester;
 use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
@@ -63,13 +64,18 @@ pub enum SnapshotEvent {
 }
 
 /// The history of a run. A model state holds it shared (`Shared<History>`): it
-/// changes in few steps, so most states hash and clone it as one pointer.
+/// changes in few steps, so most states hash and clone it as one pointer. A
+/// step that changes it copies it: the short lists are kept inline (a copy
+/// allocates nothing up to term 3 and two clients) and the applied entries
+/// shared.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct History {
     /// `leaders[t]`: every server that has been leader in term `t`.
-    pub leaders: Vec<ServerSet>,
-    /// The entries applied so far, by index (the longest prefix any server applied).
-    pub applied: Vec<Entry>,
+    pub leaders: SmallVec<[ServerSet; 4]>,
+    /// The entries applied so far, by index (the longest prefix any server
+    /// applied). Shared: it changes in few steps, and the history is copied
+    /// and hashed in many, where this is one pointer and one cached hash.
+    pub applied: Shared<Vec<Entry>>,
     /// Crashes so far.
     pub crashes: u8,
     /// Servers that have crashed at least once.
@@ -86,7 +92,7 @@ pub struct History {
     /// `SnapshotEvent` bits.
     pub snapshots: u8,
     /// Per client (0-based): its operations invoked and answered so far.
-    pub clients: Vec<ClientProgress>,
+    pub clients: SmallVec<[ClientProgress; 2]>,
     /// The actor id of client 0 (the number of servers): what a renaming of
     /// actors needs to know to permute `clients`.
     pub first_client: usize,
@@ -97,14 +103,14 @@ impl History {
     /// follow `servers` servers'.
     pub fn new(servers: usize, clients: usize) -> Self {
         History {
-            leaders: Vec::new(),
-            applied: Vec::new(),
+            leaders: SmallVec::new(),
+            applied: Shared::new(Vec::new()),
             crashes: 0,
             crashed_before: ServerSet::EMPTY,
             violations: 0,
             marks: 0,
             lin: Shared::new(Lin::default()),
-            clients: vec![ClientProgress::default(); clients],
+            clients: smallvec::smallvec![ClientProgress::default(); clients],
             first_client: servers,
             snapshots: 0,
         }
@@ -176,7 +182,7 @@ impl Rewrite<Id> for History {
                 h.clients[to] = *progress;
             }
         }
-        h.applied = self.applied.rewrite(plan);
+        h.applied = Shared::new(self.applied.rewrite(plan));
         h.lin = Shared::new(self.lin.renamed(|id| plan.rewrite(id)));
         h
     }
@@ -271,7 +277,7 @@ fn applied(h: &mut Cow<History>, index: LogIndex, entry: &Entry) {
         Some(_) => {}
         // The next index: the longest applied prefix grows. (A gap cannot arise:
         // a server applies an index only after its leader applied it.)
-        None if h.applied.len() == k => h.to_mut().applied.push(entry.clone()),
+        None if h.applied.len() == k => h.to_mut().applied.update(|a| a.push(entry.clone())),
         None => {}
     }
 }
