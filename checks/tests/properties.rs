@@ -135,10 +135,10 @@ fn election_safety_counts_every_leader_a_term_ever_had() {
     ]);
     let mut leaders = vec![ServerSet::EMPTY; 3];
     leaders[2].insert(0);
-    s.history_mut(|h| h.leaders = leaders.clone());
+    s.history_mut(|h| h.leaders = leaders.clone().into());
     assert!(election_safety(&s));
     leaders[2].insert(1); // S2 led term 2 too, even if it is no longer leader now
-    s.history_mut(|h| h.leaders = leaders);
+    s.history_mut(|h| h.leaders = leaders.into());
     assert!(!election_safety(&s));
 }
 
@@ -250,7 +250,7 @@ fn installing_a_snapshot_over_a_divergent_entry_applies_the_snapshot() {
     let applied = log(&[1, 2]);
     let mut h = (*s.history).clone();
     observe_server(&mut h, 0, &server(L, 2, &[1, 2], 0), &leader, false);
-    assert_eq!(h.applied, applied);
+    assert_eq!(*h.applied, applied);
     let before = server(F, 2, &[1, 1], 1);
     let mut after = before.clone();
     after.log = raft_model::Log::after_snapshot(2, 2);

@@ -199,33 +199,39 @@ pub fn observe_server(
     recovered: bool,
 ) {
     let mut cow = Cow::Borrowed(&*h);
-    observe_server_cow(&mut cow, i, before, after, recovered);
+    let compared = compare(before, after, recovered);
+    observe_compared(&mut cow, i, before, after, recovered, compared);
     if let Cow::Owned(changed) = cow {
         *h = changed;
     }
 }
 
-/// [`observe_server`] on a history that is copied only if the step changes it.
-pub fn observe_server_cow(
-    h: &mut Cow<History>,
-    i: usize,
-    before: &ServerState,
-    after: &ServerState,
-    recovered: bool,
-) {
+/// What a server's step did that its states before and after tell alone
+/// (`Violation` and `Mark` bits): the same for every step between equal states,
+/// so the checker keeps it with a handler's memoised effect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compared {
+    violations: u8,
+    marks: u8,
+}
+
+/// [`Compared`] for a step of a server from `before` to `after` (`recovered`:
+/// a restart, which may lose volatile state).
+pub fn compare(before: &ServerState, after: &ServerState, recovered: bool) -> Compared {
+    let mut c = Compared::default();
     if after.current_term < before.current_term {
-        flag(h, Violation::TermDecreased);
+        c.violations |= Violation::TermDecreased as u8;
     }
     if !recovered {
         if after.commit_index < before.commit_index {
-            flag(h, Violation::CommitDecreased);
+            c.violations |= Violation::CommitDecreased as u8;
         }
         if before.role == Role::Leader
             && after.role == Role::Leader
             && after.current_term == before.current_term
             && !after.log.starts_with(&before.log)
         {
-            flag(h, Violation::LeaderOverwrote);
+            c.violations |= Violation::LeaderOverwrote as u8;
         }
     }
     if !recovered
@@ -235,7 +241,28 @@ pub fn observe_server_cow(
             before.log.last_index().min(after.log.last_index()),
         )
     {
-        h.to_mut().marks |= Mark::SuffixReplaced as u8;
+        c.marks |= Mark::SuffixReplaced as u8;
+    }
+    c
+}
+
+/// [`observe_server`] on a history that is copied only if the step changes
+/// it, with the step's [`compare`] already known.
+pub fn observe_compared(
+    h: &mut Cow<History>,
+    i: usize,
+    before: &ServerState,
+    after: &ServerState,
+    recovered: bool,
+    compared: Compared,
+) {
+    for v in Violation::ALL {
+        if compared.violations & v as u8 != 0 {
+            flag(h, v);
+        }
+    }
+    if compared.marks & !h.marks != 0 {
+        h.to_mut().marks |= compared.marks;
     }
     if after.role == Role::Leader {
         let term = after.current_term as usize;

@@ -8,13 +8,14 @@
 //! decisions the call took, which are counted again at every reuse so that
 //! coverage counts stay those of every call.
 
+use super::history::{compare, Compared};
 use super::shared::Shared;
 use raft_model::coverage::{self, Decision};
 use raft_model::{
     Id, Input, Msg, PersistentState, RaftActor, RaftState, ServerState, Stepped, Timer,
 };
 use stateright::actor::{Actor, Command, Out};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// What an actor's step does, ready to apply to any state it is met in.
@@ -27,6 +28,9 @@ pub struct Effect {
     pub sent: Vec<(Id, Shared<Msg>)>,
     /// The coverage decisions the call took.
     taken: Vec<Decision>,
+    /// What the step did at a server that its states tell alone, as a step
+    /// (index 0) or as a restart (index 1): see [`Effect::compared`].
+    compared: [Cell<Option<Compared>>; 2],
 }
 
 /// One command of an [`Effect`].
@@ -63,7 +67,21 @@ impl Effect {
             sent,
             commands,
             taken: Vec::new(),
+            compared: Default::default(),
         }
+    }
+
+    /// [`compare`] of `before` and `after`, the server's states before and
+    /// after this effect's step: computed once per effect, since every state
+    /// the memo gives this effect for is equal to `before`, and `after` is the
+    /// effect's own new state (or `before` again).
+    pub fn compared(&self, before: &ServerState, after: &ServerState, recovered: bool) -> Compared {
+        let cell = &self.compared[usize::from(recovered)];
+        cell.get().unwrap_or_else(|| {
+            let c = compare(before, after, recovered);
+            cell.set(Some(c));
+            c
+        })
     }
 
     /// Whether the step did nothing at all.

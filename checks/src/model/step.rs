@@ -5,7 +5,7 @@
 //! the history moves on by comparing the acting server's state before and after.
 
 use super::history::{
-    observe_client_delivery, observe_client_send, observe_delivery, observe_server_cow,
+    compare, observe_client_delivery, observe_client_send, observe_compared, observe_delivery,
 };
 use super::memo::{self, Cmd, Effect, Key};
 use super::next::{change, Next};
@@ -246,8 +246,12 @@ impl RaftModel {
         let Some(after) = changed.map_or(Some(before), |s| s.server()) else {
             return;
         };
+        let compared = match &c.effect {
+            Some(e) => e.compared(before, after, recovered),
+            None => compare(before, after, recovered),
+        };
         change(&mut c.history, &c.history_codes, last, |h| {
-            observe_server_cow(h, i, before, after, recovered)
+            observe_compared(h, i, before, after, recovered, compared)
         });
     }
 }

@@ -212,9 +212,8 @@ fn renamed_hash(sym: Symmetry, state: &impl Parts, g: &Renaming, m: &mut Memos) 
             let ends =
                 (g.to(usize::from(src)) as u64) << 40 | (g.to(usize::from(dst)) as u64) << 32;
             len += 1;
-            // One mix per packet: the ends and count, spread by an odd
-            // multiplier (a bijection), are told apart before the message's
-            // hash, itself well mixed, is added in.
+            // One mix per packet: the message's hash is mixed already, and
+            // an odd multiplier keeps distinct (ends, count) distinct.
             let where_and_how_many = (ends | u64::from(count)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             sum = sum.wrapping_add(mix(msg ^ where_and_how_many));
         });
