@@ -266,3 +266,28 @@ fn installing_a_snapshot_over_a_divergent_entry_applies_the_snapshot() {
     observe_server(&mut bad, 1, &before, &wrong, false);
     assert!(bad.violated(Violation::AppliedDifferent));
 }
+
+#[test]
+fn a_step_is_flagged_and_marked_by_its_states_before_and_after() {
+    use raft_checks::model::{History, Mark};
+    let observed = |before: &ServerState, after: &ServerState, recovered: bool| {
+        let mut h = History::new(3, 1);
+        observe_server(&mut h, 0, before, after, recovered);
+        h
+    };
+    // A leader that drops an entry of its own term overwrote its log.
+    let h = observed(&server(L, 2, &[1, 2], 0), &server(L, 2, &[1], 0), false);
+    assert!(h.violated(Violation::LeaderOverwrote));
+    // A follower whose conflicting entry is replaced: marked, not flagged.
+    let h = observed(&server(F, 2, &[1, 1], 0), &server(F, 2, &[1, 2], 0), false);
+    assert!(h.marked(Mark::SuffixReplaced));
+    assert!(Violation::ALL.iter().all(|&v| !h.violated(v)));
+    // A commit index that falls: flagged on a step, not on a restart (which
+    // loses volatile state).
+    let (before, after) = (server(F, 2, &[1], 1), server(F, 2, &[1], 0));
+    assert!(observed(&before, &after, false).violated(Violation::CommitDecreased));
+    assert!(!observed(&before, &after, true).violated(Violation::CommitDecreased));
+    // A term that falls, on either.
+    let (before, after) = (server(F, 2, &[1], 0), server(F, 1, &[1], 0));
+    assert!(observed(&before, &after, true).violated(Violation::TermDecreased));
+}
