@@ -73,7 +73,7 @@ pub enum Profile {
     Thorough,
     /// Two clients, two crashes, four messages in flight (one per channel),
     /// term 2, log 2: 126 million states (clients permuted as well as servers
-    /// rotated), exhaustive in about 4 minutes and 2.1 GB on two cores (see
+    /// rotated), exhaustive in 3 to 4 minutes and 2.1 GB on two cores (see
     /// README "Profiles").
     Deep,
 }

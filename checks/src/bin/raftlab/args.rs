@@ -14,10 +14,10 @@ use std::time::Duration;
 #[derive(Args, Clone, Debug)]
 pub struct BoundsArgs {
     /// Start from a named bound set (flags given as well override its bounds):
-    /// `default` (6.5 million states, about ten seconds on two cores), `thorough`
+    /// `default` (6.5 million states, 5 to 10 seconds on two cores), `thorough`
     /// (the default with a third term: 39 million states, about a minute and
     /// 0.9 GB), or `deep` (2 clients, 2 crashes, 4 messages in flight, one per
-    /// channel, term 2, log 2: 126 million states, about 4 minutes and 2.1 GB);
+    /// channel, term 2, log 2: 126 million states, 3 to 4 minutes and 2.1 GB);
     /// see README "Profiles".
     #[arg(long, value_enum, value_name = "NAME")]
     profile: Option<Profile>,
